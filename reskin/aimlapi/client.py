@@ -1,0 +1,247 @@
+"""Async client of the AI/ML API video-generation endpoints.
+
+Async because a generation takes minutes and Prefect cannot interrupt a sync task in a thread;
+the same client talks to the real service and to the local stand-in. The key lives in a
+``SecretStr`` and is put on each request's headers only; it is never logged, and any echo of it
+in an answer is masked before an error message is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
+
+import httpx
+from pydantic import SecretStr
+
+from reskin.aimlapi.models import CreateRequest, Generation, parse_error_body, parse_generation
+from reskin.aimlapi.retry import RetryPolicy, Verdict, parse_retry_after
+from reskin.errors import (
+    ApiConnectionError,
+    ApiStatusError,
+    ApiTimeoutError,
+    ConfigError,
+    InvalidResponseError,
+    SubmissionUnknownError,
+    status_error_class,
+)
+from reskin.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GENERATIONS_PATH = "/v2/video/generations"
+
+Sleep = Callable[[float], Awaitable[None]]
+
+_HINTS = {
+    400: "fix the request",
+    401: "check AIMLAPI_API_KEY",
+    403: "the account is out of credits: top it up",
+    404: "the generation is unknown or no longer kept",
+    429: "the service is rate limiting: try again later or lower concurrency",
+}
+
+
+class AimlapiClient:
+    """``create`` and ``fetch`` of video generations, with the retry policy applied."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: SecretStr,
+        *,
+        timeout: httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if not api_key.get_secret_value():
+            raise ConfigError("the API key is empty: set AIMLAPI_API_KEY")
+        self._key = api_key
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout or httpx.Timeout(60.0, connect=10.0),
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "reskin"},
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> AimlapiClient:
+        if settings.api_key is None:
+            raise ConfigError(
+                "no API key: set AIMLAPI_API_KEY for the AI/ML API, "
+                "or run `reskin demo` to try reskin against its local stand-in"
+            )
+        return cls(
+            settings.base_url,
+            settings.api_key,
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout_s,
+                read=settings.read_timeout_s,
+                write=settings.write_timeout_s,
+                pool=settings.connect_timeout_s,
+            ),
+            retry=RetryPolicy(
+                max_retries=settings.max_retries,
+                base_delay_s=settings.retry_base_delay_s,
+                max_delay_s=settings.retry_max_delay_s,
+                retry_after_max_s=settings.retry_after_max_s,
+            ),
+            transport=transport,
+            sleep=sleep,
+        )
+
+    def __repr__(self) -> str:
+        return f"AimlapiClient(base_url={str(self._http.base_url)!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def create(self, request: CreateRequest) -> Generation:
+        """Submit a generation. Retried only while the service surely did not accept it."""
+        response = await self._call(
+            "POST", GENERATIONS_PATH, json=request.body(), is_create=True, what="create"
+        )
+        return self._generation(response, "create")
+
+    async def fetch(self, generation_id: str) -> Generation:
+        """The current state of a generation."""
+        response = await self._call(
+            "GET",
+            GENERATIONS_PATH,
+            params={"generation_id": generation_id},
+            is_create=False,
+            what=f"fetch of {generation_id}",
+        )
+        return self._generation(response, f"fetch of {generation_id}")
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        is_create: bool,
+        what: str,
+        json: object | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._key.get_secret_value()}"}
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._http.request(
+                    method, path, json=json, params=params, headers=headers
+                )
+            except httpx.TransportError as exc:
+                verdict = self._retry.classify_exception(exc, is_create=is_create)
+                kind = type(exc).__name__
+                if verdict is Verdict.AMBIGUOUS:
+                    log.debug("%s: %s after the body was sent; not retried", what, kind)
+                    raise SubmissionUnknownError(
+                        f"the {what} request failed after it was sent ({kind}): the service may "
+                        "have accepted (and will bill) the job; rerun the same request to resume "
+                        "it rather than submitting anew"
+                    ) from exc
+                if attempt > self._retry.max_retries:
+                    raise self._transport_error(exc, what, attempt) from exc
+                delay = self._retry.delay(attempt)
+                log.debug("%s: %s, retry %d in %.2fs", what, kind, attempt, delay)
+                await self._sleep(delay)
+                continue
+
+            if response.is_success:
+                return response
+
+            error = self._status_error(response, what, attempt)
+            verdict = self._retry.classify_status(response.status_code, is_create=is_create)
+            if verdict is Verdict.AMBIGUOUS:
+                raise SubmissionUnknownError(
+                    f"the {what} request got {response.status_code} after it was sent: the "
+                    "service may have accepted (and will bill) the job; rerun the same request "
+                    "to resume it rather than submitting anew"
+                ) from error
+            hint = error.retry_after_s
+            too_long = hint is not None and hint > self._retry.retry_after_max_s
+            if verdict is Verdict.GIVE_UP or attempt > self._retry.max_retries or too_long:
+                log.debug("%s: %d, giving up after %d attempt(s)", what, error.status_code, attempt)
+                raise error
+            delay = self._retry.delay(attempt, hint)
+            log.debug(
+                "%s: %d, retry %d in %.2fs%s",
+                what,
+                response.status_code,
+                attempt,
+                delay,
+                " (Retry-After)" if hint is not None else "",
+            )
+            await self._sleep(delay)
+
+    def _transport_error(
+        self, exc: httpx.TransportError, what: str, attempts: int
+    ) -> ApiConnectionError | ApiTimeoutError:
+        base = str(self._http.base_url)
+        if isinstance(exc, httpx.TimeoutException):
+            return ApiTimeoutError(
+                f"the {what} request to {base} timed out {attempts} time(s); "
+                "check the network or raise RESKIN_READ_TIMEOUT_S"
+            )
+        return ApiConnectionError(
+            f"cannot reach {base} ({type(exc).__name__}) after {attempts} attempt(s); "
+            "check the network and AIMLAPI_BASE_URL"
+        )
+
+    def _status_error(self, response: httpx.Response, what: str, attempts: int) -> ApiStatusError:
+        status = response.status_code
+        body = self._mask(response.text)
+        parsed = parse_error_body(body)
+        request_id = parsed.request_id or response.headers.get("x-request-id")
+        hint = _HINTS.get(status, "the service is failing: try again later")
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        rid = f" [requestId {request_id}]" if request_id else ""
+        message = f"the AI/ML API answered {status} to the {what}{tries}: {parsed.message}; "
+        cls = status_error_class(status)
+        return cls(
+            f"{message}{hint}{rid}",
+            status_code=status,
+            request_id=request_id,
+            body=body,
+            retry_after_s=parse_retry_after(response.headers.get("retry-after")),
+        )
+
+    def _generation(self, response: httpx.Response, what: str) -> Generation:
+        try:
+            return parse_generation(self._mask(response.text))
+        except ValueError as exc:
+            raise InvalidResponseError(
+                f"the answer to the {what} is not a generation ({exc}); "
+                "check AIMLAPI_BASE_URL points at the AI/ML API"
+            ) from None
+
+    def _mask(self, text: str) -> str:
+        key = self._key.get_secret_value()
+        return text.replace(key, "**********") if key in text else text
+

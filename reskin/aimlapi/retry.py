@@ -1,0 +1,85 @@
+"""The one place that decides whether an HTTP call to the service is tried again, and when.
+
+Reads may be repeated freely. A create may be repeated only when the service surely did not
+accept it: the connection never opened, or it answered 408/409/429/500/502/503. A failure after
+the body left (read timeout, reset, 504) may hide an accepted, billed job, so it is never retried
+here: the caller gets :class:`~reskin.errors.SubmissionUnknownError` instead.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from enum import Enum
+
+import httpx
+
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+# 504 is the service's "generation timeout": a POST that got it may still have been accepted.
+CREATE_RETRYABLE_STATUSES = RETRYABLE_STATUSES - {504}
+
+
+class Verdict(Enum):
+    RETRY = "retry"
+    GIVE_UP = "give up"
+    AMBIGUOUS = "ambiguous"  # a create that may have been accepted
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry knobs; :meth:`from_settings`-style construction lives in the client."""
+
+    max_retries: int = 4
+    base_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    retry_after_max_s: float = 120.0
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def classify_exception(self, exc: httpx.TransportError, *, is_create: bool) -> Verdict:
+        """Whether a transport failure may be retried."""
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return Verdict.RETRY  # nothing reached the service
+        if is_create:
+            return Verdict.AMBIGUOUS
+        return Verdict.RETRY
+
+    def classify_status(self, status_code: int, *, is_create: bool) -> Verdict:
+        """Whether an HTTP error status may be retried."""
+        allowed = CREATE_RETRYABLE_STATUSES if is_create else RETRYABLE_STATUSES
+        if status_code in allowed:
+            return Verdict.RETRY
+        if is_create and status_code in RETRYABLE_STATUSES:
+            return Verdict.AMBIGUOUS
+        return Verdict.GIVE_UP
+
+    def delay(self, retry_number: int, retry_after_s: float | None = None) -> float:
+        """Seconds to wait before retry number ``retry_number`` (1-based).
+
+        A server hint wins when there is one; otherwise capped exponential backoff with jitter
+        (half fixed, half random, so concurrent clients spread out but never retry instantly).
+        """
+        if retry_after_s is not None:
+            return min(max(retry_after_s, 0.0), self.retry_after_max_s)
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (retry_number - 1))
+        jitter: float = self.rng.uniform(0, ceiling / 2)
+        return ceiling / 2 + jitter
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), else ``None``."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)

@@ -1,0 +1,168 @@
+"""The typed errors of reskin.
+
+Every error reskin raises on purpose derives from :class:`ReskinError`; its ``str()`` is one line
+that says what is wrong and what to do, safe to show a user (no key, no traceback needed)::
+
+    ReskinError
+    ├── ConfigError                  settings missing or contradictory
+    ├── InputError                   the user's input cannot be used (refused before any paid call)
+    ├── MediaError                   ffmpeg or probing failed on something we made
+    │   └── FFmpegError              argv, exit code, tail of stderr
+    └── ApiError                     anything between us and the AI/ML API
+        ├── ApiConnectionError       transport failure; the request surely did not arrive
+        ├── ApiTimeoutError          a call (not a create) ran out of time
+        ├── SubmissionUnknownError   a create failed after its body was sent: the job may exist
+        ├── InvalidResponseError     the answer does not parse, or "completed" without a URL
+        ├── ApiStatusError           an HTTP error status; carries status, requestId, raw body
+        │   ├── BadRequestError          400
+        │   ├── AuthenticationError      401
+        │   ├── InsufficientCreditsError 403
+        │   ├── NotFoundError            404
+        │   ├── RateLimitError           429
+        │   └── ServerError              5xx
+        ├── GenerationFailedError    the job ended in ``error``
+        ├── GenerationTimeoutError   the job did not finish before the deadline
+        └── DownloadError            the result could not be downloaded whole
+            └── ResultExpiredError   the result URL answered 404 (the CDN forgot it)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class ReskinError(Exception):
+    """Base of every error reskin raises on purpose."""
+
+
+class ConfigError(ReskinError):
+    """Settings are missing or contradictory."""
+
+
+class InputError(ReskinError):
+    """The user's input cannot be used; nothing was paid for."""
+
+
+class MediaError(ReskinError):
+    """A media step failed."""
+
+
+class FFmpegError(MediaError):
+    """An ffmpeg (or ffprobe) run failed."""
+
+    def __init__(
+        self, message: str, *, argv: Sequence[str], returncode: int | None, stderr_tail: str
+    ) -> None:
+        super().__init__(message)
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+
+
+class ApiError(ReskinError):
+    """A failure talking to the AI/ML API."""
+
+
+class ApiConnectionError(ApiError):
+    """The request could not be delivered (connect failure): the service surely did not act."""
+
+
+class ApiTimeoutError(ApiError):
+    """A read-only call ran out of time."""
+
+
+class SubmissionUnknownError(ApiError):
+    """A create failed after its body was sent; the service may have accepted and billed it."""
+
+
+class InvalidResponseError(ApiError):
+    """The service answered something we cannot use."""
+
+
+class ApiStatusError(ApiError):
+    """The service answered with an HTTP error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        request_id: str | None = None,
+        body: str = "",
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.body = body
+        self.retry_after_s = retry_after_s
+
+
+class BadRequestError(ApiStatusError):
+    """400: the request broke a rule of the service; fix it, do not retry."""
+
+
+class AuthenticationError(ApiStatusError):
+    """401: the key is missing or wrong."""
+
+
+class InsufficientCreditsError(ApiStatusError):
+    """403: the account has no credits left."""
+
+
+class NotFoundError(ApiStatusError):
+    """404: unknown endpoint or generation."""
+
+
+class RateLimitError(ApiStatusError):
+    """429: rate or concurrency limit."""
+
+
+class ServerError(ApiStatusError):
+    """5xx: the service or its partner failed."""
+
+
+class GenerationFailedError(ApiError):
+    """The generation ended in the ``error`` state."""
+
+    def __init__(self, message: str, *, generation_id: str, name: str, detail: str) -> None:
+        super().__init__(message)
+        self.generation_id = generation_id
+        self.name = name
+        self.detail = detail
+
+
+class GenerationTimeoutError(ApiError):
+    """The generation did not finish before the deadline."""
+
+    def __init__(
+        self, message: str, *, generation_id: str, deadline_s: float, last_status: str
+    ) -> None:
+        super().__init__(message)
+        self.generation_id = generation_id
+        self.deadline_s = deadline_s
+        self.last_status = last_status
+
+
+class DownloadError(ApiError):
+    """The result could not be downloaded whole."""
+
+
+class ResultExpiredError(DownloadError):
+    """The result URL is gone (404): the service no longer keeps it."""
+
+
+STATUS_ERRORS: dict[int, type[ApiStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: InsufficientCreditsError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[ApiStatusError]:
+    """The error class for an HTTP error status."""
+    if status_code >= 500:
+        return ServerError
+    return STATUS_ERRORS.get(status_code, ApiStatusError)

@@ -1,0 +1,137 @@
+"""The one settings class: every knob reskin has, typed, bounded and described.
+
+The service's own variables keep their names (``AIMLAPI_API_KEY``, ``AIMLAPI_BASE_URL``); every
+other field reads ``RESKIN_<FIELD>`` from the environment or a ``.env`` file in the working
+directory. Tests build ``Settings(_env_file=None, ...)`` so a developer's ``.env`` never leaks in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BASE_URL = "https://api.aimlapi.com"
+DEFAULT_MODEL = "klingai/video-o1-video-to-video-edit"
+
+Provider = Literal["auto", "kling", "klingai", "fal"]
+
+
+def _default_work_dir() -> Path:
+    return Path.home() / ".cache" / "reskin"
+
+
+class Settings(BaseSettings):
+    """Configuration for the client, the media steps and the pipeline."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RESKIN_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+        populate_by_name=True,
+    )
+
+    # --- the service -------------------------------------------------------------------------
+    api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AIMLAPI_API_KEY", "api_key"),
+        description="Bearer key of the AI/ML API. Never logged, never a flow parameter.",
+    )
+    base_url: str = Field(
+        default=DEFAULT_BASE_URL,
+        validation_alias=AliasChoices("AIMLAPI_BASE_URL", "base_url"),
+        description="Base URL of the AI/ML API (or of a local stand-in).",
+    )
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        min_length=1,
+        max_length=200,
+        description="Model id sent with every generation.",
+    )
+    provider: Provider = Field(
+        default="auto",
+        description="Provider routing asked of the service: auto (Kling, then fal), kling, fal.",
+    )
+
+    # --- HTTP --------------------------------------------------------------------------------
+    connect_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds to open a connection to the service."
+    )
+    read_timeout_s: float = Field(
+        default=60.0, gt=0, le=600, description="Seconds to wait for each answer from the service."
+    )
+    write_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=1800,
+        description="Seconds to send a request body (a data URI can be tens of MB).",
+    )
+    max_retries: int = Field(
+        default=4,
+        ge=0,
+        le=10,
+        description="Retries of one HTTP call on transport errors, 408, 409, 429 and 5xx.",
+    )
+    retry_base_delay_s: float = Field(
+        default=0.5, ge=0, le=60, description="First backoff delay; doubles each retry."
+    )
+    retry_max_delay_s: float = Field(
+        default=30.0, ge=0, le=600, description="Cap on one backoff delay."
+    )
+    retry_after_max_s: float = Field(
+        default=120.0,
+        ge=0,
+        le=3600,
+        description="Longest Retry-After the client honours; longer hints fail the call.",
+    )
+
+    # --- waiting for a generation ------------------------------------------------------------
+    poll_deadline_s: float = Field(
+        default=1200.0,
+        gt=0,
+        le=86400,
+        description="Give up waiting for one generation after this many seconds.",
+    )
+    poll_min_interval_s: float = Field(
+        default=1.0, gt=0, le=60, description="Shortest pause between two status requests."
+    )
+    poll_max_interval_s: float = Field(
+        default=30.0, gt=0, le=600, description="Longest pause between two status requests."
+    )
+
+    # --- files and media ---------------------------------------------------------------------
+    work_dir: Path = Field(
+        default_factory=_default_work_dir,
+        description="Folder for job folders, downloads and the submission journal.",
+    )
+    download_max_bytes: int = Field(
+        default=2 * 1024**3,
+        gt=0,
+        description="Refuse downloads (inputs and results) larger than this many bytes.",
+    )
+    download_timeout_s: float = Field(
+        default=600.0, gt=0, le=86400, description="Seconds allowed for one whole download."
+    )
+    ffmpeg_binary: Path | None = Field(
+        default=None,
+        description="ffmpeg to use; else a system ffmpeg with libx264, else the pip-shipped one.",
+    )
+    ffmpeg_timeout_s: float = Field(
+        default=900.0, gt=0, le=86400, description="Seconds one ffmpeg run may take."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// or http://")
+        return value.rstrip("/")
+
+    @property
+    def uses_default_service(self) -> bool:
+        """True when requests go to the real AI/ML API rather than a stand-in."""
+        return self.base_url == DEFAULT_BASE_URL

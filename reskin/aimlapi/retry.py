@@ -62,9 +62,8 @@ class RetryPolicy:
         """
         if retry_after_s is not None:
             return min(max(retry_after_s, 0.0), self.retry_after_max_s)
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (retry_number - 1))
-        jitter: float = self.rng.uniform(0, ceiling / 2)
-        return ceiling / 2 + jitter
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** (retry_number - 1))
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

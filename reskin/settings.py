@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         le=86400,
         description="Give up waiting for one generation after this many seconds.",
     )
+    poll_expected_s: float = Field(
+        default=240.0,
+        gt=0,
+        le=7200,
+        description="Expected length of one job (the documented one took about 4 min); "
+        "status requests are densest around it.",
+    )
     poll_min_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="Shortest pause between two status requests."
     )

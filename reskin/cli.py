@@ -1,0 +1,103 @@
+"""The ``reskin`` command line.
+
+User and service errors end in one red line on stderr and exit code 1 (2 for usage errors,
+typer's own); tracebacks are kept for bugs, with ``RESKIN_DEBUG=1`` showing them for everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from reskin.errors import ReskinError
+
+app = typer.Typer(
+    name="reskin",
+    help="Re-style a video from a text prompt through the AI/ML API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def _setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO; ours are enough.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug lines.")] = False,
+) -> None:
+    _setup_logging(verbose)
+
+
+@app.command()
+def doctor() -> None:
+    """Show which ffmpeg and prober reskin uses, and where requests would go."""
+    from reskin.doctor import report
+
+    for name, value in report():
+        out.print(f"{name:<16} {value}")
+
+
+@app.command()
+def demo(
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", help="Where the sample clip and the result go.")
+    ] = Path("out/demo"),
+    prompt: Annotated[str, typer.Option(help="What the edit should look like.")] = (
+        "turn the scene into a snowy winter night"
+    ),
+) -> None:
+    """Edit a generated sample clip through a local stand-in of the API: no key, no network."""
+    from reskin.demo import run_demo
+
+    result = run_demo(output_dir.resolve(), prompt=prompt, log=out.print)
+    out.print(f"[green]done[/green]: {result.output} ({result.summary})")
+
+
+def _register_stand_in() -> None:
+    from reskin.standin.cli import stand_in
+
+    app.command(
+        name="stand-in",
+        help="Run the local stand-in of the AI/ML API in the foreground.",
+    )(stand_in)
+
+
+_register_stand_in()
+
+
+def main() -> None:
+    """Entry point: run the app, turning reskin's errors into one line and exit code 1."""
+    try:
+        app(standalone_mode=False)
+    except ReskinError as exc:
+        if os.environ.get("RESKIN_DEBUG"):
+            raise
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors arrive here with standalone_mode=False
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

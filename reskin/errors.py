@@ -6,6 +6,7 @@ that says what is wrong and what to do, safe to show a user (no key, no tracebac
     ReskinError
     ├── ConfigError                  settings missing or contradictory
     ├── InputError                   the user's input cannot be used (refused before any paid call)
+    │   └── ProbeError               not a readable MP4/MOV/Matroska video (wrong format, no video)
     ├── MediaError                   ffmpeg or probing failed on something we made
     │   └── FFmpegError              argv, exit code, tail of stderr
     └── ApiError                     anything between us and the AI/ML API
@@ -41,6 +42,10 @@ class ConfigError(ReskinError):
 
 class InputError(ReskinError):
     """The user's input cannot be used; nothing was paid for."""
+
+
+class ProbeError(InputError):
+    """The file is not a video reskin can read: wrong format, no video stream, or damaged."""
 
 
 class MediaError(ReskinError):

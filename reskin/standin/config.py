@@ -1,0 +1,62 @@
+"""Configuration of the stand-in: the fake service's own knobs, not reskin's ``Settings``."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from reskin.settings import DEFAULT_MODEL
+from reskin.standin.faults import Faults
+
+Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"]
+
+
+def new_key() -> SecretStr:
+    """A fresh key for a stand-in started without one."""
+    return SecretStr("standin-" + secrets.token_urlsafe(18))
+
+
+class StandInConfig(BaseModel):
+    """How the stand-in behaves. Defaults follow ``shared/API.md`` except for the times."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: SecretStr = Field(default_factory=new_key, description="Bearer key clients must send.")
+    model: str = Field(default=DEFAULT_MODEL, description="The one model id accepted.")
+    queued_s: float = Field(default=2.0, ge=0, le=3600, description="Seconds a job is queued.")
+    generating_s: float = Field(
+        default=8.0, ge=0, le=3600, description="Least seconds a job is generating."
+    )
+    work_dir: Path | None = Field(
+        default=None, description="Folder for uploads and jobs; a temporary one when unset."
+    )
+    max_input_bytes: int = Field(
+        default=200_000_000, gt=0, description="Largest input video (Kling: 200 MB)."
+    )
+    download_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Seconds allowed to download video_url."
+    )
+    max_upload_bytes: int = Field(
+        default=500_000_000, gt=0, description="Largest file PUT to /files."
+    )
+    render_workers: int = Field(default=2, ge=1, le=64, description="Renders run at once.")
+    render_timeout_s: float = Field(
+        default=300.0, gt=0, le=86400, description="Seconds one render may take."
+    )
+    render_preset: Preset = Field(default="veryfast", description="x264 preset of renders.")
+    output_long_side: int = Field(
+        default=1280, ge=16, le=4096, multiple_of=2, description="Longer side of the output box."
+    )
+    output_short_side: int = Field(
+        default=720, ge=16, le=4096, multiple_of=2, description="Shorter side of the output box."
+    )
+    credits_per_second: int = Field(
+        default=100, ge=0, description="Credits per started billed second."
+    )
+    ffmpeg_binary: Path | None = Field(
+        default=None, description="ffmpeg to render with; found as reskin does when unset."
+    )
+    faults: Faults = Field(default_factory=Faults, description="Faults active at start.")

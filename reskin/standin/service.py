@@ -1,0 +1,163 @@
+"""The stand-in's state and its one piece of business: accepting a generation.
+
+:class:`Service` owns the work folder, the fault board, the counters, the job store, the upload
+store and the render pool; the HTTP layer (``app.py`` and its routers) only translates. Accepting
+runs in a worker thread: it downloads the input, probes it, checks the Kling limits, then records
+the job and hands its render to the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import tempfile
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from reskin.aimlapi.models import CreateRequest
+from reskin.errors import ProbeError
+from reskin.media.binaries import find_ffmpeg
+from reskin.media.probe import MediaInfo, probe
+from reskin.standin.config import StandInConfig
+from reskin.standin.faults import FaultBoard
+from reskin.standin.files import FileStore
+from reskin.standin.http_errors import bad_request
+from reskin.standin.inputs import InputRefused, bring_in
+from reskin.standin.jobs import Job, JobStore
+from reskin.standin.limits import KlingLimits, credits_used, violations
+from reskin.standin.looks import choose_look
+from reskin.standin.render import FFmpegRenderer, Renderer, RenderTask
+from reskin.standin.stats import Counters
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    """Everything the stand-in knows; safe to use from the event loop and worker threads."""
+
+    def __init__(self, config: StandInConfig, *, renderer: Renderer | None = None) -> None:
+        self.config = config
+        self._own_dir: tempfile.TemporaryDirectory[str] | None = None
+        if config.work_dir is None:
+            self._own_dir = tempfile.TemporaryDirectory(prefix="reskin-standin-")
+            self.work_dir = Path(self._own_dir.name)
+        else:
+            self.work_dir = config.work_dir
+        self.jobs_dir = self.work_dir / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.faults = FaultBoard(config.faults)
+        self.counters = Counters()
+        self.jobs = JobStore()
+        self.files = FileStore(self.work_dir / "files", max_bytes=config.max_upload_bytes)
+        self.limits = KlingLimits(max_bytes=config.max_input_bytes)
+        self.renderer: Renderer = renderer or FFmpegRenderer(
+            tools=find_ffmpeg(config.ffmpeg_binary),
+            long_side=config.output_long_side,
+            short_side=config.output_short_side,
+            preset=config.render_preset,
+            timeout_s=config.render_timeout_s,
+        )
+        self._pool = ThreadPoolExecutor(
+            max_workers=config.render_workers, thread_name_prefix="standin-render"
+        )
+
+    def key_matches(self, presented: str) -> bool:
+        return secrets.compare_digest(
+            presented.encode(), self.config.key.get_secret_value().encode()
+        )
+
+    def accept(self, request: CreateRequest) -> Job:
+        """Bring in and check the video, then record the job and start its render.
+
+        Raises :class:`ApiProblem` (400) naming the broken rule; blocks on the download.
+        """
+        if request.model != self.config.model:
+            raise bad_request(f"unknown model {request.model!r}", field="model")
+        job_uuid = uuid.uuid4()
+        folder = self.jobs_dir / job_uuid.hex
+        try:
+            source = bring_in(
+                request.video_url,
+                folder,
+                max_bytes=self.config.max_input_bytes,
+                timeout_s=self.config.download_timeout_s,
+            )
+            info = self._checked(source)
+        except (InputRefused, ProbeError) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise bad_request(str(exc), field="video_url") from exc
+        job = self._record(request, job_uuid, folder, info.duration_s)
+        if job.status_word is None and not job.injected_error:
+            task = RenderTask(
+                source=source,
+                result=job.result,
+                look=job.look,
+                display_width=info.display_width,
+                display_height=info.display_height,
+                keep_audio=request.keep_audio,
+            )
+            job.render = self._pool.submit(self.renderer, task)
+            job.render.add_done_callback(self._count_render)
+        log.info(
+            "accepted %s: look %s, %.2f s, keep_audio=%s",
+            job.id,
+            job.look.name,
+            info.duration_s,
+            request.keep_audio,
+        )
+        return job
+
+    def _checked(self, source: Path) -> MediaInfo:
+        info = probe(source)
+        broken = violations(info, self.limits)
+        if broken:
+            raise InputRefused("; ".join(broken))
+        return info
+
+    def _record(
+        self, request: CreateRequest, job_uuid: uuid.UUID, folder: Path, duration_s: float
+    ) -> Job:
+        faults = self.faults.current
+        job = Job(
+            id=f"{job_uuid}:{request.model}",
+            token=secrets.token_urlsafe(16),
+            folder=folder,
+            result=folder / "result.mp4",
+            accepted_at=time.monotonic(),
+            queued_s=self.config.queued_s * faults.slow_jobs,
+            generating_s=self.config.generating_s * faults.slow_jobs,
+            look=choose_look(request.prompt),
+            keep_audio=request.keep_audio,
+            duration_s=duration_s,
+            credits=credits_used(duration_s, self.config.credits_per_second),
+            injected_error=self.faults.take("job_error"),
+            status_word=faults.unknown_status_word if self.faults.take("unknown_status") else None,
+        )
+        self.jobs.add(job)
+        self.counters.bump("jobs_accepted")
+        return job
+
+    def _count_render(self, future: Future[None]) -> None:
+        if future.cancelled():  # dropped by close(): nobody is counting any more
+            return
+        failure = future.exception()
+        if failure is not None:
+            log.warning("render failed: %s", failure)
+            self.counters.bump("renders_failed")
+        else:
+            self.counters.bump("renders_done")
+
+    def reset(self) -> None:
+        """Faults off and counters to zero; jobs and files stay."""
+        self.faults.reset()
+        self.counters.reset()
+
+    def close(self) -> None:
+        """Wait for renders in progress (each bounded by its timeout), drop queued ones, and
+        remove the work folder if the stand-in made it."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._own_dir is not None:
+            self._own_dir.cleanup()

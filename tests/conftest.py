@@ -1,0 +1,119 @@
+"""Shared fixtures: a clean environment, ffmpeg, generated clips and a running stand-in.
+
+Clips are made by real ffmpeg from lavfi test patterns, once per parameter set per session; the
+smallest legal clip for the service is 720x720, 3 s, 24 fps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from reskin.media.binaries import FFmpegTools, find_ffmpeg
+from reskin.media.commands import (
+    AudioCodec,
+    ClipContainer,
+    Pattern,
+    VideoCodec,
+    synthetic_clip_command,
+    tag_rotation_command,
+)
+from reskin.media.runner import run
+from reskin.standin.config import StandInConfig
+from reskin.standin.server import StandIn
+
+MakeClip = Callable[..., Path]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No AIMLAPI_*/RESKIN_* variable and no .env of a developer can reach a test."""
+    for name in list(os.environ):
+        if name.startswith(("AIMLAPI_", "RESKIN_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_tools() -> FFmpegTools:
+    return find_ffmpeg()
+
+
+@pytest.fixture(scope="session")
+def make_clip(ffmpeg_tools: FFmpegTools, tmp_path_factory: pytest.TempPathFactory) -> MakeClip:
+    """``make_clip(duration_s=3, width=720, height=720, fps=24, audio=True, ...)`` -> a real
+    clip, made once per parameter set for the whole session."""
+    folder = tmp_path_factory.mktemp("clips")
+    made: dict[tuple[object, ...], Path] = {}
+
+    def make(
+        *,
+        duration_s: float = 3.0,
+        width: int = 720,
+        height: int = 720,
+        fps: float = 24,
+        audio: bool = True,
+        audio_channels: int = 2,
+        vcodec: VideoCodec = "libx264",
+        acodec: AudioCodec = "aac",
+        container: ClipContainer = "mp4",
+        pattern: Pattern = "testsrc2",
+        variable_fps: bool = False,
+        rotation: int = 0,
+    ) -> Path:
+        key: tuple[object, ...] = (duration_s, width, height, fps, audio, audio_channels)
+        key += (vcodec, acodec, container, pattern, variable_fps, rotation)
+        if key in made:
+            return made[key]
+        path = folder / f"clip{len(made)}.{container}"
+        argv = synthetic_clip_command(
+            ffmpeg_tools.ffmpeg,
+            path,
+            duration_s=duration_s,
+            width=width,
+            height=height,
+            fps=fps,
+            audio=audio,
+            audio_channels=audio_channels,
+            vcodec=vcodec,
+            acodec=acodec,
+            container=container,
+            pattern=pattern,
+            variable_fps=variable_fps,
+        )
+        run(argv, timeout_s=120)
+        if rotation:
+            rotated = folder / f"clip{len(made)}-rot{rotation}.{container}"
+            run(
+                tag_rotation_command(ffmpeg_tools.ffmpeg, path, rotated, degrees=rotation),
+                timeout_s=60,
+            )
+            path = rotated
+        made[key] = path
+        return path
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def standin_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
+    """One stand-in for the session: queued 0.2 s, generating 0.5 s, the fastest x264 preset."""
+    config = StandInConfig(
+        queued_s=0.2,
+        generating_s=0.5,
+        render_preset="ultrafast",
+        work_dir=tmp_path_factory.mktemp("standin"),
+    )
+    with StandIn(config) as standin:
+        yield standin
+
+
+@pytest.fixture
+def standin(standin_session: StandIn) -> Iterator[StandIn]:
+    """The session's stand-in with every fault off and counters at zero, before and after."""
+    standin_session.reset()
+    yield standin_session
+    standin_session.reset()

@@ -1,0 +1,158 @@
+"""The stand-in's rules without HTTP: limits, billing, fault counting, job states."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from reskin.media.probe import MediaInfo
+from reskin.standin.faults import FaultBoard, Faults
+from reskin.standin.jobs import Job, generation_body
+from reskin.standin.limits import KlingLimits, billed_seconds, credits_used, violations
+from reskin.standin.looks import DEFAULT_LOOK
+from reskin.standin.stats import Counter, Counters, Stats
+
+LEGAL = MediaInfo(
+    path=Path("/x.mp4"),
+    format_name="mov,mp4,m4a,3gp,3g2,mj2",
+    container="mp4",
+    size_bytes=1_000_000,
+    duration_s=5.0,
+    width=1920,
+    height=1080,
+    rotation=0,
+    fps=30.0,
+    variable_fps=False,
+    video_codec="h264",
+    pix_fmt="yuv420p",
+    has_audio=True,
+    audio_codec="aac",
+    audio_channels=2,
+)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"duration_s": 3.0},
+        {"duration_s": 10.05},
+        {"width": 720, "height": 720},
+        {"width": 2160, "height": 2160},
+        {"fps": 24.0},
+        {"fps": 60.0},
+        {"container": "mov"},
+        {"size_bytes": 200_000_000},
+    ],
+)
+def test_boundaries_are_accepted(changes: dict[str, object]) -> None:
+    assert violations(dataclasses.replace(LEGAL, **changes), KlingLimits()) == []  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"duration_s": 2.99}, "duration 2.99 s"),
+        ({"duration_s": 10.06}, "duration 10.06 s"),
+        ({"fps": 23.976}, "frame rate 23.98 fps"),
+        ({"size_bytes": 200_000_001}, "size 200.0 MB is over the 200 MB limit"),
+        ({"container": "matroska"}, "container matroska"),
+        ({"width": 2200, "height": 700, "rotation": 90}, "width 700 px"),
+    ],
+)
+def test_each_broken_limit_is_named(changes: dict[str, object], expected: str) -> None:
+    found = violations(dataclasses.replace(LEGAL, **changes), KlingLimits())  # type: ignore[arg-type]
+
+    assert any(expected in line for line in found), found
+
+
+def test_all_broken_limits_are_listed() -> None:
+    bad = dataclasses.replace(LEGAL, duration_s=1.0, fps=10.0, container="matroska")
+
+    assert len(violations(bad, KlingLimits())) == 3
+
+
+@pytest.mark.parametrize(
+    ("duration", "billed", "credits"),
+    [(1.0, 3.0, 300), (3.0, 3.0, 300), (3.2, 3.2, 400), (7.5, 7.5, 800), (10.05, 10.0, 1000)],
+)
+def test_billing(duration: float, billed: float, credits: int) -> None:
+    assert billed_seconds(duration) == billed
+    assert credits_used(duration, 100) == credits
+
+
+def test_fault_counts_are_spent_one_call_at_a_time() -> None:
+    board = FaultBoard(Faults(create_429=2))
+
+    assert [board.take("create_429") for _ in range(3)] == [True, True, False]
+    assert board.take("job_error") is False
+
+
+def test_fault_updates_are_validated_and_reset_turns_all_off() -> None:
+    board = FaultBoard()
+    board.update({"cut_download": 1, "status_5xx": 502})
+
+    with pytest.raises(ValidationError):
+        board.update({"status_5xx": 504})
+    assert board.current.status_5xx == 502  # a refused update changes nothing
+    assert board.reset() == Faults()
+
+
+def test_every_counter_is_a_stats_field() -> None:
+    counters = Counters()
+    for name in typing.get_args(Counter):
+        counters.bump(name)
+
+    assert {field.name for field in dataclasses.fields(Stats)} == set(typing.get_args(Counter))
+    assert set(counters.snapshot().as_dict().values()) == {1}
+
+
+def _job(**changes: object) -> Job:
+    job = Job(
+        id="u:m",
+        token="t",
+        folder=Path("/j"),
+        result=Path("/j/result.mp4"),
+        accepted_at=100.0,
+        queued_s=1.0,
+        generating_s=2.0,
+        look=DEFAULT_LOOK,
+        keep_audio=False,
+        duration_s=3.0,
+        credits=300,
+    )
+    return dataclasses.replace(job, **changes)  # type: ignore[arg-type]
+
+
+def test_job_states_follow_the_clock_and_the_render() -> None:
+    render: Future[None] = Future()
+    job = _job(render=render)
+
+    assert job.snapshot(100.5).status == "queued"
+    assert job.snapshot(101.5).status == "generating"
+    assert job.snapshot(110.0).status == "generating"  # time is up, the render is not
+    render.set_result(None)
+    assert job.snapshot(102.9).status == "generating"  # the render is done, time is not up
+    assert job.snapshot(103.0).status == "completed"
+    assert job.result_ready
+
+
+def test_a_failed_render_is_an_error_state() -> None:
+    render: Future[None] = Future()
+    render.set_exception(RuntimeError("ffmpeg exploded"))
+    job = _job(render=render)
+
+    snapshot = job.snapshot(200.0)
+
+    assert snapshot.status == "error"
+    assert snapshot.error is not None
+    assert snapshot.error[0] == "render_failed"
+    body = generation_body(job, snapshot, "http://x/r.mp4")
+    assert body["error"] == {"name": "render_failed", "message": snapshot.error[1]}
+    assert body["video"] is None
+    assert not job.result_ready

@@ -82,22 +82,9 @@ _register_stand_in()
 def main() -> None:
     """Entry point: run the app, turning reskin's errors into one line and exit code 1."""
     try:
-        app(standalone_mode=False)
+        app()  # typer reports usage errors itself (exit code 2) and handles Ctrl-C
     except ReskinError as exc:
         if os.environ.get("RESKIN_DEBUG"):
             raise
         err.print(f"[red]error:[/red] {exc}")
         sys.exit(1)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors arrive here with standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -6,12 +6,12 @@ import platform
 from importlib.metadata import version
 
 from reskin.media.binaries import find_ffmpeg
-from reskin.settings import Settings
+from reskin.settings import Settings, load_settings
 
 
 def report(settings: Settings | None = None) -> list[tuple[str, str]]:
     """Name/value lines; the key is reported as set or not, never shown."""
-    settings = settings or Settings()
+    settings = settings or load_settings()
     tools = find_ffmpeg(settings.ffmpeg_binary)
     av_version = version("av")
     prober = f"ffprobe {tools.ffprobe}" if tools.ffprobe else f"PyAV {av_version}"

@@ -66,7 +66,7 @@ async def download(
             except BaseException:
                 partial.unlink(missing_ok=True)
                 raise
-            os.replace(partial, dest)
+            partial.replace(dest)
             return size
 
 

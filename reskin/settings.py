@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from reskin.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.aimlapi.com"
 DEFAULT_MODEL = "klingai/video-o1-video-to-video-edit"
@@ -142,3 +144,27 @@ class Settings(BaseSettings):
     def uses_default_service(self) -> bool:
         """True when requests go to the real AI/ML API rather than a stand-in."""
         return self.base_url == DEFAULT_BASE_URL
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and ``.env``; a bad value becomes one-line ConfigError.
+
+    The message names the variable and the rule, never the value: it might be the key.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "settings"
+            problems.append(f"{_variable(field)}: {error['msg']}")
+        raise ConfigError("bad setting: " + "; ".join(problems)) from None
+
+
+def _variable(field: str) -> str:
+    if field in Settings.model_fields:
+        alias = Settings.model_fields[field].validation_alias
+        if isinstance(alias, AliasChoices):
+            return str(alias.choices[0])
+        return f"RESKIN_{field.upper()}"
+    return field

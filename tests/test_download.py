@@ -48,9 +48,14 @@ def short() -> httpx.Response:
 
 
 async def fetch(cdn: Cdn, dest: Path, max_bytes: int = 10**6) -> int:
-    return await download(URL, dest, max_bytes=max_bytes, timeout_s=10,
-                          retry=RetryPolicy(max_retries=2, base_delay_s=0.0),
-                          transport=httpx.MockTransport(cdn))
+    return await download(
+        URL,
+        dest,
+        max_bytes=max_bytes,
+        timeout_s=10,
+        retry=RetryPolicy(max_retries=2, base_delay_s=0.0),
+        transport=httpx.MockTransport(cdn),
+    )
 
 
 async def test_download_writes_the_whole_file_without_credentials(tmp_path):

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from reskin.settings import DEFAULT_BASE_URL, DEFAULT_MODEL, Settings
+from reskin.errors import ConfigError
+from reskin.settings import DEFAULT_BASE_URL, DEFAULT_MODEL, Settings, load_settings
 
 
 def test_defaults_point_at_the_real_service_without_a_key():
@@ -74,3 +75,15 @@ def test_the_readme_documents_every_setting():
     for name in Settings.model_fields:
         variable = aliases.get(name, f"RESKIN_{name.upper()}")
         assert f"| `{variable}` |" in readme, variable
+
+
+def test_load_settings_turns_bad_values_into_one_line_without_the_value(monkeypatch):
+    monkeypatch.setenv("AIMLAPI_BASE_URL", "ftp://secret-host.test")
+    monkeypatch.setenv("RESKIN_MAX_RETRIES", "99")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(_env_file=None)
+    message = str(caught.value)
+    assert "AIMLAPI_BASE_URL" in message
+    assert "RESKIN_MAX_RETRIES" in message
+    assert "secret-host" not in message
+    assert "\n" not in message

@@ -244,4 +244,3 @@ class AimlapiClient:
     def _mask(self, text: str) -> str:
         key = self._key.get_secret_value()
         return text.replace(key, "**********") if key in text else text
-

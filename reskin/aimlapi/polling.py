@@ -57,6 +57,16 @@ class PollSchedule:
         return min(max(pause, self.min_interval_s), self.max_interval_s)
 
 
+def result_url(generation: Generation) -> str:
+    """The video URL of a completed generation; "completed" without one is a failure."""
+    if generation.video_url is None:
+        raise InvalidResponseError(
+            f"generation {generation.id} completed without a video URL; "
+            "the service lost the result: submit again with --force"
+        )
+    return generation.video_url
+
+
 async def wait_for_generation(
     fetch: Fetch,
     generation_id: str,
@@ -99,11 +109,7 @@ async def wait_for_generation(
             if on_update is not None:
                 on_update(generation, clock() - start)
             if state is JobState.COMPLETED:
-                if generation.video_url is None:
-                    raise InvalidResponseError(
-                        f"generation {generation_id} completed without a video URL; "
-                        "the service lost the result: submit again with --force"
-                    )
+                result_url(generation)
                 return generation
             if state is JobState.ERROR:
                 error = generation.error

@@ -88,8 +88,14 @@ REQ = httpx.Request("POST", "https://api.test/v2/video/generations")
 async def test_create_sends_bearer_key_json_body_and_timeouts():
     script = Script(accepted())
     clock = FakeClock()
-    settings = Settings(_env_file=None, api_key=KEY, base_url="https://api.test",
-                        connect_timeout_s=3, read_timeout_s=7, write_timeout_s=11)
+    settings = Settings(
+        _env_file=None,
+        api_key=KEY,
+        base_url="https://api.test",
+        connect_timeout_s=3,
+        read_timeout_s=7,
+        write_timeout_s=11,
+    )
     client = AimlapiClient.from_settings(
         settings, transport=httpx.MockTransport(script), sleep=clock.sleep
     )
@@ -109,7 +115,9 @@ async def test_fetch_url_encodes_the_generation_id():
         gen = await client.fetch(GEN_ID)
     assert gen.status == "generating"
     assert script.requests[0].url.params["generation_id"] == GEN_ID
-    assert "%3A" in str(script.requests[0].url) and "%2F" in str(script.requests[0].url)
+    raw_url = str(script.requests[0].url)
+    assert "%3A" in raw_url
+    assert "%2F" in raw_url
 
 
 async def test_connect_errors_on_create_are_retried_then_succeed():
@@ -168,7 +176,7 @@ async def test_retries_are_bounded_and_the_error_counts_attempts():
 async def test_persistent_connect_failure_becomes_a_connection_error():
     script = Script(*[httpx.ConnectError("refused", request=REQ)] * 3)
     async with make_client(script, FakeClock(), max_retries=2) as client:
-        with pytest.raises(ApiConnectionError, match="cannot reach https://api.test"):
+        with pytest.raises(ApiConnectionError, match=r"cannot reach https://api\.test"):
             await client.create(create_request())
 
 

@@ -48,8 +48,14 @@ class RecordingSleep:
         await asyncio.sleep(0)
 
 
-def client_for(standin: StandIn, sleep: RecordingSleep | None = None, *, key: str | None = None,
-               read_timeout_s: float = 30, max_retries: int = 4) -> AimlapiClient:
+def client_for(
+    standin: StandIn,
+    sleep: RecordingSleep | None = None,
+    *,
+    key: str | None = None,
+    read_timeout_s: float = 30,
+    max_retries: int = 4,
+) -> AimlapiClient:
     return AimlapiClient(
         standin.base_url,
         SecretStr(key or standin.key),
@@ -61,13 +67,18 @@ def client_for(standin: StandIn, sleep: RecordingSleep | None = None, *, key: st
 
 @pytest.fixture
 def clip(make_clip) -> Path:
-    return make_clip(duration_s=3.0, width=1280, height=720, fps=30, audio=True)
+    path: Path = make_clip(duration_s=3.0, width=1280, height=720, fps=30, audio=True)
+    return path
 
 
 def edit(clip: Path, prompt: str = "black and white film", **fields: object) -> CreateRequest:
     return CreateRequest.model_validate(
-        {"model": DEFAULT_MODEL, "prompt": prompt,
-         "video_url": data_uri(clip, max_bytes=50_000_000), **fields}
+        {
+            "model": DEFAULT_MODEL,
+            "prompt": prompt,
+            "video_url": data_uri(clip, max_bytes=50_000_000),
+            **fields,
+        }
     )
 
 

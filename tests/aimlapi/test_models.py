@@ -137,7 +137,11 @@ def test_error_body_documented_shape():
             }
         )
     )
-    assert (body.message, body.request_id, body.status_code) == ("Insufficient credits", "req-1", 403)
+    assert (body.message, body.request_id, body.status_code) == (
+        "Insufficient credits",
+        "req-1",
+        403,
+    )
     assert body.path == "/v2/video/generations"
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from reskin.aimlapi.models import Generation
@@ -22,8 +24,13 @@ GEN_ID = "g-1:klingai/video-o1-video-to-video-edit"
 class Service:
     """A job that reports ``status`` until ``done_at`` on the fake clock, then ``final``."""
 
-    def __init__(self, clock: FakeClock, done_at: float, final: dict[str, object],
-                 status: str = "generating") -> None:
+    def __init__(
+        self,
+        clock: FakeClock,
+        done_at: float,
+        final: Mapping[str, object],
+        status: str = "generating",
+    ) -> None:
         self.clock = clock
         self.done_at = clock.now + done_at
         self.final = final
@@ -74,8 +81,12 @@ async def test_unknown_status_never_loops_past_the_deadline(caplog):
     start = clock.now
     with pytest.raises(GenerationTimeoutError, match="within 60s") as caught:
         await wait_for_generation(
-            service.fetch, GEN_ID, deadline_s=60, schedule=PollSchedule(expected_s=20),
-            clock=clock, sleep=clock.sleep,
+            service.fetch,
+            GEN_ID,
+            deadline_s=60,
+            schedule=PollSchedule(expected_s=20),
+            clock=clock,
+            sleep=clock.sleep,
         )
     assert clock.now - start == pytest.approx(60)
     assert caught.value.last_status == "waiting"
@@ -88,8 +99,9 @@ async def test_job_error_raises_with_the_services_words():
     final = {"status": "error", "error": {"name": "ContentPolicy", "message": "refused"}}
     service = Service(clock, done_at=5, final=final)
     with pytest.raises(GenerationFailedError, match="ContentPolicy: refused") as caught:
-        await wait_for_generation(service.fetch, GEN_ID, deadline_s=100,
-                                  clock=clock, sleep=clock.sleep)
+        await wait_for_generation(
+            service.fetch, GEN_ID, deadline_s=100, clock=clock, sleep=clock.sleep
+        )
     assert caught.value.generation_id == GEN_ID
 
 
@@ -97,24 +109,31 @@ async def test_completed_without_url_is_a_failure_not_a_success():
     clock = FakeClock()
     service = Service(clock, done_at=0, final={"status": "completed", "video": None})
     with pytest.raises(InvalidResponseError, match="without a video URL"):
-        await wait_for_generation(service.fetch, GEN_ID, deadline_s=100,
-                                  clock=clock, sleep=clock.sleep)
+        await wait_for_generation(
+            service.fetch, GEN_ID, deadline_s=100, clock=clock, sleep=clock.sleep
+        )
 
 
 async def test_transient_status_failures_keep_waiting_but_auth_failures_stop():
     clock = FakeClock()
     service = Service(clock, done_at=3, final=DONE)
     service.failures = [ServerError("down", status_code=503)] * 2
-    gen = await wait_for_generation(service.fetch, GEN_ID, deadline_s=100,
-                                    schedule=PollSchedule(expected_s=3),
-                                    clock=clock, sleep=clock.sleep)
+    gen = await wait_for_generation(
+        service.fetch,
+        GEN_ID,
+        deadline_s=100,
+        schedule=PollSchedule(expected_s=3),
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert gen.state.value == "completed"
 
     service = Service(clock, done_at=3, final=DONE)
     service.failures = [AuthenticationError("bad key", status_code=401)]
     with pytest.raises(AuthenticationError):
-        await wait_for_generation(service.fetch, GEN_ID, deadline_s=100,
-                                  clock=clock, sleep=clock.sleep)
+        await wait_for_generation(
+            service.fetch, GEN_ID, deadline_s=100, clock=clock, sleep=clock.sleep
+        )
     assert service.calls == 1
 
 
@@ -122,10 +141,15 @@ async def test_progress_callback_sees_every_status_with_elapsed_time():
     clock = FakeClock()
     service = Service(clock, done_at=10, final=DONE)
     seen: list[tuple[str, float]] = []
-    await wait_for_generation(service.fetch, GEN_ID, deadline_s=100,
-                              schedule=PollSchedule(expected_s=10),
-                              clock=clock, sleep=clock.sleep,
-                              on_update=lambda g, t: seen.append((g.status, t)))
+    await wait_for_generation(
+        service.fetch,
+        GEN_ID,
+        deadline_s=100,
+        schedule=PollSchedule(expected_s=10),
+        clock=clock,
+        sleep=clock.sleep,
+        on_update=lambda g, t: seen.append((g.status, t)),
+    )
     assert seen[0] == ("generating", 0.0)
     assert seen[-1][0] == "completed"
     assert [t for _, t in seen] == sorted(t for _, t in seen)
@@ -135,6 +159,12 @@ async def test_a_resumed_wait_keeps_its_original_deadline():
     clock = FakeClock()
     service = Service(clock, done_at=10**9, final=DONE)
     with pytest.raises(GenerationTimeoutError):
-        await wait_for_generation(service.fetch, GEN_ID, deadline_s=100,
-                                  started_at=clock.now - 90, clock=clock, sleep=clock.sleep)
+        await wait_for_generation(
+            service.fetch,
+            GEN_ID,
+            deadline_s=100,
+            started_at=clock.now - 90,
+            clock=clock,
+            sleep=clock.sleep,
+        )
     assert clock.now - (service.done_at - 10**9) == pytest.approx(10)

@@ -32,8 +32,11 @@ REQ = httpx.Request("POST", "https://api.test/")
 
 @pytest.mark.parametrize(
     "exc",
-    [httpx.ConnectError("x", request=REQ), httpx.ConnectTimeout("x", request=REQ),
-     httpx.PoolTimeout("x", request=REQ)],
+    [
+        httpx.ConnectError("x", request=REQ),
+        httpx.ConnectTimeout("x", request=REQ),
+        httpx.PoolTimeout("x", request=REQ),
+    ],
 )
 def test_failures_before_sending_are_retried_even_for_create(exc):
     assert RetryPolicy().classify_exception(exc, is_create=True) is Verdict.RETRY
@@ -41,8 +44,12 @@ def test_failures_before_sending_are_retried_even_for_create(exc):
 
 @pytest.mark.parametrize(
     "exc",
-    [httpx.ReadTimeout("x", request=REQ), httpx.ReadError("x", request=REQ),
-     httpx.RemoteProtocolError("x", request=REQ), httpx.WriteError("x", request=REQ)],
+    [
+        httpx.ReadTimeout("x", request=REQ),
+        httpx.ReadError("x", request=REQ),
+        httpx.RemoteProtocolError("x", request=REQ),
+        httpx.WriteError("x", request=REQ),
+    ],
 )
 def test_failures_after_sending_are_ambiguous_for_create_only(exc):
     policy = RetryPolicy()
@@ -69,7 +76,11 @@ def test_parse_retry_after_seconds_and_dates():
     now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after(" 1.5 ") == 1.5
-    assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30
-    assert parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0
+    assert (
+        parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30
+    )
+    assert (
+        parse_retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0
+    )
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None

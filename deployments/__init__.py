@@ -1,0 +1,1 @@
+"""Deployments of the flows and their schedules."""

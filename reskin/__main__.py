@@ -1,0 +1,5 @@
+"""``python -m reskin``: the same as the ``reskin`` command."""
+
+from reskin.cli import main
+
+main()

@@ -193,7 +193,7 @@ async def test_an_unknown_status_does_not_loop_past_the_deadline(standin, clip):
         started = time.monotonic()
         with pytest.raises(GenerationTimeoutError) as caught:
             await wait_for_generation(client.fetch, created.id, deadline_s=2.0, schedule=FAST)
-    assert 2.0 <= time.monotonic() - started < 3.0
+    assert 2.0 <= time.monotonic() - started < 3.5  # the deadline, plus one last status call
     assert caught.value.last_status == standin.faults.unknown_status_word
 
 

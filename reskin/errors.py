@@ -6,9 +6,13 @@ that says what is wrong and what to do, safe to show a user (no key, no tracebac
     ReskinError
     ├── ConfigError                  settings missing or contradictory
     ├── InputError                   the user's input cannot be used (refused before any paid call)
-    │   └── ProbeError               not a readable MP4/MOV/Matroska video (wrong format, no video)
+    │   ├── ProbeError               not a readable MP4/MOV/Matroska video (wrong format, no video)
+    │   └── OutOfLimitsError         a limit of the model reskin cannot fix alone (too long
+    │                                without a window, a window outside the clip, extreme aspect)
     ├── MediaError                   ffmpeg or probing failed on something we made
-    │   └── FFmpegError              argv, exit code, tail of stderr
+    │   ├── FFmpegError              argv, exit code, tail of stderr
+    │   └── VerificationError        a file we made does not decode to its end, or has the
+    │                                wrong streams or length
     └── ApiError                     anything between us and the AI/ML API
         ├── ApiConnectionError       transport failure; the request surely did not arrive
         ├── ApiTimeoutError          a call (not a create) ran out of time
@@ -30,6 +34,7 @@ that says what is wrong and what to do, safe to show a user (no key, no tracebac
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 
 class ReskinError(Exception):
@@ -48,6 +53,12 @@ class ProbeError(InputError):
     """The file is not a video reskin can read: wrong format, no video stream, or damaged."""
 
 
+class OutOfLimitsError(InputError):
+    """The video breaks a limit of the model that conforming cannot fix without the user's
+    choice: too long with no window given, a window outside the clip, an aspect ratio no
+    allowed size keeps."""
+
+
 class MediaError(ReskinError):
     """A media step failed."""
 
@@ -62,6 +73,16 @@ class FFmpegError(MediaError):
         self.argv = list(argv)
         self.returncode = returncode
         self.stderr_tail = stderr_tail
+
+
+class VerificationError(MediaError):
+    """A file reskin made failed the full-decode check: it does not decode to its end, or its
+    streams or length are not what the step promised."""
+
+    def __init__(self, message: str, *, path: Path, reason: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
 
 
 class ApiError(ReskinError):

@@ -1,18 +1,31 @@
-"""Probing with PyAV: the fields of MediaInfo, and the files it must refuse."""
+"""Probing: the fields of MediaInfo, the traps of the corpus, the files it must refuse, keyframes,
+and the ffprobe backend."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import av
 import pytest
 
-from reskin.errors import InputError, ProbeError
+from reskin.errors import InputError, MediaError, ProbeError
 from reskin.media.binaries import FFmpegTools
-from reskin.media.probe import probe
+from reskin.media.probe import (
+    OPEN_OPTIONS,
+    ffprobe_command,
+    keyframe_times,
+    media_info_from_ffprobe,
+    probe,
+    shown_name,
+)
 from reskin.media.runner import run
+
+from .corpus import Corpus, Listener
 
 
 def test_an_mp4_with_audio(make_clip: Callable[..., Path]) -> None:
@@ -119,7 +132,7 @@ def impostors(
         ("wav", "not an MP4, MOV or Matroska video"),
         ("text", "not an MP4, MOV or Matroska video"),
         ("hls", "not an MP4, MOV or Matroska video"),
-        ("truncated", "not an MP4, MOV or Matroska video"),
+        ("truncated", "is damaged or cut short"),
         ("empty", "is empty"),
         ("audio-only", "has no video stream"),
     ],
@@ -133,6 +146,7 @@ def test_files_that_are_not_videos_are_refused(
     assert isinstance(caught.value, InputError)
     message = str(caught.value)
     assert "\n" not in message
+    assert message.startswith(impostors[name].name)
     assert "try again" in message  # says what to do
 
 
@@ -150,3 +164,420 @@ def test_a_missing_file_is_refused(tmp_path: Path) -> None:
 def test_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ProbeError, match="not a file"):
         probe(tmp_path)
+
+
+# --- traps of the corpus (tests/media/corpus.py) ---------------------------------------------
+
+
+def test_variable_frame_rate_is_flagged_in_matroska_too(corpus: Corpus) -> None:
+    # Matroska states the nominal rate as the average: only the gaps between frames tell.
+    with av.open(str(corpus.path("vfr-mkv")), container_options=dict(OPEN_OPTIONS)) as raw:
+        stream = raw.streams.video[0]
+        assert stream.average_rate == stream.guessed_rate == 30
+
+    info = probe(corpus.path("vfr-mkv"))
+
+    assert info.variable_fps is True
+    assert info.fps == pytest.approx(20.0, rel=0.05)
+
+
+@pytest.mark.parametrize("name", ["plain", "webm-vp9-opus", "60fps", "hevc-10bit-mov", "25s"])
+def test_a_constant_frame_rate_is_not_flagged(corpus: Corpus, name: str) -> None:
+    # WebM keeps milliseconds: 24 fps comes out as gaps of 41 and 42 ms, which is still constant.
+    info = probe(corpus.path(name))
+
+    assert info.variable_fps is False
+    assert info.fps == pytest.approx(60.0 if name == "60fps" else 24.0, abs=0.01)
+
+
+@pytest.mark.parametrize("fps", [120, 240])
+def test_high_rates_in_matroska_are_not_mistaken_for_variable(
+    make_clip: Callable[..., Path], fps: int
+) -> None:
+    # Milliseconds again: 240 fps comes out as gaps of 4 and 5 ms, a quarter apart.
+    clip = make_clip(duration_s=1.0, width=320, height=240, fps=fps, audio=False, container="mkv")
+
+    info = probe(clip)
+
+    assert info.variable_fps is False
+    assert info.fps == pytest.approx(fps)
+
+
+@pytest.mark.parametrize(
+    ("name", "container", "codec", "pix_fmt", "audio"),
+    [
+        ("hevc-10bit-mov", "mov", "hevc", "yuv420p10le", ("aac", 1)),
+        ("webm-vp9-opus", "matroska", "vp9", "yuv420p", ("opus", 1)),
+        ("audio-5.1", "mp4", "h264", "yuv420p", ("aac", 6)),
+        ("odd-1279x719", "mp4", "mpeg4", "yuv420p", ("aac", 1)),
+    ],
+)
+def test_codecs_and_containers_of_the_corpus(
+    corpus: Corpus,
+    name: str,
+    container: str,
+    codec: str,
+    pix_fmt: str,
+    audio: tuple[str, int],
+) -> None:
+    info = probe(corpus.path(name))
+
+    assert (info.container, info.video_codec, info.pix_fmt) == (container, codec, pix_fmt)
+    assert (info.audio_codec, info.audio_channels) == audio
+
+
+@pytest.mark.parametrize(("name", "size"), [("odd-1279x719", (1279, 719)), ("4k", (3840, 2160))])
+def test_odd_and_huge_sizes_are_reported_as_they_are(
+    corpus: Corpus, name: str, size: tuple[int, int]
+) -> None:
+    info = probe(corpus.path(name))
+
+    assert (info.width, info.height) == size
+
+
+@pytest.mark.parametrize("name", ["truncated-index-at-start", "truncated-mkv"])
+def test_a_file_cut_short_behind_a_whole_index_is_refused(corpus: Corpus, name: str) -> None:
+    # The header still promises 4 s; only the packets show the data stops at about 2 s.
+    with av.open(str(corpus.path(name)), container_options=dict(OPEN_OPTIONS)) as raw:
+        assert raw.duration is not None
+        assert raw.duration / av.time_base == pytest.approx(4.0, abs=0.05)
+
+    with pytest.raises(
+        ProbeError, match=r"is cut short: it states 4\.0 s but its data stops at 2\.0 s"
+    ):
+        probe(corpus.path(name))
+
+
+def test_a_file_cut_short_with_its_index_at_the_end_is_called_damaged(corpus: Corpus) -> None:
+    with pytest.raises(ProbeError, match="is damaged or cut short"):
+        probe(corpus.path("truncated-end"))
+
+
+def test_corruption_in_the_middle_passes_the_probe(corpus: Corpus) -> None:
+    # The probe reads packets, not pictures: the full decode of verify.py is what catches this.
+    assert probe(corpus.path("corrupt")).duration_s == pytest.approx(4.0, abs=0.05)
+
+
+def test_messages_use_the_given_name_made_printable(corpus: Corpus) -> None:
+    with pytest.raises(ProbeError) as caught:
+        probe(corpus.path("text"), name="holiday\n\x1b[31mclip.mp4")
+
+    message = str(caught.value)
+    assert message.startswith("holiday??[31mclip.mp4 is not an MP4")
+    assert "\n" not in message
+    assert "\x1b" not in message
+
+
+def test_shown_name_shortens_long_names() -> None:
+    assert shown_name("a" * 200) == "a" * 77 + "..."
+    assert shown_name("") == "(no name)"
+
+
+# --- keyframes ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gop_half_second(ffmpeg_tools: FFmpegTools, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 s at 24 fps with a keyframe every 12 frames, and no scene-cut keyframes."""
+    path = tmp_path_factory.mktemp("gop") / "gop.mp4"
+    _ffmpeg(
+        ffmpeg_tools,
+        "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=24:duration=3",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "12", "-keyint_min", "12",
+        "-sc_threshold", "0", path,
+    )  # fmt: skip
+    return path
+
+
+def test_keyframe_times_reads_the_keyframes(gop_half_second: Path) -> None:
+    assert keyframe_times(gop_half_second, 10.0) == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.5])
+
+
+def test_keyframe_times_stops_at_the_limit(gop_half_second: Path) -> None:
+    assert keyframe_times(gop_half_second, 1.2) == pytest.approx([0.0, 0.5, 1.0])
+
+
+def test_keyframe_times_agree_with_the_decoder(gop_half_second: Path) -> None:
+    with av.open(str(gop_half_second), container_options=dict(OPEN_OPTIONS)) as raw:
+        decoded = [f.time for f in raw.decode(video=0) if f.key_frame and f.time is not None]
+
+    assert keyframe_times(gop_half_second, 10.0) == pytest.approx(decoded)
+
+
+def test_keyframe_times_refuses_what_probe_refuses(corpus: Corpus) -> None:
+    with pytest.raises(ProbeError, match="not an MP4"):
+        keyframe_times(corpus.path("concat-relative"), 10.0)
+
+
+# --- the ffprobe backend --------------------------------------------------------------------
+# No ffprobe exists on these machines (the pip-shipped ffmpeg has none), so the parser is tested
+# on JSON built here in ffprobe's documented shape (-print_format json -show_format
+# -show_streams -show_entries packet=...), the plumbing with a stand-in script that records its
+# argv and prints such JSON, and the real thing only where an ffprobe is on PATH.
+
+
+def _ffprobe_json(
+    *,
+    seconds: float = 3.0,
+    fps: int = 24,
+    gaps: list[float] | None = None,
+    data_stops_s: float | None = None,
+    format_name: str = "mov,mp4,m4a,3gp,3g2,mj2",
+    brand: str | None = "isom",
+    rate: str = "24/1",
+    average: str = "24/1",
+    video_side_data: list[dict[str, object]] | None = None,
+    video_tags: dict[str, str] | None = None,
+    audio: bool = True,
+    video: bool = True,
+) -> dict[str, object]:
+    """What ffprobe prints for a generated clip, in the shape of its JSON writer."""
+    streams: list[dict[str, object]] = []
+    packets: list[dict[str, object]] = []
+    if video:
+        stream: dict[str, object] = {
+            "index": 0,
+            "codec_name": "h264",
+            "codec_type": "video",
+            "width": 1280,
+            "height": 720,
+            "pix_fmt": "yuv420p",
+            "r_frame_rate": rate,
+            "avg_frame_rate": average,
+            "time_base": "1/12288",
+            "start_time": "0.000000",
+            "duration": f"{seconds:.6f}",
+            "tags": {"language": "und", "handler_name": "VideoHandler", **(video_tags or {})},
+        }
+        if video_side_data is not None:
+            stream["side_data_list"] = video_side_data
+        streams.append(stream)
+        stop = seconds if data_stops_s is None else data_stops_s
+        at, n = 0.0, 0
+        while at < stop - 1e-9:
+            gap = gaps[n % len(gaps)] if gaps else 1 / fps
+            packets.append(
+                {
+                    "stream_index": 0,
+                    "pts_time": f"{at:.6f}",
+                    "dts_time": f"{at:.6f}",
+                    "duration_time": f"{gap:.6f}",
+                    "flags": "K__" if n == 0 else "___",
+                }
+            )
+            at, n = at + gap, n + 1
+    if audio:
+        streams.append(
+            {
+                "index": len(streams),
+                "codec_name": "aac",
+                "codec_type": "audio",
+                "sample_rate": "48000",
+                "channels": 2,
+                "channel_layout": "stereo",
+                "time_base": "1/48000",
+                "duration": f"{seconds:.6f}",
+            }
+        )
+        packets.append(
+            {
+                "stream_index": len(streams) - 1,
+                "pts_time": "0.000000",
+                "dts_time": "0.000000",
+                "duration_time": "0.021333",
+                "flags": "K__",
+            }
+        )
+    fmt: dict[str, object] = {
+        "filename": "/job/input.mp4",
+        "nb_streams": len(streams),
+        "format_name": format_name,
+        "start_time": "0.000000",
+        "duration": f"{seconds:.6f}",
+        "size": "1000",
+        "probe_score": 100,
+    }
+    if brand is not None:
+        fmt["tags"] = {"major_brand": brand, "minor_version": "512"}
+    return {"packets": packets, "streams": streams, "format": fmt}
+
+
+CLIP = Path("/job/input.mp4")
+
+
+def test_ffprobe_command_guards_its_input() -> None:
+    argv = ffprobe_command(Path("/opt/ffprobe"), Path("/job/input.mp4"))
+
+    assert argv[0] == "/opt/ffprobe"
+    where = argv.index("-i")
+    assert argv[where + 1] == "/job/input.mp4"
+    assert argv[argv.index("-protocol_whitelist") + 1] == "file"
+    assert argv[argv.index("-format_whitelist") + 1] == "mov,matroska"
+    assert argv.index("-protocol_whitelist") < where
+    assert argv.index("-format_whitelist") < where
+    assert argv[argv.index("-print_format") + 1] == "json"
+    assert {"-show_format", "-show_streams"} <= set(argv)
+    assert "packet=" in argv[argv.index("-show_entries") + 1]
+
+
+def test_ffprobe_json_becomes_the_same_record() -> None:
+    info = media_info_from_ffprobe(CLIP, 1000, _ffprobe_json())
+
+    assert info.path == CLIP
+    assert (info.container, info.format_name) == ("mp4", "mov,mp4,m4a,3gp,3g2,mj2")
+    assert info.duration_s == pytest.approx(3.0)
+    assert (info.width, info.height, info.rotation) == (1280, 720, 0)
+    assert (info.fps, info.variable_fps) == (24.0, False)
+    assert (info.video_codec, info.pix_fmt) == ("h264", "yuv420p")
+    assert (info.has_audio, info.audio_codec, info.audio_channels) == (True, "aac", 2)
+
+
+@pytest.mark.parametrize(
+    ("side_data", "tags", "rotation"),
+    [
+        ([{"side_data_type": "Display Matrix", "displaymatrix": "...", "rotation": 90}], {}, 90),
+        ([{"side_data_type": "Display Matrix", "displaymatrix": "...", "rotation": -90}], {}, 270),
+        (None, {"rotate": "90"}, 270),  # old ffprobe: a clockwise tag
+        (None, {}, 0),
+    ],
+)
+def test_ffprobe_rotation(
+    side_data: list[dict[str, object]] | None, tags: dict[str, str], rotation: int
+) -> None:
+    info = media_info_from_ffprobe(
+        CLIP, 1000, _ffprobe_json(video_side_data=side_data, video_tags=tags)
+    )
+
+    assert info.rotation == rotation
+    if rotation in (90, 270):
+        assert (info.display_width, info.display_height) == (720, 1280)
+
+
+def test_ffprobe_matroska_with_uneven_gaps_is_variable() -> None:
+    data = _ffprobe_json(
+        format_name="matroska,webm",
+        brand=None,
+        rate="30/1",
+        average="30/1",
+        gaps=[0.033, 0.067],
+    )
+
+    info = media_info_from_ffprobe(CLIP, 1000, data)
+
+    assert info.container == "matroska"
+    assert info.variable_fps is True
+    assert info.fps == pytest.approx(20.0, rel=0.05)
+
+
+def test_ffprobe_quicktime_brand_is_mov() -> None:
+    assert media_info_from_ffprobe(CLIP, 1000, _ffprobe_json(brand="qt  ")).container == "mov"
+
+
+def test_ffprobe_data_that_stops_early_is_refused() -> None:
+    data = _ffprobe_json(seconds=4.0, data_stops_s=1.9)
+
+    with pytest.raises(ProbeError, match=r"input\.mp4 is cut short: it states 4\.0 s"):
+        media_info_from_ffprobe(CLIP, 1000, data)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (_ffprobe_json(video=False), "has no video stream"),
+        ({**_ffprobe_json(audio=False), "packets": []}, "has no video frames"),
+    ],
+)
+def test_ffprobe_refusals(data: dict[str, object], reason: str) -> None:
+    with pytest.raises(ProbeError, match=reason):
+        media_info_from_ffprobe(CLIP, 1000, data, name="mine.mp4")
+
+
+def test_ffprobe_unknown_values_are_tolerated() -> None:
+    data = _ffprobe_json(average="0/0")
+    packets = data["packets"]
+    assert isinstance(packets, list)
+    packets.append({"stream_index": 0, "pts_time": "N/A", "dts_time": "N/A", "flags": "___"})
+
+    info = media_info_from_ffprobe(CLIP, 1000, data)
+
+    assert info.fps == 24.0  # the nominal rate stands in for an unknown average
+
+
+def _fake_ffprobe(folder: Path, *, output: str, exit_code: int = 0) -> Path:
+    """A script in ffprobe's place: records its argv, prints ``output``, exits ``exit_code``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "ffprobe"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json, pathlib, sys\n"
+        "pathlib.Path(sys.argv[0]).with_name('argv.json').write_text(json.dumps(sys.argv[1:]))\n"
+        f"sys.stdout.write({output!r})\n"
+        "sys.stderr.write('input.mp4: Invalid data found when processing input\\n')\n"
+        f"sys.exit({exit_code})\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+def _tools_with(ffprobe: Path, ffmpeg_tools: FFmpegTools) -> FFmpegTools:
+    return FFmpegTools(ffmpeg=ffmpeg_tools.ffmpeg, ffprobe=ffprobe, source="setting", version="x")
+
+
+def test_probe_runs_ffprobe_when_the_tools_have_one(
+    tmp_path: Path, ffmpeg_tools: FFmpegTools, make_clip: Callable[..., Path]
+) -> None:
+    fake = _fake_ffprobe(tmp_path / "bin", output=json.dumps(_ffprobe_json(seconds=5.0)))
+    clip = make_clip()
+
+    info = probe(clip, tools=_tools_with(fake, ffmpeg_tools))
+
+    assert info.duration_s == pytest.approx(5.0)  # the script's answer, not the clip's 3 s
+    assert info.size_bytes == clip.stat().st_size
+    argv = json.loads((tmp_path / "bin" / "argv.json").read_text())
+    assert argv == ffprobe_command(fake, clip)[1:]
+
+
+def test_an_ffprobe_refusal_is_a_probe_error(tmp_path: Path, ffmpeg_tools: FFmpegTools) -> None:
+    fake = _fake_ffprobe(tmp_path / "bin", output="", exit_code=1)
+    text = tmp_path / "source"
+    text.write_text("not a video")
+
+    with pytest.raises(ProbeError, match=r"^holiday\.txt is not an MP4, MOV or Matroska video"):
+        probe(text, tools=_tools_with(fake, ffmpeg_tools), name="holiday.txt")
+
+
+def test_an_ffprobe_that_prints_nonsense_is_our_problem(
+    tmp_path: Path, ffmpeg_tools: FFmpegTools, make_clip: Callable[..., Path]
+) -> None:
+    fake = _fake_ffprobe(tmp_path / "bin", output="this is not json")
+
+    with pytest.raises(MediaError, match="not JSON") as caught:
+        probe(make_clip(), tools=_tools_with(fake, ffmpeg_tools))
+    assert not isinstance(caught.value, InputError)
+
+
+REAL_FFPROBE = shutil.which("ffprobe")
+
+
+@pytest.mark.skipif(REAL_FFPROBE is None, reason="no ffprobe on PATH (the pip ffmpeg has none)")
+@pytest.mark.parametrize("name", ["plain", "rotated-90", "vfr-mp4", "vfr-mkv", "webm-vp9-opus"])
+def test_a_real_ffprobe_agrees_with_pyav(
+    corpus: Corpus, ffmpeg_tools: FFmpegTools, name: str
+) -> None:
+    assert REAL_FFPROBE is not None
+    tools = _tools_with(Path(REAL_FFPROBE), ffmpeg_tools)
+    mine, theirs = probe(corpus.path(name)), probe(corpus.path(name), tools=tools)
+
+    assert dataclasses.replace(theirs, duration_s=mine.duration_s, fps=mine.fps) == mine
+    assert theirs.duration_s == pytest.approx(mine.duration_s, abs=0.05)
+    assert theirs.fps == pytest.approx(mine.fps, rel=0.02)
+
+
+@pytest.mark.skipif(REAL_FFPROBE is None, reason="no ffprobe on PATH (the pip ffmpeg has none)")
+@pytest.mark.parametrize("name", ["png", "hls-local", "hls-local-m3u8", "concat-relative"])
+def test_a_real_ffprobe_refuses_what_pyav_refuses(
+    corpus: Corpus, ffmpeg_tools: FFmpegTools, name: str, no_hits: Listener
+) -> None:
+    assert REAL_FFPROBE is not None
+    with pytest.raises(ProbeError):
+        probe(corpus.path(name), tools=_tools_with(Path(REAL_FFPROBE), ffmpeg_tools))

@@ -19,6 +19,7 @@ DEFAULT_BASE_URL = "https://api.aimlapi.com"
 DEFAULT_MODEL = "klingai/video-o1-video-to-video-edit"
 
 Provider = Literal["auto", "kling", "klingai", "fal"]
+X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 
 
 def _default_work_dir() -> Path:
@@ -131,6 +132,25 @@ class Settings(BaseSettings):
     )
     ffmpeg_timeout_s: float = Field(
         default=900.0, gt=0, le=86400, description="Seconds one ffmpeg run may take."
+    )
+    conform_preset: X264Preset = Field(
+        default="veryfast",
+        description="x264 preset when a clip must be re-encoded to fit the model.",
+    )
+    conform_crf: int = Field(
+        default=20,
+        ge=0,
+        le=51,
+        description="x264 quality (CRF, lower is better) of a re-encoded clip.",
+    )
+    # 20 MB of video is about 27 MB of base64 inside one JSON body, held in memory and sent
+    # within RESKIN_WRITE_TIMEOUT_S; a 10 s 1080p clip re-encoded at CRF 20 usually fits, a
+    # camera original at 20 Mbit/s or more does not (it needs storage).
+    datauri_max_bytes: int = Field(
+        default=20_000_000,
+        gt=0,
+        le=200_000_000,
+        description="Largest conformed clip sent inline as a data URI; larger ones need storage.",
     )
 
     @field_validator("base_url")

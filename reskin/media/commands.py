@@ -13,8 +13,10 @@ filter string. Paths are made absolute so a name can never be read as an option 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +37,21 @@ Pattern = Literal["testsrc2", "smptebars"]
 VideoCodec = Literal["libx264", "libx265", "mpeg4", "libvpx-vp9"]
 AudioCodec = Literal["aac", "libopus"]
 ClipContainer = Literal["mp4", "mov", "mkv"]
+#: What a remux does with the first audio stream: drop it, copy it, or make it AAC stereo.
+AudioOut = Literal["none", "copy", "aac"]
+
+#: Every sound reskin writes: AAC stereo at 48 kHz (5.1 is downmixed, Opus decoded).
+AAC_STEREO: dict[str, Any] = {"c:a": "aac", "ac": 2, "ar": 48000, "b:a": "160k"}
+#: Every MP4 reskin writes: index first (a service can start reading before the end arrives),
+#: no metadata and no chapters from the source (phone GPS and names stay home).
+MP4_OUT: dict[str, Any] = {
+    "f": "mp4",
+    "movflags": "+faststart",
+    "map_metadata": -1,
+    "map_chapters": -1,
+}
+#: A sync mark: a white picture and a 1 kHz beep during the first 0.1 s of every whole second.
+SYNC_MARK_S = 0.1
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MUXERS: dict[str, str] = {"mp4": "mp4", "mov": "mov", "mkv": "matroska"}
@@ -104,11 +121,16 @@ def synthetic_clip_command(
     pix_fmt: str = "yuv420p",
     variable_fps: bool = False,
     preset: str = "ultrafast",
+    sync_marks: bool = False,
+    keyint: int | None = None,
 ) -> list[str]:
     """A generated clip (lavfi ``pattern`` plus a 440 Hz sine) for fixtures and the demo.
 
     ``variable_fps`` drops every third frame and keeps the gaps, so the average rate is two
-    thirds of the nominal ``fps``.
+    thirds of the nominal ``fps``. ``sync_marks`` replaces the sine with silence and a 1 kHz beep
+    at each whole second, and turns the picture white for that beep's :data:`SYNC_MARK_S`, so a
+    test can measure audio against video. ``keyint`` fixes the distance between keyframes (in
+    frames) and turns scene-cut keyframes off, so the keyframe times are known.
     """
     if pattern not in _PATTERNS:
         raise ValueError(f"unknown pattern {pattern!r}")
@@ -129,18 +151,29 @@ def synthetic_clip_command(
     }
     if vcodec in ("libx264", "libx265"):
         options["preset"] = preset
+    if keyint is not None:
+        options.update({"g": int(keyint), "sc_threshold": 0})
+    marked = f"lt(mod(t,1),{SYNC_MARK_S:g})"
+    if sync_marks:
+        video = video.filter(
+            "drawbox", x=0, y=0, w="iw", h="ih", color="white", t="fill", enable=marked
+        )
     if variable_fps:
         video = video.filter("select", "mod(n,3)")
         options["fps_mode"] = "vfr"
     streams: list[Any] = [video]
     if audio:
-        streams.append(
-            ffmpeg.input(
-                f"sine=frequency=440:sample_rate=48000:duration={float(duration_s):g}",
-                f="lavfi",
-                format_whitelist="lavfi",
-            ).audio
-        )
+        tone = "frequency=440:sample_rate=48000"
+        if sync_marks:
+            # 48-sample frames: the volume expression is evaluated per frame, so a beep starts
+            # within 1 ms of its second instead of within one default 1024-sample frame (21 ms).
+            tone = "frequency=1000:sample_rate=48000:samples_per_frame=48"
+        sound = ffmpeg.input(
+            f"sine={tone}:duration={float(duration_s):g}", f="lavfi", format_whitelist="lavfi"
+        ).audio
+        if sync_marks:
+            sound = sound.filter("volume", volume=marked, eval="frame")
+        streams.append(sound)
         options.update({"acodec": acodec, "ac": int(audio_channels)})
     return _compile(ffmpeg.output(*streams, _path(output), **options), exe)
 
@@ -153,6 +186,154 @@ def tag_rotation_command(exe: Path, source: Path, output: Path, *, degrees: int)
     src = _file_input(source, display_rotation=int(degrees))
     out = ffmpeg.output(src["v:0"], src["a:0?"], _path(output), c="copy", map_metadata=-1)
     return _compile(out, exe)
+
+
+def conform_copy_command(
+    exe: Path,
+    source: Path,
+    output: Path,
+    *,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    audio: AudioOut = "copy",
+) -> list[str]:
+    """Remux the first video stream of ``source`` (copied: never re-encoded) and its first audio
+    stream into an MP4 with ``+faststart`` and no metadata, from ``start_s`` for ``duration_s``.
+
+    A copy can only start on a keyframe: ffmpeg seeks to the keyframe at or before ``start_s``
+    and hides the frames before ``start_s`` behind an edit list, so a ``start_s`` that is not a
+    keyframe time gives a file whose first GOP is partly invisible. The caller decides when a
+    copy is exact (see :mod:`reskin.media.conform_plan`); the seek is rounded up to the
+    microsecond so a keyframe time written in decimals never lands on the keyframe before it.
+    """
+    src = _file_input(source, **_window_options(start_s, duration_s))
+    streams: list[Any] = [src["v:0"]]
+    options: dict[str, Any] = {**MP4_OUT, "c:v": "copy"}
+    if audio == "none":
+        options["an"] = None
+    else:
+        streams.append(src["a:0?"])
+        options.update({"c:a": "copy"} if audio == "copy" else AAC_STEREO)
+    return _compile(ffmpeg.output(*streams, _path(output), **options), exe)
+
+
+def conform_encode_command(
+    exe: Path,
+    source: Path,
+    output: Path,
+    *,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    width: int,
+    height: int,
+    fps: float,
+    pad_to_s: float | None = None,
+    audio: bool = True,
+    preset: str = "veryfast",
+    crf: int = 20,
+) -> list[str]:
+    """Re-encode ``start_s`` .. ``start_s + duration_s`` of ``source`` to what the model takes:
+    ``width`` x ``height`` as displayed (ffmpeg turns a rotated picture upright before the
+    filters and writes no rotation), ``fps`` constant, H.264 yuv420p (forced: a 10-bit or 4:4:4
+    source would otherwise give High 10 or 4:4:4 H.264), AAC stereo, MP4 ``+faststart``.
+
+    The seek decodes from the keyframe before ``start_s`` and drops frames up to it, so the cut is
+    exact. ``pad_to_s`` makes a short clip that long: the last frame is repeated (``tpad``) and
+    the sound padded with silence (``apad``); the caller cuts the result back.
+    """
+    _check_even(width, height)
+    src = _file_input(source, **_window_options(start_s, duration_s))
+    video = src["v:0"].filter("scale", int(width), int(height)).filter("setsar", 1)
+    video = video.filter("fps", _rate(fps))
+    output_options: dict[str, Any] = {}
+    if pad_to_s is not None:
+        # Padding by the whole target is always enough; -t cuts the surplus.
+        video = video.filter("tpad", stop_mode="clone", stop_duration=_span(pad_to_s))
+        output_options["t"] = _span(pad_to_s)
+    video = video.filter("format", "yuv420p")
+    streams: list[Any] = [video]
+    if audio:
+        sound = src["a:0"].filter("apad") if pad_to_s is not None else src["a:0?"]
+        streams.append(sound)
+        output_options.update(AAC_STEREO)
+    else:
+        output_options["an"] = None
+    out = ffmpeg.output(
+        *streams,
+        _path(output),
+        **MP4_OUT,
+        vcodec="libx264",
+        preset=_checked_word(preset),
+        crf=int(crf),
+        pix_fmt="yuv420p",
+        r=_rate(fps),
+        fps_mode="cfr",
+        **output_options,
+    )
+    return _compile(out, exe)
+
+
+def mux_sound_command(
+    exe: Path,
+    video: Path,
+    sound: Path,
+    output: Path,
+    *,
+    duration_s: float,
+    sound_start_s: float = 0.0,
+    sound_duration_s: float | None = None,
+    tempo: float | None = None,
+) -> list[str]:
+    """Put ``sound_start_s`` .. ``+ sound_duration_s`` (None: to its end) of the first audio
+    stream of ``sound`` under the first video stream of ``video`` (copied), lasting exactly
+    ``duration_s``.
+
+    The sound's seek decodes, so it starts on the sample. It is stretched by ``tempo`` (``atempo``:
+    above 1 is faster) only when asked, then padded with silence without end and cut by
+    ``-t``, which also cuts a longer video: the output lasts ``duration_s`` whichever stream was
+    short. ``-t`` rather than ``-shortest``, which ends at the shortest stream *after* padding
+    and muxer buffering, and so drifts by up to a frame or two.
+    """
+    picture = _file_input(video)
+    src = _file_input(sound, **_window_options(sound_start_s, sound_duration_s))
+    audio = src["a:0"]
+    if tempo is not None:
+        if not 0.5 <= tempo <= 2.0:
+            raise ValueError(f"atempo takes 0.5..2, got {tempo!r}")
+        audio = audio.filter("atempo", _number(tempo))
+    audio = audio.filter("apad")
+    out = ffmpeg.output(
+        picture["v:0"],
+        audio,
+        _path(output),
+        **MP4_OUT,
+        **AAC_STEREO,
+        **{"c:v": "copy"},
+        t=_span(duration_s),
+    )
+    return _compile(out, exe)
+
+
+def keep_video_command(
+    exe: Path,
+    video: Path,
+    output: Path,
+    *,
+    duration_s: float | None = None,
+    keep_audio: bool = False,
+) -> list[str]:
+    """Copy the first video stream of ``video`` (and its first audio stream, as it is, when
+    ``keep_audio``) into an MP4 with ``+faststart`` and no metadata, cut to ``duration_s``."""
+    src = _file_input(video)
+    streams: list[Any] = [src["v:0"]]
+    options: dict[str, Any] = {**MP4_OUT, "c": "copy"}
+    if keep_audio:
+        streams.append(src["a:0?"])
+    else:
+        options["an"] = None
+    if duration_s is not None:
+        options["t"] = _span(duration_s)
+    return _compile(ffmpeg.output(*streams, _path(output), **options), exe)
 
 
 def fit_size(width: int, height: int, *, long_side: int, short_side: int) -> tuple[int, int]:
@@ -186,6 +367,50 @@ def _path(path: Path) -> str:
 def _check_even(width: int, height: int) -> None:
     if width <= 0 or height <= 0 or width % 2 or height % 2:
         raise ValueError(f"yuv420p needs a positive even size, got {width}x{height}")
+
+
+def _window_options(start_s: float, duration_s: float | None) -> dict[str, str]:
+    options: dict[str, str] = {}
+    if _finite(start_s, "start") > 0:
+        options["ss"] = _seek(start_s)
+    if duration_s is not None:
+        options["t"] = _span(duration_s)
+    return options
+
+
+def _seek(seconds: float) -> str:
+    return f"{math.ceil(_finite(seconds, 'start') * 1e6 - 1e-6) / 1e6:.6f}"
+
+
+def _span(seconds: float) -> str:
+    if _finite(seconds, "duration") <= 0:
+        raise ValueError(f"a duration must be positive, got {seconds!r}")
+    return f"{seconds:.6f}"
+
+
+def _rate(fps: float) -> str:
+    """``fps`` as ffmpeg reads it exactly: 24 as ``24``, 29.97... as ``30000/1001``."""
+    if _finite(fps, "frame rate") <= 0:
+        raise ValueError(f"a frame rate must be positive, got {fps!r}")
+    return str(Fraction(fps).limit_denominator(1001))
+
+
+def _number(value: float) -> str:
+    return f"{_finite(value, 'value'):.6g}"
+
+
+def _finite(value: float, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{what} must not be negative, got {value!r}")
+    return float(value)
+
+
+def _checked_word(word: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]+", word):
+        raise ValueError(f"bad option value {word!r}")
+    return word
 
 
 def _checked_name(name: str) -> str:

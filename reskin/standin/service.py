@@ -8,6 +8,7 @@ the job and hands its render to the pool.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from reskin.aimlapi.models import CreateRequest
 from reskin.errors import ProbeError
+from reskin.limits import KLING_O1_EDIT, credits_used, violations
 from reskin.media.binaries import find_ffmpeg
 from reskin.media.probe import MediaInfo, probe
 from reskin.standin.config import StandInConfig
@@ -27,7 +29,6 @@ from reskin.standin.files import FileStore
 from reskin.standin.http_errors import bad_request
 from reskin.standin.inputs import InputRefused, bring_in
 from reskin.standin.jobs import Job, JobStore
-from reskin.standin.limits import KlingLimits, credits_used, violations
 from reskin.standin.looks import choose_look
 from reskin.standin.render import FFmpegRenderer, Renderer, RenderTask
 from reskin.standin.stats import Counters
@@ -52,7 +53,8 @@ class Service:
         self.counters = Counters()
         self.jobs = JobStore()
         self.files = FileStore(self.work_dir / "files", max_bytes=config.max_upload_bytes)
-        self.limits = KlingLimits(max_bytes=config.max_input_bytes)
+        # The same limits conforming reads; only the size cap is the stand-in's own setting.
+        self.limits = dataclasses.replace(KLING_O1_EDIT, max_bytes=config.max_input_bytes)
         self.renderer: Renderer = renderer or FFmpegRenderer(
             tools=find_ffmpeg(config.ffmpeg_binary),
             long_side=config.output_long_side,

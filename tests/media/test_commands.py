@@ -8,7 +8,11 @@ import pytest
 
 from reskin.media.commands import (
     GLOBAL_ARGS,
+    conform_copy_command,
+    conform_encode_command,
     fit_size,
+    keep_video_command,
+    mux_sound_command,
     render_command,
     synthetic_clip_command,
     tag_rotation_command,
@@ -186,3 +190,167 @@ def test_tag_rotation_copies_with_a_display_rotation_on_the_guarded_input() -> N
 )
 def test_fit_size(size: tuple[int, int], fitted: tuple[int, int]) -> None:
     assert fit_size(*size, long_side=1280, short_side=720) == fitted
+
+
+# --- conform and sound builders -------------------------------------------------------------
+
+
+def _guarded_inputs(argv: list[str]) -> list[str]:
+    """Every ``-i`` of ``argv``, each checked to carry both whitelists before it."""
+    inputs = []
+    previous = 0
+    for where, part in enumerate(argv):
+        if part != "-i":
+            continue
+        options = argv[previous:where]
+        assert options[options.index("-protocol_whitelist") + 1] == "file", argv
+        assert options[options.index("-format_whitelist") + 1] == "mov,matroska", argv
+        inputs.append(argv[where + 1])
+        previous = where + 1
+    return inputs
+
+
+def _input_options(argv: list[str], index: int) -> list[str]:
+    starts = [i + 2 for i, part in enumerate(argv) if part == "-i"]
+    begin = ([len(GLOBAL_ARGS) + 1, *starts])[index]
+    return argv[begin : argv.index("-i", begin)]
+
+
+def test_conform_copy_copies_the_video_and_strips_what_it_must() -> None:
+    argv = conform_copy_command(EXE, SRC, OUT, audio="copy")
+
+    assert argv[: 1 + len(GLOBAL_ARGS)] == [str(EXE), *GLOBAL_ARGS]
+    assert _guarded_inputs(argv) == [str(SRC)]
+    assert "-ss" not in argv
+    assert _values(argv, "-map") == ["0:v:0", "0:a:0?"]
+    assert (_value(argv, "-c:v"), _value(argv, "-c:a")) == ("copy", "copy")
+    assert "-filter_complex" not in argv
+    assert (_value(argv, "-f"), _value(argv, "-movflags")) == ("mp4", "+faststart")
+    assert (_value(argv, "-map_metadata"), _value(argv, "-map_chapters")) == ("-1", "-1")
+    assert argv[-1] == str(OUT)
+
+
+def test_conform_copy_cuts_on_the_input_and_makes_odd_sound_aac_stereo() -> None:
+    argv = conform_copy_command(EXE, SRC, OUT, start_s=2.0, duration_s=4.0, audio="aac")
+
+    assert _input_options(argv, 0)[-4:] == ["-ss", "2.000000", "-t", "4.000000"]
+    assert _value(argv, "-c:v") == "copy"
+    assert (_value(argv, "-c:a"), _value(argv, "-ac"), _value(argv, "-ar")) == ("aac", "2", "48000")
+
+
+def test_conform_copy_seeks_never_before_the_keyframe_it_names() -> None:
+    # 1/3 s written in decimals rounds down; the seek must round up or land a GOP early.
+    argv = conform_copy_command(EXE, SRC, OUT, start_s=1 / 3, audio="none")
+
+    assert _value(argv, "-ss") == "0.333334"
+    assert "-an" in argv
+    assert _values(argv, "-map") == ["0:v:0"]
+
+
+def test_conform_encode_scales_sets_the_rate_and_forces_yuv420p() -> None:
+    argv = conform_encode_command(
+        EXE, SRC, OUT, width=1080, height=1920, fps=24000 / 1001, audio=True, crf=18
+    )
+    graph = _value(argv, "-filter_complex")
+
+    assert _guarded_inputs(argv) == [str(SRC)]
+    steps = [part.split("]")[1].split("[")[0] for part in graph.split(";")]
+    assert steps == ["scale=1080:1920", "setsar=1", "fps=24000/1001", "format=yuv420p"]
+    assert _values(argv, "-map") == ["[s3]", "0:a:0?"]
+    assert (_value(argv, "-vcodec"), _value(argv, "-pix_fmt")) == ("libx264", "yuv420p")
+    assert (_value(argv, "-r"), _value(argv, "-fps_mode")) == ("24000/1001", "cfr")
+    assert (_value(argv, "-preset"), _value(argv, "-crf")) == ("veryfast", "18")
+    assert (_value(argv, "-c:a"), _value(argv, "-ac")) == ("aac", "2")
+    assert (_value(argv, "-map_metadata"), _value(argv, "-movflags")) == ("-1", "+faststart")
+    assert "-t" not in argv
+
+
+def test_conform_encode_pads_a_short_clip_with_its_last_frame_and_silence() -> None:
+    argv = conform_encode_command(
+        EXE, SRC, OUT, duration_s=1.0, width=720, height=720, fps=24, pad_to_s=3.0, audio=True
+    )
+    graph = _value(argv, "-filter_complex")
+
+    assert "tpad=stop_duration=3.000000:stop_mode=clone" in graph
+    assert "[0:a:0]apad" in graph
+    assert _input_options(argv, 0)[-2:] == ["-t", "1.000000"]
+    assert _values(argv, "-t") == ["1.000000", "3.000000"]  # read 1 s, write 3 s
+
+
+def test_conform_encode_without_sound_says_so() -> None:
+    argv = conform_encode_command(EXE, SRC, OUT, width=720, height=720, fps=30, audio=False)
+
+    assert "-an" in argv
+    assert len(_values(argv, "-map")) == 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"width": 721},
+        {"fps": 0},
+        {"fps": float("nan")},
+        {"start_s": -1.0},
+        {"duration_s": 0.0},
+        {"pad_to_s": float("inf")},
+        {"preset": "fast -i /etc/passwd"},
+    ],
+)
+def test_conform_encode_takes_only_sane_numbers(changes: dict[str, object]) -> None:
+    options: dict[str, object] = {"width": 720, "height": 720, "fps": 24, "audio": True}
+    options.update(changes)
+
+    with pytest.raises(ValueError):  # noqa: PT011 (each case words it differently)
+        conform_encode_command(EXE, SRC, OUT, **options)  # type: ignore[arg-type]
+
+
+def test_mux_sound_puts_the_windows_sound_under_the_copied_picture() -> None:
+    sound = Path("/data/source.mkv")
+    argv = mux_sound_command(
+        EXE, SRC, sound, OUT, sound_start_s=0.5, sound_duration_s=5.0, duration_s=4.96
+    )
+
+    assert _guarded_inputs(argv) == [str(SRC), str(sound)]
+    assert "-ss" not in _input_options(argv, 0)
+    assert _input_options(argv, 1)[-4:] == ["-ss", "0.500000", "-t", "5.000000"]
+    assert _value(argv, "-filter_complex") == "[1:a:0]apad[s0]"
+    assert _values(argv, "-map") == ["0:v:0", "[s0]"]
+    assert _value(argv, "-c:v") == "copy"
+    assert (_value(argv, "-c:a"), _value(argv, "-ac"), _value(argv, "-ar")) == ("aac", "2", "48000")
+    assert argv[-3:] == ["-t", "4.960000", str(OUT)]
+    assert "-shortest" not in argv
+
+
+def test_mux_sound_stretches_only_when_asked_and_within_atempo() -> None:
+    def mux(tempo: float) -> list[str]:
+        return mux_sound_command(
+            EXE, SRC, SRC, OUT, sound_start_s=0, sound_duration_s=5, duration_s=6, tempo=tempo
+        )
+
+    assert _value(mux(5 / 6), "-filter_complex") == "[1:a:0]atempo=0.833333[s0];[s0]apad[s1]"
+    assert "-ss" not in mux(0.8)
+    with pytest.raises(ValueError, match="atempo"):
+        mux(0.4)
+
+
+@pytest.mark.parametrize(("keep", "maps"), [(True, ["0:v:0", "0:a:0?"]), (False, ["0:v:0"])])
+def test_keep_video_copies_the_result_and_cuts_it(keep: bool, maps: list[str]) -> None:
+    argv = keep_video_command(EXE, SRC, OUT, duration_s=1.0, keep_audio=keep)
+
+    assert _guarded_inputs(argv) == [str(SRC)]
+    assert _values(argv, "-map") == maps
+    assert _value(argv, "-c") == "copy"
+    assert ("-an" in argv) is not keep
+    assert argv[-3:] == ["-t", "1.000000", str(OUT)]
+    assert "-t" not in keep_video_command(EXE, SRC, OUT, duration_s=None, keep_audio=keep)
+
+
+def test_synthetic_clip_sync_marks_and_keyframes() -> None:
+    argv = synthetic_clip_command(EXE, OUT, fps=30, sync_marks=True, keyint=30)
+    graph = _value(argv, "-filter_complex")
+
+    assert "drawbox=color=white:enable=lt(mod(t\\,1)\\,0.1)" in graph
+    assert "volume=eval=frame:volume=lt(mod(t\\,1)\\,0.1)" in graph
+    assert _values(argv, "-i")[1].startswith("sine=frequency=1000:sample_rate=48000")
+    assert (_value(argv, "-g"), _value(argv, "-sc_threshold")) == ("30", "0")
+    assert "-g" not in synthetic_clip_command(EXE, OUT)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from reskin.limits import KLING_O1_EDIT, billed_seconds, credits_used, violations
 from reskin.media.probe import MediaInfo
 from reskin.standin.faults import FaultBoard, Faults
 from reskin.standin.jobs import Job, generation_body
-from reskin.standin.limits import KlingLimits, billed_seconds, credits_used, violations
 from reskin.standin.looks import DEFAULT_LOOK
 from reskin.standin.stats import Counter, Counters, Stats
 
@@ -51,7 +51,7 @@ LEGAL = MediaInfo(
     ],
 )
 def test_boundaries_are_accepted(changes: dict[str, object]) -> None:
-    assert violations(dataclasses.replace(LEGAL, **changes), KlingLimits()) == []  # type: ignore[arg-type]
+    assert violations(dataclasses.replace(LEGAL, **changes), KLING_O1_EDIT) == []  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_boundaries_are_accepted(changes: dict[str, object]) -> None:
     ],
 )
 def test_each_broken_limit_is_named(changes: dict[str, object], expected: str) -> None:
-    found = violations(dataclasses.replace(LEGAL, **changes), KlingLimits())  # type: ignore[arg-type]
+    found = violations(dataclasses.replace(LEGAL, **changes), KLING_O1_EDIT)  # type: ignore[arg-type]
 
     assert any(expected in line for line in found), found
 
@@ -74,7 +74,7 @@ def test_each_broken_limit_is_named(changes: dict[str, object], expected: str) -
 def test_all_broken_limits_are_listed() -> None:
     bad = dataclasses.replace(LEGAL, duration_s=1.0, fps=10.0, container="matroska")
 
-    assert len(violations(bad, KlingLimits())) == 3
+    assert len(violations(bad, KLING_O1_EDIT)) == 3
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,52 @@
+"""Write a file so its path never holds half of it: render beside it, check, then rename.
+
+Every file reskin hands on (a conformed clip, the final video) is made under a hidden temporary
+name in the destination's own folder (same file system, so the rename is atomic), checked, and
+only then moved over the destination with :func:`os.replace`. A failure at any point (ffmpeg,
+the check, an interrupt) deletes the temporary file: the destination then holds what it held
+before, usually nothing, and never a file that a reader could take for finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_output(destination: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``destination``; move it there when the block ends without
+    an exception, delete it when the block raises.
+
+    The temporary file exists (empty) when the block starts, so the name is reserved; ffmpeg
+    writes over it (every command has ``-y``). Its suffix is the destination's, which matters
+    only to tools that guess a format from the name: reskin's commands always name the format.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(
+        prefix=f".{destination.stem}.", suffix=f".part{destination.suffix}", dir=destination.parent
+    )
+    os.close(handle)
+    partial = Path(name)
+    try:
+        yield partial
+        partial.replace(destination)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Make ``target`` hold ``source``'s bytes: a hard link (instant, no space) when both sit on
+    one file system, else a copy. ``target`` is replaced if it exists."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        # Another file system, or one without hard links: copy the bytes instead.
+        shutil.copyfile(source, target)

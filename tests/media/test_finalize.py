@@ -1,0 +1,61 @@
+"""Atomic output: the destination holds the finished file or what it held before, never a part."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reskin.media.finalize import atomic_output, link_or_copy
+
+
+def write_half_then_fail(destination: Path, error: BaseException) -> None:
+    with atomic_output(destination) as partial:
+        partial.write_bytes(b"half a fi")
+        raise error
+
+
+def test_the_file_appears_only_when_the_block_ends(tmp_path: Path) -> None:
+    destination = tmp_path / "out" / "final.mp4"
+
+    with atomic_output(destination) as partial:
+        partial.write_bytes(b"finished")
+        assert not destination.exists()
+        assert partial.parent == destination.parent
+        assert partial.name.startswith(".final.")
+        assert partial.suffix == ".mp4"
+
+    assert destination.read_bytes() == b"finished"
+    assert [path.name for path in destination.parent.iterdir()] == ["final.mp4"]
+
+
+def test_a_failure_leaves_nothing_new_and_keeps_what_was_there(tmp_path: Path) -> None:
+    destination = tmp_path / "final.mp4"
+    destination.write_bytes(b"before")
+
+    with pytest.raises(RuntimeError, match="render failed"):
+        write_half_then_fail(destination, RuntimeError("render failed"))
+
+    assert destination.read_bytes() == b"before"
+    assert [path.name for path in tmp_path.iterdir()] == ["final.mp4"]
+
+
+def test_an_interrupt_cleans_up_too(tmp_path: Path) -> None:
+    destination = tmp_path / "final.mp4"
+
+    with pytest.raises(KeyboardInterrupt):
+        write_half_then_fail(destination, KeyboardInterrupt())
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_link_or_copy_links_and_replaces(tmp_path: Path) -> None:
+    source = tmp_path / "a.mp4"
+    source.write_bytes(b"clip")
+    target = tmp_path / "b.mp4"
+    target.write_bytes(b"old")
+
+    link_or_copy(source, target)
+
+    assert target.samefile(source)
+    assert target.read_bytes() == b"clip"

@@ -27,31 +27,16 @@ from reskin.media.conform import (
     plan_conform_file,
     read_layout,
 )
-from reskin.media.probe import MediaInfo, probe
+from reskin.media.probe import probe
 from reskin.media.runner import run
 from reskin.standin.server import StandIn
+from tests.infos import LEGAL_1080P
 
 from .corpus import Corpus, MakeClip
 from .marks import create_at_standin, video_packet_hashes
 
 #: A 1080p H.264 clip that breaks no limit.
-LEGAL = MediaInfo(
-    path=Path("/job/input.mp4"),
-    format_name="mov,mp4,m4a,3gp,3g2,mj2",
-    container="mp4",
-    size_bytes=6_000_000,
-    duration_s=5.0,
-    width=1920,
-    height=1080,
-    rotation=0,
-    fps=30.0,
-    variable_fps=False,
-    video_codec="h264",
-    pix_fmt="yuv420p",
-    has_audio=True,
-    audio_codec="aac",
-    audio_channels=2,
-)
+LEGAL = LEGAL_1080P
 #: What read_layout says of a file reskin itself wrote.
 CLEAN = Layout(keyframes_s=(0.0, 2.0, 4.0), faststart=True)
 

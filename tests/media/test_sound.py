@@ -16,6 +16,7 @@ from reskin.media.probe import MediaInfo, probe
 from reskin.media.runner import run
 from reskin.media.sound import AudioMode, OriginalSound, finish, mux_argv, plan_mux
 from reskin.standin.server import StandIn
+from tests.infos import media_info
 
 from .corpus import Corpus, MakeClip
 from .marks import audio_seconds, beep_onsets, edit_at_standin, flash_onsets, render_result
@@ -26,19 +27,13 @@ ORIGINAL = OriginalSound(path=SOURCE, start_s=0.5, duration_s=5.0, sent_s=5.0, h
 
 
 def result_info(duration_s: float, *, has_audio: bool = False) -> MediaInfo:
-    return MediaInfo(
+    return media_info(
         path=Path("/job/result.mp4"),
-        format_name="mov,mp4,m4a,3gp,3g2,mj2",
-        container="mp4",
         size_bytes=1_000_000,
         duration_s=duration_s,
         width=1280,
         height=720,
-        rotation=0,
         fps=24.0,
-        variable_fps=False,
-        video_codec="h264",
-        pix_fmt="yuv420p",
         has_audio=has_audio,
         audio_codec="aac" if has_audio else None,
         audio_channels=2 if has_audio else None,

@@ -11,29 +11,13 @@ import pytest
 from pydantic import ValidationError
 
 from reskin.limits import KLING_O1_EDIT, billed_seconds, credits_used, violations
-from reskin.media.probe import MediaInfo
 from reskin.standin.faults import FaultBoard, Faults
 from reskin.standin.jobs import Job, generation_body
 from reskin.standin.looks import DEFAULT_LOOK
 from reskin.standin.stats import Counter, Counters, Stats
+from tests.infos import media_info
 
-LEGAL = MediaInfo(
-    path=Path("/x.mp4"),
-    format_name="mov,mp4,m4a,3gp,3g2,mj2",
-    container="mp4",
-    size_bytes=1_000_000,
-    duration_s=5.0,
-    width=1920,
-    height=1080,
-    rotation=0,
-    fps=30.0,
-    variable_fps=False,
-    video_codec="h264",
-    pix_fmt="yuv420p",
-    has_audio=True,
-    audio_codec="aac",
-    audio_channels=2,
-)
+LEGAL = media_info(path=Path("/x.mp4"), size_bytes=1_000_000)
 
 
 @pytest.mark.parametrize(

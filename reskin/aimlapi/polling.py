@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,26 +35,44 @@ OnUpdate = Callable[[Generation, float], None]
 # Failures a status request may meet while the job itself keeps running at the service: the
 # client has already retried them, and the deadline still bounds the wait.
 _TRANSIENT = (ApiConnectionError, ApiTimeoutError, ServerError, RateLimitError)
+_Z99 = 2.326  # standard normal 99th percentile
 
 
 @dataclass(frozen=True)
 class PollSchedule:
-    """When to ask next: sparse while the job cannot be done yet, dense around its expected end.
+    """When to ask next, from a prior on how long jobs take.
 
-    ``expected_s`` is the prior for how long a job takes (the documented one took about 4 min).
-    Before it, the pause is half of the time still expected; after it, the pause grows slowly
-    from the minimum, because a late job is as likely to finish in any of the next seconds.
+    Job lengths are taken as log-normal with median ``expected_s`` and shape ``spread`` (the
+    documented job took about 4 min). Before the prior's 1st percentile the job is almost surely
+    still running, so requests are sparse (``max_interval_s``, never overshooting into the dense
+    window); through the 99th percentile they come every ``dense_interval_s``, so a finished job
+    is seen about ``dense_interval_s / 2`` later; past it the pause grows with the overrun,
+    because a job that late says the prior was wrong.
     """
 
     expected_s: float = 240.0
+    spread: float = 0.3
+    dense_interval_s: float = 3.5
     min_interval_s: float = 1.0
     max_interval_s: float = 30.0
 
+    @property
+    def dense_from_s(self) -> float:
+        return self.expected_s * math.exp(-_Z99 * self.spread)
+
+    @property
+    def dense_until_s(self) -> float:
+        return self.expected_s * math.exp(_Z99 * self.spread)
+
     def next_interval(self, elapsed_s: float) -> float:
-        if elapsed_s < self.expected_s:
-            pause = (self.expected_s - elapsed_s) * 0.5
+        dense = min(max(self.dense_interval_s, self.min_interval_s), self.max_interval_s)
+        if elapsed_s < self.dense_from_s:
+            pause = min(self.max_interval_s, self.dense_from_s - elapsed_s)
+        elif elapsed_s <= self.dense_until_s:
+            pause = dense
         else:
-            pause = self.min_interval_s + (elapsed_s - self.expected_s) * 0.05
+            overrun = (elapsed_s - self.dense_until_s) / max(self.expected_s, 1e-9)
+            pause = dense * (1.0 + overrun)
         return min(max(pause, self.min_interval_s), self.max_interval_s)
 
 

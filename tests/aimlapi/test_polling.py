@@ -54,25 +54,32 @@ DONE = {"status": "completed", "video": {"url": "https://cdn.test/r.mp4"}}
 async def test_a_finished_job_is_seen_soon_after_it_ends_with_few_requests():
     clock = FakeClock()
     service = Service(clock, done_at=250.0, final=DONE)
-    schedule = PollSchedule(expected_s=240, min_interval_s=1.0, max_interval_s=30)
+    schedule = PollSchedule(expected_s=240)
     gen = await wait_for_generation(
         service.fetch, GEN_ID, deadline_s=1200, schedule=schedule, clock=clock, sleep=clock.sleep
     )
     assert gen.video_url == "https://cdn.test/r.mp4"
     delay = clock.now - service.done_at
-    assert 0 <= delay <= 2.0
+    assert 0 <= delay <= schedule.dense_interval_s
     fixed_5s_requests = 250 / 5
-    assert service.calls < fixed_5s_requests / 2
+    assert service.calls < fixed_5s_requests
 
 
-def test_schedule_is_sparse_early_dense_near_the_expected_end_and_bounded():
-    s = PollSchedule(expected_s=240, min_interval_s=1, max_interval_s=30)
+def test_schedule_is_sparse_early_dense_around_the_prior_and_backs_off_after():
+    s = PollSchedule(expected_s=240, spread=0.3, dense_interval_s=3.5, max_interval_s=30)
+    assert s.dense_from_s == pytest.approx(119.4, abs=0.2)  # the prior's 1st percentile
+    assert s.dense_until_s == pytest.approx(482.2, abs=0.2)  # and its 99th
     assert s.next_interval(0) == 30
-    assert s.next_interval(200) == 20
-    assert s.next_interval(238) == 1
-    assert s.next_interval(240) == 1
-    assert 1 < s.next_interval(300) < 10
+    assert s.next_interval(s.dense_from_s - 10) == pytest.approx(10)  # no overshoot
+    for elapsed in (s.dense_from_s, 240, s.dense_until_s):
+        assert s.next_interval(elapsed) == 3.5
+    assert 3.5 < s.next_interval(600) < 30
     assert s.next_interval(10_000) == 30
+
+
+def test_schedule_respects_its_bounds_whatever_the_prior():
+    s = PollSchedule(expected_s=0.7, dense_interval_s=3.5, min_interval_s=0.05, max_interval_s=0.5)
+    assert all(0.05 <= s.next_interval(t / 10) <= 0.5 for t in range(0, 1000))
 
 
 async def test_unknown_status_never_loops_past_the_deadline(caplog):

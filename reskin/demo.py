@@ -26,7 +26,6 @@ from reskin.storage.datauri import data_uri
 Log = Callable[[str], None]
 
 SAMPLE_SECONDS = 4.0
-_DATA_URI_BUDGET = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def run_demo(output_dir: Path, *, prompt: str, log: Log = print) -> DemoResult:
         request = CreateRequest(
             model=settings.model,
             prompt=prompt,
-            video_url=data_uri(sample, max_bytes=_DATA_URI_BUDGET),
+            video_url=data_uri(sample, max_bytes=settings.datauri_max_bytes),
             keep_audio=True,
         )
         done = asyncio.run(_edit(standin, request, output, settings, log))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from reskin.aimlapi.retry import RetryPolicy, Verdict
+from reskin.aimlapi.retry import RETRYABLE_STATUSES, RetryPolicy
 from reskin.errors import DownloadError, ResultExpiredError
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ async def _fetch_once(http: httpx.AsyncClient, url: str, partial: Path, max_byte
                 "limited time; submit again with --force to make a new one"
             )
         if not response.is_success:
-            verdict = RetryPolicy().classify_status(response.status_code, is_create=False)
-            if verdict is Verdict.RETRY:
+            if response.status_code in RETRYABLE_STATUSES:
                 raise httpx.RemoteProtocolError(f"status {response.status_code}")
             raise DownloadError(
                 f"the result URL answered {response.status_code}; "

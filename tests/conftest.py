@@ -9,15 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reskin.media.binaries import FFmpegTools, find_ffmpeg
 from reskin.media.commands import (
-    AudioCodec,
-    ClipContainer,
-    Pattern,
-    VideoCodec,
     synthetic_clip_command,
     tag_rotation_command,
 )
@@ -44,47 +41,19 @@ def ffmpeg_tools() -> FFmpegTools:
 
 @pytest.fixture(scope="session")
 def make_clip(ffmpeg_tools: FFmpegTools, tmp_path_factory: pytest.TempPathFactory) -> MakeClip:
-    """``make_clip(duration_s=3, width=720, height=720, fps=24, audio=True, ...)`` -> a real
-    clip, made once per parameter set for the whole session."""
+    """``make_clip(duration_s=3, width=720, ..., rotation=0)`` -> a real clip, made once per
+    parameter set for the whole session; the parameters are ``synthetic_clip_command``'s."""
     folder = tmp_path_factory.mktemp("clips")
     made: dict[tuple[object, ...], Path] = {}
 
-    def make(
-        *,
-        duration_s: float = 3.0,
-        width: int = 720,
-        height: int = 720,
-        fps: float = 24,
-        audio: bool = True,
-        audio_channels: int = 2,
-        vcodec: VideoCodec = "libx264",
-        acodec: AudioCodec = "aac",
-        container: ClipContainer = "mp4",
-        pattern: Pattern = "testsrc2",
-        variable_fps: bool = False,
-        rotation: int = 0,
-    ) -> Path:
-        key: tuple[object, ...] = (duration_s, width, height, fps, audio, audio_channels)
-        key += (vcodec, acodec, container, pattern, variable_fps, rotation)
+    def make(*, rotation: int = 0, **params: Any) -> Path:
+        # The parameters are synthetic_clip_command's own; a clip is made once per set of them.
+        key = (rotation, *sorted(params.items()))
         if key in made:
             return made[key]
+        container = params.get("container", "mp4")
         path = folder / f"clip{len(made)}.{container}"
-        argv = synthetic_clip_command(
-            ffmpeg_tools.ffmpeg,
-            path,
-            duration_s=duration_s,
-            width=width,
-            height=height,
-            fps=fps,
-            audio=audio,
-            audio_channels=audio_channels,
-            vcodec=vcodec,
-            acodec=acodec,
-            container=container,
-            pattern=pattern,
-            variable_fps=variable_fps,
-        )
-        run(argv, timeout_s=120)
+        run(synthetic_clip_command(ffmpeg_tools.ffmpeg, path, **params), timeout_s=120)
         if rotation:
             rotated = folder / f"clip{len(made)}-rot{rotation}.{container}"
             run(
@@ -117,3 +86,9 @@ def standin(standin_session: StandIn) -> Iterator[StandIn]:
     standin_session.reset()
     yield standin_session
     standin_session.reset()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The async tests run on asyncio, like Prefect and the CLI."""
+    return "asyncio"

@@ -18,11 +18,6 @@ URL = "https://cdn.test/result.mp4"
 DATA = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Cdn:
     def __init__(self, *answers: httpx.Response) -> None:
         self.answers = list(answers)

@@ -23,11 +23,6 @@ DAY = 24 * 3600.0
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def clip(make_clip) -> Path:
     path: Path = make_clip(duration_s=3.0, width=1280, height=720)
     return path

@@ -29,8 +29,11 @@ out = Console(highlight=False, soft_wrap=True)
 
 
 def _setup_logging(verbose: bool) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Without -v the root logger is left alone, for Prefect to put its console handler there
+    # (it keeps one a caller installed first); with -v everything goes to one plain handler.
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("reskin").setLevel(logging.DEBUG)
     # httpx logs every request URL at INFO; ours are enough.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -62,21 +65,29 @@ def demo(
 ) -> None:
     """Edit a generated sample clip through a local stand-in of the API: no key, no network."""
     from reskin.demo import run_demo
+    from reskin.edit_cli import describe
 
-    result = run_demo(output_dir.resolve(), prompt=prompt, log=out.print)
-    out.print(f"[green]done[/green]: {result.output} ({result.summary})")
+    done = run_demo(output_dir.resolve(), prompt=prompt, log=out.print)
+    out.print(f"[green]done[/green]: {done.result.output} ({describe(done.result)})")
+    out.print(f"sample clip (before): {done.sample}")
+    out.print(
+        "see the run in the Prefect UI: `.venv/bin/prefect server start`, then open "
+        f"http://127.0.0.1:4200/runs/flow-run/{done.flow_run_id}"
+    )
 
 
-def _register_stand_in() -> None:
+def _register() -> None:
+    from reskin.edit_cli import edit
     from reskin.standin.cli import stand_in
 
+    app.command(name="edit")(edit)
     app.command(
         name="stand-in",
         help="Run the local stand-in of the AI/ML API in the foreground.",
     )(stand_in)
 
 
-_register_stand_in()
+_register()
 
 
 def main() -> None:

@@ -1,27 +1,27 @@
-"""The offline demo: a generated clip edited through the local stand-in, end to end over HTTP."""
+"""The offline demo: a generated clip with sound, edited by the real flow through a local stand-in.
+
+It is ``reskin edit`` with everything provided: the stand-in runs in this process on a free
+loopback port with a key of its own, and the settings of this process point at it, so the flow,
+its tasks and the Prefect run are exactly what a real edit goes through.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import SecretStr
-
-from reskin.aimlapi.client import AimlapiClient
-from reskin.aimlapi.models import CreateRequest, Generation
-from reskin.aimlapi.polling import PollSchedule, result_url, wait_for_generation
-from reskin.download import download
+from reskin.edit.request import EditRequest, EditResult
 from reskin.errors import MediaError
 from reskin.media.binaries import find_ffmpeg
 from reskin.media.commands import synthetic_clip_command
-from reskin.media.probe import MediaInfo, probe
+from reskin.media.probe import probe
 from reskin.media.runner import run
-from reskin.settings import Settings, load_settings
+from reskin.settings import load_settings
 from reskin.standin.config import StandInConfig
 from reskin.standin.server import StandIn
-from reskin.storage.datauri import data_uri
 
 Log = Callable[[str], None]
 
@@ -31,27 +31,18 @@ SAMPLE_SECONDS = 4.0
 @dataclass(frozen=True)
 class DemoResult:
     sample: Path
-    output: Path
-    generation_id: str
-    credits_used: float | None
-    info: MediaInfo
-
-    @property
-    def summary(self) -> str:
-        sound = "with sound" if self.info.has_audio else "silent"
-        return (
-            f"{self.info.width}x{self.info.height}, {self.info.fps:g} fps, "
-            f"{self.info.duration_s:.2f} s, {sound}, {self.credits_used or 0:g} credits"
-        )
+    result: EditResult
+    flow_run_id: str
 
 
 def run_demo(output_dir: Path, *, prompt: str, log: Log = print) -> DemoResult:
     """Make a sample clip with sound, edit it through a stand-in started here, check the result."""
+    from reskin.edit_cli import run_edit
+
     settings = load_settings()
     tools = find_ffmpeg(settings.ffmpeg_binary)
     output_dir.mkdir(parents=True, exist_ok=True)
     sample = output_dir / "sample.mp4"
-    output = output_dir / "edited.mp4"
     log(f"ffmpeg: {tools.ffmpeg} ({tools.source})")
     run(
         synthetic_clip_command(
@@ -61,41 +52,37 @@ def run_demo(output_dir: Path, *, prompt: str, log: Log = print) -> DemoResult:
     )
     log(f"sample clip: {sample}")
     config = StandInConfig(queued_s=1.0, generating_s=3.0, ffmpeg_binary=tools.ffmpeg)
-    with StandIn(config) as standin:
+    with StandIn(config) as standin, _pointed_at(standin, output_dir / ".reskin"):
         log(f"stand-in of the AI/ML API on {standin.base_url}")
-        request = CreateRequest(
-            model=settings.model,
-            prompt=prompt,
-            video_url=data_uri(sample, max_bytes=settings.datauri_max_bytes),
-            keep_audio=True,
+        request = EditRequest(
+            input=str(sample), prompt=prompt, output=str(output_dir / "edited.mp4")
         )
-        done = asyncio.run(_edit(standin, request, output, settings, log))
-    info = probe(output)
+        result, run_id = run_edit(request)
+    info = probe(Path(result.output))
     if info.fps != 24 or not info.has_audio or abs(info.duration_s - SAMPLE_SECONDS) > 0.1:
         raise MediaError(f"the edited clip is not what the service promised: {info}")
-    return DemoResult(sample, output, done.id, done.credits_used, info)
+    return DemoResult(sample, result, run_id)
 
 
-async def _edit(
-    standin: StandIn, request: CreateRequest, output: Path, settings: Settings, log: Log
-) -> Generation:
-    def progress(generation: Generation, elapsed_s: float) -> None:
-        log(f"  {elapsed_s:5.1f} s  {generation.status}")
-
-    async with AimlapiClient(standin.base_url, SecretStr(standin.key)) as client:
-        created = await client.create(request)
-        log(f"submitted: generation {created.id}")
-        done = await wait_for_generation(
-            client.fetch,
-            created.id,
-            deadline_s=120,
-            schedule=PollSchedule(expected_s=4.0, min_interval_s=0.5, max_interval_s=2.0),
-            on_update=progress,
-        )
-    await download(
-        result_url(done),
-        output,
-        max_bytes=settings.download_max_bytes,
-        timeout_s=settings.download_timeout_s,
-    )
-    return done
+@contextmanager
+def _pointed_at(standin: StandIn, work_dir: Path) -> Iterator[None]:
+    """This process's settings aimed at ``standin``, with waits tuned to its short jobs."""
+    values = {
+        "AIMLAPI_BASE_URL": standin.base_url,
+        "AIMLAPI_API_KEY": standin.key,
+        "RESKIN_WORK_DIR": str(work_dir),
+        "RESKIN_POLL_EXPECTED_S": "4",
+        "RESKIN_POLL_MIN_INTERVAL_S": "0.5",
+        "RESKIN_POLL_MAX_INTERVAL_S": "2",
+        "RESKIN_POLL_DEADLINE_S": "120",
+    }
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

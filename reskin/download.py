@@ -30,8 +30,12 @@ async def download(
     timeout_s: float,
     retry: RetryPolicy | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    what: str = "the result",
 ) -> int:
     """Download ``url`` to ``dest`` and return its size in bytes.
+
+    ``what`` names the file in messages; only "the result" turns a 404 into
+    :class:`ResultExpiredError` (a CDN that forgot a result), anything else gets a plain one.
 
     Bytes go to ``dest`` + ``.part`` and are renamed only once complete, so ``dest`` is never a
     half file. A cut connection or a short body is retried (it is a read); 404 is not.
@@ -51,12 +55,12 @@ async def download(
             attempt += 1
             try:
                 async with asyncio.timeout(timeout_s):
-                    size = await _fetch_once(http, url, partial, max_bytes)
+                    size = await _fetch_once(http, url, partial, max_bytes, what)
             except (httpx.TransportError, _ShortBody, TimeoutError) as exc:
                 partial.unlink(missing_ok=True)
                 if attempt > retry.max_retries:
                     raise DownloadError(
-                        f"download of the result failed {attempt} time(s) ({_describe(exc)}); "
+                        f"download of {what} failed {attempt} time(s) ({_describe(exc)}); "
                         "rerun the same request to download it again"
                     ) from exc
                 delay = retry.delay(attempt)
@@ -75,8 +79,12 @@ class _ShortBody(Exception):
         super().__init__(f"got {got} of {expected} bytes")
 
 
-async def _fetch_once(http: httpx.AsyncClient, url: str, partial: Path, max_bytes: int) -> int:
+async def _fetch_once(
+    http: httpx.AsyncClient, url: str, partial: Path, max_bytes: int, what: str
+) -> int:
     async with http.stream("GET", url) as response:
+        if response.status_code == 404 and what != "the result":
+            raise DownloadError(f"{what} is not at its URL (404): check the URL")
         if response.status_code == 404:
             raise ResultExpiredError(
                 "the result is no longer at its URL (404): the service keeps results for a "
@@ -86,8 +94,8 @@ async def _fetch_once(http: httpx.AsyncClient, url: str, partial: Path, max_byte
             if response.status_code in RETRYABLE_STATUSES:
                 raise httpx.RemoteProtocolError(f"status {response.status_code}")
             raise DownloadError(
-                f"the result URL answered {response.status_code}; "
-                "submit again with --force if it stays so"
+                f"the URL of {what} answered {response.status_code}; "
+                "check it, or submit again with --force if it stays so"
             )
         declared = int(response.headers.get("content-length", "0") or 0) or None
         if declared is not None and declared > max_bytes:

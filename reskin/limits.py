@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from reskin.errors import ConfigError
 
 if TYPE_CHECKING:
+    from reskin.media.images import ImageFormat
     from reskin.media.probe import Container, MediaInfo
 
 
@@ -44,6 +45,15 @@ class ModelLimits:
     max_billed_s: float
     #: The frame rate results come back at (observed, not documented).
     output_fps: float
+    #: Reference images (``image_list``) the model takes beside a video; 0 when it takes none or
+    #: its limit is unknown, so a model registered without image limits refuses images.
+    max_reference_images: int = 0
+    #: Each reference image (checked by :mod:`reskin.media.images`): its shorter side, its
+    #: long-to-short ratio, its size in bytes, its format read from its content.
+    min_image_side: int = 300
+    max_image_aspect: float = 2.5
+    max_image_bytes: int = 10_000_000
+    image_formats: tuple[ImageFormat, ...] = ("jpeg", "png")
 
     @property
     def max_aspect(self) -> float:
@@ -66,6 +76,12 @@ KLING_O1_EDIT = ModelLimits(
     min_billed_s=3.0,
     max_billed_s=10.0,
     output_fps=24.0,
+    # The OpenAPI spec says 7 images; Kling's own limit when a video is given is 4.
+    max_reference_images=4,
+    min_image_side=300,
+    max_image_aspect=2.5,
+    max_image_bytes=10_000_000,
+    image_formats=("jpeg", "png"),
 )
 
 MODEL_LIMITS: Mapping[str, ModelLimits] = MappingProxyType({KLING_O1_EDIT.model: KLING_O1_EDIT})

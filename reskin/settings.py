@@ -19,6 +19,7 @@ DEFAULT_BASE_URL = "https://api.aimlapi.com"
 DEFAULT_MODEL = "klingai/video-o1-video-to-video-edit"
 
 Provider = Literal["auto", "kling", "klingai", "fal"]
+UploadBackend = Literal["auto", "datauri", "standin-files"]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 
 
@@ -113,6 +114,14 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=600, description="Longest pause between two status requests."
     )
 
+    result_retention_h: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 30,
+        description="Hours the service keeps a generation and its result: within them a rerun "
+        "of the same request resumes or reuses it instead of paying again.",
+    )
+
     # --- files and media ---------------------------------------------------------------------
     work_dir: Path = Field(
         default_factory=_default_work_dir,
@@ -142,6 +151,11 @@ class Settings(BaseSettings):
         ge=0,
         le=51,
         description="x264 quality (CRF, lower is better) of a re-encoded clip.",
+    )
+    upload: UploadBackend = Field(
+        default="auto",
+        description="How the clip reaches the service: datauri (inline, small clips), "
+        "standin-files (the local stand-in's file server), auto (datauri within its budget).",
     )
     # 20 MB of video is about 27 MB of base64 inside one JSON body, held in memory and sent
     # within RESKIN_WRITE_TIMEOUT_S; a 10 s 1080p clip re-encoded at CRF 20 usually fits, a

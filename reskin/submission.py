@@ -30,6 +30,11 @@ class Submitted:
     generation_id: str
     resumed: bool
 
+    @property
+    def short_id(self) -> str:
+        """The id's first part, enough to tell runs apart in a list."""
+        return self.generation_id.split(":", 1)[0][:8]
+
 
 async def submit_once(
     client: AimlapiClient,

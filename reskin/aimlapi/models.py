@@ -18,16 +18,16 @@ MAX_PROMPT_CHARS = 2500
 MAX_REFERENCE_IMAGES = 4
 MAX_ELEMENTS = 4
 
-_DATA_URI = re.compile(r"^data:video/(mp4|quicktime);base64,", re.IGNORECASE)
+_VIDEO_DATA_URI = re.compile(r"^data:video/(mp4|quicktime);base64,", re.IGNORECASE)
+_IMAGE_DATA_URI = re.compile(r"^data:image/(png|jpeg);base64,", re.IGNORECASE)
 
 
-def _check_media_url(value: str, *, allow_data_uri: bool) -> str:
+def _check_media_url(value: str, *, data_uri: re.Pattern[str], kind: str) -> str:
     if value.startswith(("https://", "http://")):
         return value
-    if allow_data_uri and _DATA_URI.match(value):
+    if data_uri.match(value):
         return value
-    allowed = "an http(s) URL or a data:video/mp4;base64 URI" if allow_data_uri else "a URL"
-    raise ValueError(f"must be {allowed}")
+    raise ValueError(f"must be an http(s) URL or a data:{kind};base64 URI")
 
 
 class Element(BaseModel):
@@ -65,13 +65,13 @@ class CreateRequest(BaseModel):
     @field_validator("video_url")
     @classmethod
     def _video_url(cls, value: str) -> str:
-        return _check_media_url(value, allow_data_uri=True)
+        return _check_media_url(value, data_uri=_VIDEO_DATA_URI, kind="video/mp4")
 
     @field_validator("image_list")
     @classmethod
     def _image_urls(cls, value: list[str] | None) -> list[str] | None:
         for url in value or []:
-            _check_media_url(url, allow_data_uri=False)
+            _check_media_url(url, data_uri=_IMAGE_DATA_URI, kind="image/png")
         return value
 
     @field_validator("provider", mode="before")

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 Fetch = Callable[[str], Awaitable[Generation]]
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
-OnUpdate = Callable[[Generation, float], None]
+OnUpdate = Callable[[Generation, float], Awaitable[None] | None]
 
 # Failures a status request may meet while the job itself keeps running at the service: the
 # client has already retried them, and the deadline still bounds the wait.
@@ -99,13 +99,16 @@ async def wait_for_generation(
 ) -> Generation:
     """Poll until the generation completes; return it with its video URL.
 
-    ``started_at`` (a ``clock()`` reading) lets a resumed wait keep its original timeline.
-    Raises :class:`GenerationFailedError`, :class:`GenerationTimeoutError` or
-    :class:`InvalidResponseError` (completed without a video URL).
+    ``started_at`` (a ``clock()`` reading, when the job was accepted) lets a resumed wait keep
+    its place in the schedule; the deadline always counts from this call, so a rerun after a
+    timeout waits again rather than giving up at once. Raises :class:`GenerationFailedError`,
+    :class:`GenerationTimeoutError` or :class:`InvalidResponseError` (completed without a
+    video URL).
     """
     schedule = schedule or PollSchedule()
-    start = clock() if started_at is None else started_at
-    end = start + deadline_s
+    now = clock()
+    start = now if started_at is None else min(started_at, now)
+    end = now + deadline_s
     seen_unknown: set[str] = set()
     last_status = "not yet seen"
     while True:
@@ -126,7 +129,9 @@ async def wait_for_generation(
             last_status = generation.status
             state = generation.state
             if on_update is not None:
-                on_update(generation, clock() - start)
+                pending = on_update(generation, clock() - start)
+                if pending is not None:
+                    await pending
             if state is JobState.COMPLETED:
                 result_url(generation)
                 return generation

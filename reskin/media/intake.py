@@ -65,16 +65,18 @@ def take_in(
     max_bytes: int,
     timeout_s: float,
     decode_check: bool = True,
+    name: str | None = None,
 ) -> Intake:
     """Copy ``source`` into ``job_dir`` and check it; raise :class:`InputError` (a
     :class:`ProbeError` when the content is at fault) with one line on refusal.
 
     ``job_dir`` should come from :func:`make_job_dir`: it must not hold an earlier copy.
     ``decode_check`` decodes the whole file (about 1 s per 10 s of 1080p) to catch damage in
-    the middle; turn it off only when a later step decodes with ``-xerror`` anyway.
+    the middle; turn it off only when a later step decodes with ``-xerror`` anyway. ``name``
+    is what messages call the input (a downloaded file's URL name), by default its file name.
     """
     source = Path(source)
-    shown = shown_name(source.name)
+    shown = shown_name(name if name is not None else source.name)
     staged = job_dir / STAGED_NAME
     _copy(source, staged, shown, max_bytes)
     try:

@@ -162,16 +162,35 @@ async def test_progress_callback_sees_every_status_with_elapsed_time():
     assert [t for _, t in seen] == sorted(t for _, t in seen)
 
 
-async def test_a_resumed_wait_keeps_its_original_deadline():
+async def test_a_resumed_wait_gets_a_fresh_deadline():
     clock = FakeClock()
+    began = clock.now
     service = Service(clock, done_at=10**9, final=DONE)
     with pytest.raises(GenerationTimeoutError):
         await wait_for_generation(
             service.fetch,
             GEN_ID,
             deadline_s=100,
-            started_at=clock.now - 90,
+            started_at=clock.now - 5000,
             clock=clock,
             sleep=clock.sleep,
         )
-    assert clock.now - (service.done_at - 10**9) == pytest.approx(10)
+    assert clock.now - began == pytest.approx(100)
+
+
+async def test_a_resumed_wait_keeps_its_place_in_the_schedule():
+    # Accepted 240 s ago: the wait is already in the dense window, so it asks every few
+    # seconds at once instead of starting with the sparse early pauses.
+    clock = FakeClock()
+    service = Service(clock, done_at=10, final=DONE)
+    schedule = PollSchedule(expected_s=240)
+    await wait_for_generation(
+        service.fetch,
+        GEN_ID,
+        deadline_s=100,
+        schedule=schedule,
+        started_at=clock.now - 240,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert clock.now - service.done_at < schedule.dense_interval_s + 1e-9

@@ -1,0 +1,94 @@
+"""The ``edit_video`` flow: one clip, preprocess -> upload -> submit -> poll -> postprocess.
+
+Orchestration only: each stage is a task in ``tasks/`` over the Prefect-free core. The request
+is one Pydantic model, so a deployment's run form shows its fields; settings (the key among
+them) come from the environment of whatever process runs the flow, never from parameters.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+from prefect import flow, tags
+from prefect.runtime import flow_run
+
+from reskin.edit.request import EditRequest, EditResult
+from reskin.settings import load_settings
+from tasks.poll import poll
+from tasks.postprocess import postprocess
+from tasks.preprocess import preprocess
+from tasks.publish import publish
+from tasks.submit import submit
+from tasks.upload import upload
+
+
+def run_name() -> str:
+    request = flow_run.parameters.get("request")
+    if isinstance(request, EditRequest):
+        return f"edit {request.shown_input}: {request.prompt[:40]}"
+    if isinstance(request, dict):
+        return f"edit {EditRequest.model_validate(request).shown_input}"
+    return "edit"
+
+
+@flow(name="edit-video", flow_run_name=run_name, persist_result=False)
+async def edit_video(request: EditRequest) -> EditResult:
+    """Re-style one video from a text prompt, keeping its motion, layout and sound."""
+    settings = load_settings()  # a bad setting fails the run before any work
+    timings: dict[str, float] = {}
+    clock = time.monotonic()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        timings[stage] = round(now - clock, 3)
+        clock = now
+
+    with tags("reskin", request.model or settings.model, f"audio-{request.audio.value}"):
+        # The tags mark each stage's task run, so the UI can filter them across flows.
+        prepared = await preprocess(request)
+        try:
+            lap("preprocess")
+            placed = await upload(prepared)
+            lap("upload")
+            submitted = await submit(request, prepared, placed)
+            lap("submit")
+            finished = await poll(prepared, submitted)
+            lap("poll")
+            produced = await postprocess(request, prepared, finished)
+            lap("postprocess")
+        finally:
+            shutil.rmtree(prepared.job_dir, ignore_errors=True)
+        result = EditResult(
+            output=str(produced.output),
+            generation_id=submitted.generation_id,
+            credits_used=finished.credits_used,
+            resumed=submitted.resumed,
+            reused_download=produced.reused_download,
+            input_duration_s=prepared.plan.duration_s,
+            output_duration_s=produced.info.duration_s,
+            width=produced.info.width,
+            height=produced.info.height,
+            has_audio=produced.info.has_audio,
+            conform="not needed (resumed)" if prepared.clip is None else prepared.plan.describe(),
+            sound=request.audio.value,
+            timings_s=timings,
+        )
+        await publish(request, result)
+    return result
+
+
+async def run_edit_flow(request: EditRequest) -> tuple[EditResult, str]:
+    """Run :func:`edit_video` here and now; its result and the flow run's id.
+
+    Raises what the flow raised (a :class:`~reskin.errors.ReskinError` for user and service
+    errors), after the run is recorded as failed.
+    """
+    model = request.model or load_settings().model
+    with tags("reskin", model, f"audio-{request.audio.value}"):
+        state = await edit_video(request, return_state=True)
+    result = await state.aresult()
+    if not isinstance(result, EditResult):  # raise_on_failure re-raised any failure above
+        raise TypeError(f"edit_video returned {type(result).__name__}")
+    return result, str(state.state_details.flow_run_id)

@@ -1,0 +1,172 @@
+"""Preprocess: take the input in, plan its conform, identify the request, conform if it is sent.
+
+The request's fingerprint (what was asked: the source's content hash, the window, the prompt,
+the model, the options, the service) is what the submission journal keys on. When the journal
+already holds a live generation for it, the clip will not be sent again, so the conform itself
+is skipped (the plan alone tells postprocess where the sound comes from).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from reskin.edit.references import Reference, take_references
+from reskin.edit.request import EditRequest
+from reskin.edit.source import is_remote, take_source
+from reskin.journal import Journal, Phase, file_sha256, fingerprint
+from reskin.limits import ModelLimits, limits_for
+from reskin.media.binaries import FFmpegTools
+from reskin.media.conform import Action, ConformPlan, ConformResult, conform, plan_conform_file
+from reskin.media.intake import make_job_dir
+from reskin.media.probe import MediaInfo
+from reskin.media.sound import AudioMode
+from reskin.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Job folders older than this are leftovers of runs that died; they are removed.
+STALE_JOB_S = 24 * 3600.0
+_RESUMABLE = (Phase.ACCEPTED, Phase.DOWNLOADED, Phase.DONE)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything later stages need about the input; paths only, no bytes."""
+
+    job_dir: Path
+    #: The job's copy of the input (the original sound comes from here).
+    source: Path
+    source_info: MediaInfo
+    plan: ConformPlan
+    fingerprint: str
+    model: str
+    provider: str
+    #: The conformed clip, or None when an earlier generation for this request is resumed.
+    clip: Path | None
+    #: The input's own https URL when the clip is sent as it is: the service fetches it there.
+    source_url: str | None
+    references: tuple[Reference, ...]
+    #: The journal already holds a live generation for this request.
+    resumable: bool
+
+
+def journal_of(settings: Settings) -> Journal:
+    return Journal(settings.work_dir / "journal.sqlite3")
+
+
+def request_fingerprint(
+    request: EditRequest, settings: Settings, source_sha256: str, refs: tuple[Reference, ...]
+) -> str:
+    return fingerprint(
+        {
+            "v": 1,
+            "service": settings.base_url,
+            "model": request.model or settings.model,
+            "provider": request.provider or settings.provider,
+            "source": source_sha256,
+            "window": [request.start_s, request.end_s],
+            "prompt": request.prompt,
+            "keep_audio": request.audio is AudioMode.MODEL,
+            "images": [ref.identity for ref in refs],
+        }
+    )
+
+
+async def prepare(
+    request: EditRequest, settings: Settings, tools: FFmpegTools, journal: Journal
+) -> Prepared:
+    """Take the input in, check and identify it, and conform it unless the request resumes."""
+    model = request.model or settings.model
+    limits = limits_for(model)
+    jobs = settings.work_dir / "jobs"
+    _prune(jobs)
+    job_dir = make_job_dir(jobs)
+    try:
+        intake = await take_source(request.input, job_dir, tools, settings)
+        refs = await take_references(request.reference_images, job_dir, limits, settings)
+        sha = await asyncio.to_thread(file_sha256, intake.path)
+        plan = await asyncio.to_thread(
+            plan_conform_file, intake.info, window=request.window, limits=limits
+        )
+        fp = request_fingerprint(request, settings, sha, refs)
+        entry = journal.get(fp)
+        resumable = (
+            not request.force
+            and entry is not None
+            and entry.phase in _RESUMABLE
+            and not journal.is_stale(entry, retention_s=settings.result_retention_h * 3600)
+        )
+        clip: Path | None = None
+        if resumable:
+            log.info("this request was submitted before: its generation is reused, not resent")
+        else:
+            clip = (
+                await asyncio.to_thread(
+                    _conform, intake.path, job_dir, plan, tools, settings, limits
+                )
+            ).path
+        source_url = (
+            request.input
+            if plan.action is Action.PASSTHROUGH and _reachable(request.input, settings)
+            else None
+        )
+    except BaseException:
+        shutil.rmtree(job_dir, ignore_errors=True)
+        raise
+    return Prepared(
+        job_dir=job_dir,
+        source=intake.path,
+        source_info=intake.info,
+        plan=plan,
+        fingerprint=fp,
+        model=model,
+        provider=request.provider or settings.provider,
+        clip=clip,
+        source_url=source_url,
+        references=refs,
+        resumable=resumable,
+    )
+
+
+def _conform(
+    source: Path,
+    job_dir: Path,
+    plan: ConformPlan,
+    tools: FFmpegTools,
+    settings: Settings,
+    limits: ModelLimits,
+) -> ConformResult:
+    return conform(
+        source,
+        job_dir / "clip.mp4",
+        plan,
+        tools,
+        timeout_s=settings.ffmpeg_timeout_s,
+        preset=settings.conform_preset,
+        crf=settings.conform_crf,
+        limits=limits,
+    )
+
+
+def _reachable(location: str, settings: Settings) -> bool:
+    """An input URL the service can fetch itself: https, or http for a local stand-in."""
+    if not is_remote(location):
+        return False
+    return location.lower().startswith("https://") or not settings.uses_default_service
+
+
+def _prune(jobs: Path) -> None:
+    if not jobs.is_dir():
+        return
+    cutoff = time.time() - STALE_JOB_S
+    for job in jobs.glob("job-*"):
+        try:
+            if job.stat().st_mtime < cutoff:
+                shutil.rmtree(job, ignore_errors=True)
+        except OSError:
+            continue

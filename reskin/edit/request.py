@@ -1,0 +1,140 @@
+"""What a user asks for (the flow's parameter form) and what an edit reports back.
+
+Both are plain Pydantic models: Prefect renders :class:`EditRequest` as the form of the
+``edit_video`` deployment, and ``reskin edit --json`` prints :class:`EditResult`. Neither may
+hold video bytes, a data URI or a key: Prefect stores parameters and shows them in the UI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from reskin.aimlapi.models import MAX_PROMPT_CHARS, MAX_REFERENCE_IMAGES
+from reskin.media.conform_plan import Window
+from reskin.media.sound import AudioMode
+
+Provider = Literal["auto", "kling", "fal"]
+
+
+class EditRequest(BaseModel):
+    """Re-style one video from a text prompt."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Edit one video")
+
+    input: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="The video: a local path (on the machine that runs the flow) "
+        "or an https:// URL.",
+    )
+    prompt: str = Field(
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+        description="What the edited video should look like.",
+    )
+    output: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="Where the edited .mp4 goes (a local path on the machine that runs the flow).",
+    )
+    start_s: float | None = Field(
+        default=None, ge=0, description="Edit from this second of the input (default: its start)."
+    )
+    end_s: float | None = Field(
+        default=None, gt=0, description="Edit up to this second of the input (default: its end)."
+    )
+    audio: AudioMode = Field(
+        default=AudioMode.RESTORE,
+        description="restore: the original sound, in sync; model: the service's sound; none.",
+    )
+    model: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Model id; empty: RESKIN_MODEL (klingai/video-o1-video-to-video-edit).",
+    )
+    provider: Provider | None = Field(
+        default=None, description="Provider routing; empty: RESKIN_PROVIDER (auto)."
+    )
+    reference_images: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_REFERENCE_IMAGES,
+        description="Up to 4 reference images: local JPG/PNG paths or https:// URLs.",
+    )
+    force: bool = Field(
+        default=False,
+        description="Submit again even if this request failed before or its answer was lost "
+        "(pays for a new job).",
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("input", "output", "reference_images")
+    @classmethod
+    def _no_inline_data(cls, value: str | list[str]) -> str | list[str]:
+        # Bytes in a parameter would be stored in Prefect's database and shown in the UI.
+        for item in [value] if isinstance(value, str) else value:
+            if item.lstrip().lower().startswith("data:"):
+                raise ValueError("give a path or a URL, not inline data")
+        return value
+
+    @field_validator("output")
+    @classmethod
+    def _mp4_output(cls, value: str) -> str:
+        if "://" in value:
+            raise ValueError("must be a local path (remote outputs need storage settings)")
+        if Path(value).suffix.lower() != ".mp4":
+            raise ValueError("must end in .mp4 (reskin writes H.264 MP4)")
+        return value
+
+    @model_validator(mode="after")
+    def _window_order(self) -> EditRequest:
+        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError("end_s must be after start_s")
+        return self
+
+    @property
+    def window(self) -> Window | None:
+        if self.start_s is None and self.end_s is None:
+            return None
+        return Window(start_s=self.start_s or 0.0, end_s=self.end_s)
+
+    @property
+    def output_path(self) -> Path:
+        """The output as an absolute path, on the machine that runs the flow."""
+        return Path(self.output).expanduser().resolve()
+
+    @property
+    def shown_input(self) -> str:
+        """The input as a run name shows it: the file's name, not its folders or query."""
+        tail = self.input.split("?", 1)[0].rstrip("/")
+        return tail.rsplit("/", 1)[-1] or self.input
+
+
+class EditResult(BaseModel):
+    """What one edit produced; ``reskin edit --json`` prints it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    output: str
+    generation_id: str
+    credits_used: float | None
+    #: The generation was an earlier run's (no new job was paid for).
+    resumed: bool
+    #: The result file was an earlier run's download (nothing was fetched again).
+    reused_download: bool
+    input_duration_s: float
+    output_duration_s: float
+    width: int
+    height: int
+    has_audio: bool
+    conform: str
+    sound: str
+    timings_s: dict[str, float]

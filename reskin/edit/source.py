@@ -1,0 +1,65 @@
+"""Bring the user's input into a job folder: a local path is copied, a URL is downloaded first.
+
+Either way ffmpeg only ever opens the job's own copy (:mod:`reskin.media.intake`). A remote
+input is fetched with the same caps as a result (size and time), without sending any key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from reskin.download import download
+from reskin.errors import DownloadError, InputError
+from reskin.media.binaries import FFmpegTools
+from reskin.media.intake import Intake, take_in
+from reskin.settings import Settings
+
+REMOTE_SCHEMES = ("https", "http")
+
+
+def is_remote(location: str) -> bool:
+    return urlsplit(location).scheme.lower() in REMOTE_SCHEMES
+
+
+async def take_source(
+    location: str, job_dir: Path, tools: FFmpegTools, settings: Settings
+) -> Intake:
+    """The input at ``location`` (path or http(s) URL) copied into ``job_dir`` and checked."""
+    scheme = urlsplit(location).scheme.lower()
+    if scheme in REMOTE_SCHEMES:
+        name = urlsplit(location).path.rsplit("/", 1)[-1] or "the input URL"
+        fetched = job_dir / "download"
+        try:
+            await download(
+                location,
+                fetched,
+                max_bytes=settings.download_max_bytes,
+                timeout_s=settings.download_timeout_s,
+                what=f"input {name}",
+            )
+        except DownloadError as exc:
+            raise InputError(str(exc)) from exc
+        try:
+            return await asyncio.to_thread(_take_in, fetched, job_dir, tools, settings, name)
+        finally:
+            fetched.unlink(missing_ok=True)
+    if len(scheme) > 1:  # "c:" is a Windows drive, not a scheme
+        raise InputError(
+            f"{scheme}:// inputs are not supported: give a local path or an https:// URL"
+        )
+    return await asyncio.to_thread(_take_in, location, job_dir, tools, settings, None)
+
+
+def _take_in(
+    path: Path | str, job_dir: Path, tools: FFmpegTools, settings: Settings, name: str | None
+) -> Intake:
+    return take_in(
+        Path(path).expanduser(),
+        job_dir,
+        tools,
+        max_bytes=settings.download_max_bytes,
+        timeout_s=settings.ffmpeg_timeout_s,
+        name=name,
+    )

@@ -1,0 +1,134 @@
+"""``reskin edit``: one clip through the ``edit_video`` flow, from the command line.
+
+The request and the settings are checked before Prefect starts (a bad option fails in a
+fraction of a second, not after the embedded server's ten). The flow runs in this process,
+against the server in ``PREFECT_API_URL`` or Prefect's embedded one, so the run is in the UI
+either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from reskin.edit.request import EditRequest, EditResult
+from reskin.errors import ConfigError, InputError
+from reskin.media.sound import AudioMode
+from reskin.settings import Settings, load_settings
+
+
+def edit(
+    input: Annotated[str, typer.Argument(help="The video: a local path or an https:// URL.")],
+    prompt: Annotated[str, typer.Option(help="What the edited video should look like.")],
+    output: Annotated[Path, typer.Option(help="Where the edited .mp4 goes.")],
+    start: Annotated[float | None, typer.Option(help="Edit from this second of the input.")] = None,
+    end: Annotated[float | None, typer.Option(help="Edit up to this second of the input.")] = None,
+    audio: Annotated[
+        AudioMode, typer.Option(help="restore the original sound, keep the model's, or none.")
+    ] = AudioMode.RESTORE,
+    model: Annotated[str | None, typer.Option(help="Model id (default: RESKIN_MODEL).")] = None,
+    reference_image: Annotated[
+        list[str] | None,
+        typer.Option(help="A reference image (JPG/PNG path or https URL); up to 4."),
+    ] = None,
+    provider: Annotated[
+        str | None, typer.Option(help="auto, kling or fal (default: RESKIN_PROVIDER).")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Submit again even after a failed or unanswered submission (pays)."),
+    ] = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object with the result on stdout.")
+    ] = False,
+) -> None:
+    """Re-style a video from a text prompt through the AI/ML API (or a local stand-in)."""
+    from reskin.cli import out
+
+    request = build_request(
+        input=input,
+        prompt=prompt,
+        output=str(output),
+        start_s=start,
+        end_s=end,
+        audio=audio,
+        model=model,
+        provider=provider,
+        reference_images=reference_image or [],
+        force=force,
+    )
+    settings = load_settings()
+    require_service(settings)
+    result, run_id = run_edit(request)
+    if json:
+        print(result.model_dump_json())  # stdout holds the JSON and nothing else
+        return
+    out.print(f"[green]done[/green]: {result.output} ({describe(result)})")
+    out.print(f"run: {run_id} (see it in the Prefect UI)")
+
+
+def build_request(**fields: object) -> EditRequest:
+    """An :class:`EditRequest`, or one line saying which option is wrong."""
+    try:
+        return EditRequest.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "request"
+        option = _OPTIONS.get(where, where)
+        raise InputError(f"{option}: {first['msg']}") from None
+
+
+_OPTIONS = {
+    "input": "INPUT",
+    "start_s": "--start",
+    "end_s": "--end",
+    "reference_images": "--reference-image",
+    "prompt": "--prompt",
+    "output": "--output",
+    "provider": "--provider",
+    "model": "--model",
+}
+
+
+def require_service(settings: Settings) -> None:
+    """Refuse early, with how to get going, when no service can be reached."""
+    if settings.api_key is None:
+        if settings.uses_default_service:
+            raise ConfigError(
+                "no AIMLAPI_API_KEY: set it to use the AI/ML API; or run `reskin stand-in` and "
+                "set AIMLAPI_BASE_URL and AIMLAPI_API_KEY to what it prints; or try `reskin demo`"
+            )
+        raise ConfigError(
+            f"AIMLAPI_BASE_URL is {settings.base_url} but AIMLAPI_API_KEY is not set: set the "
+            "key that service (or `reskin stand-in`) expects"
+        )
+
+
+def run_edit(request: EditRequest) -> tuple[EditResult, str]:
+    """Run the flow in this process; the result and the flow run's id."""
+    import asyncio
+
+    from reskin.console import prefect_console
+
+    prefect_console(verbose=logging.getLogger("reskin").isEnabledFor(logging.DEBUG))
+    from flows.edit_video import run_edit_flow
+
+    return asyncio.run(run_edit_flow(request))
+
+
+def describe(result: EditResult) -> str:
+    credits = (
+        "credits not reported"
+        if result.credits_used is None
+        else (f"{result.credits_used:g} credits")
+    )
+    paid = "resumed, not paid again" if result.resumed else credits
+    sound = "with sound" if result.has_audio else "silent"
+    return (
+        f"{result.width}x{result.height}, {result.output_duration_s:.2f} s, {sound}, "
+        f"generation {result.generation_id}, {paid}"
+    )

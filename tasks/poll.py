@@ -1,0 +1,52 @@
+"""Stage 4, poll: wait for the generation, showing progress in the UI and the log."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
+from prefect.cache_policies import NO_CACHE
+
+from reskin.aimlapi.models import Generation, JobState
+from reskin.edit.prepare import Prepared, journal_of
+from reskin.edit.wait import Finished, wait
+from reskin.settings import load_settings
+from reskin.submission import Submitted
+
+#: A log line at least this often while the status stays the same.
+LOG_EVERY_S = 30.0
+
+
+@task(name="poll", task_run_name="poll {submitted.short_id}", cache_policy=NO_CACHE)
+async def poll(prepared: Prepared, submitted: Submitted) -> Finished:
+    """Wait (async, with a deadline) until the generation completes."""
+    settings = load_settings()
+    logger = get_run_logger()
+    journal = journal_of(settings)
+    expected = settings.poll_expected_s
+    artifact = await acreate_progress_artifact(
+        progress=0.0, description=f"generation {submitted.generation_id}: waiting"
+    )
+    last: tuple[str, float] = ("", -LOG_EVERY_S)
+
+    async def progress(generation: Generation, elapsed_s: float) -> None:
+        nonlocal last
+        done = generation.state is JobState.COMPLETED
+        if generation.status != last[0] or elapsed_s - last[1] >= LOG_EVERY_S or done:
+            logger.info("%s, %.0f s elapsed", generation.status, elapsed_s)
+            last = (generation.status, elapsed_s)
+        # An estimate from the expected job length: it never claims done before the service.
+        share = 100.0 if done else min(95.0, 100.0 * elapsed_s / expected)
+        await aupdate_progress_artifact(
+            artifact,
+            share,
+            description=f"generation {submitted.generation_id}: {generation.status}, "
+            f"{elapsed_s:.0f} s elapsed",
+        )
+
+    finished = await wait(
+        submitted.generation_id, prepared.fingerprint, journal, settings, on_update=progress
+    )
+    if finished.downloaded is not None:
+        logger.info("the result was downloaded by an earlier run: not polling")
+        await aupdate_progress_artifact(artifact, 100.0, description="downloaded earlier")
+    return finished

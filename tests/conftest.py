@@ -25,6 +25,67 @@ from reskin.standin.server import StandIn
 MakeClip = Callable[..., Path]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A Prefect home of the session's own: no run of a test lands in a developer's database.
+
+    Set in the process environment, so the ``reskin`` processes tests start inherit it.
+    """
+    home = tmp_path_factory.mktemp("prefect-home")
+    saved = {name: os.environ.get(name) for name in _PREFECT_ENV}
+    os.environ.update(
+        {
+            "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        }
+    )
+    os.environ.pop("PREFECT_API_URL", None)
+    yield home
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+_PREFECT_ENV = (
+    "PREFECT_HOME",
+    "PREFECT_SERVER_ANALYTICS_ENABLED",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
+    "PREFECT_API_URL",
+)
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(prefect_home: Path) -> Iterator[None]:
+    """One temporary Prefect server and database for the flow tests of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+@pytest.fixture
+def edit_env(monkeypatch: pytest.MonkeyPatch, standin: StandIn, tmp_path: Path) -> Path:
+    """Settings of this process aimed at the session's stand-in, with a work dir of the test's
+    own and waits sized for its sub-second jobs; returns the work dir."""
+    work = tmp_path / "work"
+    for name, value in {
+        "AIMLAPI_BASE_URL": standin.base_url,
+        "AIMLAPI_API_KEY": standin.key,
+        "RESKIN_WORK_DIR": str(work),
+        "RESKIN_POLL_EXPECTED_S": "1",
+        "RESKIN_POLL_MIN_INTERVAL_S": "0.1",
+        "RESKIN_POLL_MAX_INTERVAL_S": "0.5",
+        "RESKIN_POLL_DEADLINE_S": "60",
+        "RESKIN_RETRY_BASE_DELAY_S": "0.05",
+        "RESKIN_RETRY_MAX_DELAY_S": "0.2",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return work
+
+
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No AIMLAPI_*/RESKIN_* variable and no .env of a developer can reach a test."""

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from reskin.errors import ReskinError
 
@@ -97,5 +98,6 @@ def main() -> None:
     except ReskinError as exc:
         if os.environ.get("RESKIN_DEBUG"):
             raise
-        err.print(f"[red]error:[/red] {exc}")
+        # Escaped: a message quoting a file name in [brackets] must print as it is.
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(1)

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from reskin.edit.request import EditRequest, EditResult
 from reskin.errors import ConfigError, InputError
@@ -22,7 +23,9 @@ from reskin.settings import Settings, load_settings
 
 
 def edit(
-    input: Annotated[str, typer.Argument(help="The video: a local path or an https:// URL.")],
+    input: Annotated[
+        str, typer.Argument(metavar="INPUT", help="The video: a local path or an https:// URL.")
+    ],
     prompt: Annotated[str, typer.Option(help="What the edited video should look like.")],
     output: Annotated[Path, typer.Option(help="Where the edited .mp4 goes.")],
     start: Annotated[float | None, typer.Option(help="Edit from this second of the input.")] = None,
@@ -67,7 +70,8 @@ def edit(
     if json:
         print(result.model_dump_json())  # stdout holds the JSON and nothing else
         return
-    out.print(f"[green]done[/green]: {result.output} ({describe(result)})")
+    # Escaped: a path or an id in [brackets] would otherwise be taken for rich markup.
+    out.print(f"[green]done[/green]: {escape(result.output)} ({escape(describe(result))})")
     out.print(f"run: {run_id} (see it in the Prefect UI)")
 
 
@@ -77,9 +81,16 @@ def build_request(**fields: object) -> EditRequest:
         return EditRequest.model_validate(fields)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "request"
-        option = _OPTIONS.get(where, where)
-        raise InputError(f"{option}: {first['msg']}") from None
+        # A list item's index ("reference_images.4") says nothing on the command line.
+        where = ".".join(str(part) for part in first["loc"] if not isinstance(part, int))
+        message = first["msg"].removeprefix("Value error, ")
+        if not where:
+            # A rule across options (the window): name the fields as the command line does.
+            for field, option in _OPTIONS.items():
+                if "_" in field:  # only identifiers; "input" or "model" are words as well
+                    message = message.replace(field, option)
+            raise InputError(message) from None
+        raise InputError(f"{_OPTIONS.get(where, where)}: {message}") from None
 
 
 _OPTIONS = {

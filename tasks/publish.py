@@ -6,11 +6,19 @@ CDN link (it is a bearer link while it lives).
 
 from __future__ import annotations
 
+import re
+
 from prefect import task
 from prefect.artifacts import acreate_link_artifact, acreate_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from reskin.edit.request import EditRequest, EditResult
+
+
+def _cell(text: str) -> str:
+    """``text`` kept inside one table cell: line breaks (any of the three markdown knows) become
+    spaces and pipes are escaped, also inside code spans, where GFM splits on them too."""
+    return re.sub(r"\r\n?|\n", " ", text).replace("|", "\\|")
 
 
 def summary_markdown(request: EditRequest, result: EditResult) -> str:
@@ -19,20 +27,20 @@ def summary_markdown(request: EditRequest, result: EditResult) -> str:
     generation = result.generation_id + (" (resumed, not paid again)" if result.resumed else "")
     rows = [
         ("input", f"`{request.input}`"),
-        ("prompt", request.prompt.replace("|", "\\|").replace("\n", " ")),
+        ("prompt", request.prompt),
         ("output", f"`{result.output}`"),
         ("generation", f"`{generation}`"),
         ("credits used", credits),
         ("input length", f"{result.input_duration_s:.2f} s"),
         (
-            "output",
+            "result",
             f"{result.width}x{result.height}, {result.output_duration_s:.2f} s, "
             f"{'with sound (' + result.sound + ')' if result.has_audio else 'silent'}",
         ),
         ("conform", result.conform),
     ]
     rows += [(f"{stage} time", f"{seconds:.2f} s") for stage, seconds in result.timings_s.items()]
-    table = "\n".join(f"| {name} | {value} |" for name, value in rows)
+    table = "\n".join(f"| {name} | {_cell(value)} |" for name, value in rows)
     return f"# reskin edit\n\n| | |\n|---|---|\n{table}\n"
 
 

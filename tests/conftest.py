@@ -153,3 +153,91 @@ def standin(standin_session: StandIn) -> Iterator[StandIn]:
 def anyio_backend() -> str:
     """The async tests run on asyncio, like Prefect and the CLI."""
     return "asyncio"
+
+
+# --- `reskin` processes against one real Prefect server (issue 4) ----------------------------
+# Appended below the fixtures above, so its imports sit here rather than at the top.
+import shutil  # noqa: E402 (appended section, see above)
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Mapping  # noqa: E402
+
+from tests.prefect_server import PrefectServer, start_prefect_server  # noqa: E402
+
+RunReskin = Callable[..., "subprocess.CompletedProcess[str]"]
+InputClip = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def prefect_server(
+    prefect_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrefectServer]:
+    """One real ``prefect server start`` for the session, with a Prefect home of its own (not
+    the session's ``prefect_home``, which the ``reskin`` processes keep as theirs)."""
+    server = start_prefect_server(tmp_path_factory.mktemp("prefect-server-home"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def cli_env(standin: StandIn, prefect_server: PrefectServer, tmp_path: Path) -> dict[str, str]:
+    """The whole environment of a ``reskin`` process: aimed at the session's stand-in and
+    Prefect server, a work dir of the test's own (``RESKIN_WORK_DIR``), waits sized for the
+    stand-in's sub-second jobs, small retry delays."""
+    return {
+        **os.environ,
+        "PREFECT_API_URL": prefect_server.api_url,
+        "AIMLAPI_BASE_URL": standin.base_url,
+        "AIMLAPI_API_KEY": standin.key,
+        "RESKIN_WORK_DIR": str(tmp_path / "work"),
+        "RESKIN_POLL_EXPECTED_S": "1",
+        "RESKIN_POLL_MIN_INTERVAL_S": "0.1",
+        "RESKIN_POLL_MAX_INTERVAL_S": "0.5",
+        "RESKIN_POLL_DEADLINE_S": "60",
+        "RESKIN_RETRY_BASE_DELAY_S": "0.05",
+        "RESKIN_RETRY_MAX_DELAY_S": "0.2",
+    }
+
+
+@pytest.fixture
+def run_reskin(cli_env: dict[str, str]) -> RunReskin:
+    """``run_reskin("edit", ..., env={"NAME": "value" or None})``: a real ``reskin`` process
+    with :func:`cli_env` (``None`` removes a variable); its completed process, text output."""
+
+    def run(
+        *args: str, env: Mapping[str, str | None] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        merged = {**cli_env}
+        for name, value in (env or {}).items():
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        return subprocess.run(
+            [sys.executable, "-m", "reskin", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=merged,
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture
+def input_clip(make_clip: MakeClip, tmp_path: Path) -> InputClip:
+    """``input_clip(**make_clip params)`` -> a copy of the clip under a name no other test
+    uses, so a flow run (named after its input file) can be found on the shared server."""
+
+    def copy(**params: Any) -> Path:
+        folder = tmp_path / "in"
+        folder.mkdir(exist_ok=True)
+        target = folder / f"clip-{uuid.uuid4().hex[:12]}.mp4"
+        shutil.copyfile(make_clip(**params), target)
+        return target
+
+    return copy

@@ -93,12 +93,7 @@ class AimlapiClient:
                 write=settings.write_timeout_s,
                 pool=settings.connect_timeout_s,
             ),
-            retry=RetryPolicy(
-                max_retries=settings.max_retries,
-                base_delay_s=settings.retry_base_delay_s,
-                max_delay_s=settings.retry_max_delay_s,
-                retry_after_max_s=settings.retry_after_max_s,
-            ),
+            retry=RetryPolicy.from_settings(settings),
             transport=transport,
             sleep=sleep,
         )
@@ -163,8 +158,8 @@ class AimlapiClient:
                     log.debug("%s: %s after the body was sent; not retried", what, kind)
                     raise SubmissionUnknownError(
                         f"the {what} request failed after it was sent ({kind}): the service may "
-                        "have accepted (and will bill) the job; rerun the same request to resume "
-                        "it rather than submitting anew"
+                        "have accepted (and will bill) the job, under an id reskin never learned: "
+                        "check your account before rerunning with --force, which submits again"
                     ) from exc
                 if attempt > self._retry.max_retries:
                     raise self._transport_error(exc, what, attempt) from exc
@@ -181,8 +176,8 @@ class AimlapiClient:
             if verdict is Verdict.AMBIGUOUS:
                 raise SubmissionUnknownError(
                     f"the {what} request got {response.status_code} after it was sent: the "
-                    "service may have accepted (and will bill) the job; rerun the same request "
-                    "to resume it rather than submitting anew"
+                    "service may have accepted (and will bill) the job, under an id reskin never "
+                    "learned: check your account before rerunning with --force, which submits again"
                 ) from error
             hint = error.retry_after_s
             too_long = hint is not None and hint > self._retry.retry_after_max_s

@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from reskin.settings import Settings
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 # 504 is the service's "generation timeout": a POST that got it may still have been accepted.
@@ -29,13 +33,23 @@ class Verdict(Enum):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry knobs; :meth:`from_settings`-style construction lives in the client."""
+    """Retry knobs; :meth:`from_settings` reads them from the settings."""
 
     max_retries: int = 4
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
     retry_after_max_s: float = 120.0
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """``RESKIN_MAX_RETRIES`` and the backoff settings, for API calls and downloads alike."""
+        return cls(
+            max_retries=settings.max_retries,
+            base_delay_s=settings.retry_base_delay_s,
+            max_delay_s=settings.retry_max_delay_s,
+            retry_after_max_s=settings.retry_after_max_s,
+        )
 
     def classify_exception(self, exc: httpx.TransportError, *, is_create: bool) -> Verdict:
         """Whether a transport failure may be retried."""

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reskin.aimlapi.retry import RetryPolicy
 from reskin.download import download
 from reskin.edit.source import is_remote
 from reskin.errors import DownloadError, InputError
@@ -64,6 +65,7 @@ async def take_references(
                     max_bytes=limits.max_image_bytes,
                     timeout_s=settings.download_timeout_s,
                     what=f"reference image {index + 1}",
+                    retry=RetryPolicy.from_settings(settings),
                 )
             except DownloadError as exc:
                 raise InputError(str(exc)) from exc

@@ -25,45 +25,60 @@ class EditRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="Edit one video")
 
     input: str = Field(
+        title="Input video",
         min_length=1,
         max_length=4096,
         description="The video: a local path (on the machine that runs the flow) "
         "or an https:// URL.",
     )
     prompt: str = Field(
+        title="Prompt",
         min_length=1,
         max_length=MAX_PROMPT_CHARS,
         description="What the edited video should look like.",
     )
     output: str = Field(
+        title="Output file",
         min_length=1,
         max_length=4096,
         description="Where the edited .mp4 goes (a local path on the machine that runs the flow).",
     )
     start_s: float | None = Field(
-        default=None, ge=0, description="Edit from this second of the input (default: its start)."
+        title="Start (s)",
+        default=None,
+        ge=0,
+        description="Edit from this second of the input (default: its start).",
     )
     end_s: float | None = Field(
-        default=None, gt=0, description="Edit up to this second of the input (default: its end)."
+        title="End (s)",
+        default=None,
+        gt=0,
+        description="Edit up to this second of the input (default: its end).",
     )
     audio: AudioMode = Field(
+        title="Sound",
         default=AudioMode.RESTORE,
         description="restore: the original sound, in sync; model: the service's sound; none.",
     )
     model: str | None = Field(
+        title="Model",
         default=None,
         max_length=200,
         description="Model id; empty: RESKIN_MODEL (klingai/video-o1-video-to-video-edit).",
     )
     provider: Provider | None = Field(
-        default=None, description="Provider routing; empty: RESKIN_PROVIDER (auto)."
+        title="Provider",
+        default=None,
+        description="Provider routing; empty: RESKIN_PROVIDER (auto).",
     )
     reference_images: list[str] = Field(
+        title="Reference images",
         default_factory=list,
         max_length=MAX_REFERENCE_IMAGES,
         description="Up to 4 reference images: local JPG/PNG paths or https:// URLs.",
     )
     force: bool = Field(
+        title="Force a new submission",
         default=False,
         description="Submit again even if this request failed before or its answer was lost "
         "(pays for a new job).",

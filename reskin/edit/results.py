@@ -12,6 +12,7 @@ import logging
 import time
 from pathlib import Path
 
+from reskin.aimlapi.retry import RetryPolicy
 from reskin.download import download
 from reskin.errors import VerificationError
 from reskin.journal import Entry, Journal, Phase
@@ -51,7 +52,11 @@ async def fetch_result(
     _prune(folder, settings.result_retention_h * 3600)
     dest = folder / f"{fp}.mp4"
     size = await download(
-        url, dest, max_bytes=settings.download_max_bytes, timeout_s=settings.download_timeout_s
+        url,
+        dest,
+        max_bytes=settings.download_max_bytes,
+        timeout_s=settings.download_timeout_s,
+        retry=RetryPolicy.from_settings(settings),
     )
     try:
         await asyncio.to_thread(

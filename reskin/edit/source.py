@@ -10,6 +10,7 @@ import asyncio
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from reskin.aimlapi.retry import RetryPolicy
 from reskin.download import download
 from reskin.errors import DownloadError, InputError
 from reskin.media.binaries import FFmpegTools
@@ -38,6 +39,7 @@ async def take_source(
                 max_bytes=settings.download_max_bytes,
                 timeout_s=settings.download_timeout_s,
                 what=f"input {name}",
+                retry=RetryPolicy.from_settings(settings),
             )
         except DownloadError as exc:
             raise InputError(str(exc)) from exc

@@ -63,7 +63,14 @@ async def wait(
             )
         except GenerationFailedError as exc:
             journal.failed(fp, str(exc))
-            raise
+            # The service's words say what went wrong; the user also needs what to do next.
+            raise GenerationFailedError(
+                f"{str(exc).rstrip('. ')}; change the request, or rerun it with --force to pay "
+                "for a new attempt",
+                generation_id=exc.generation_id,
+                name=exc.name,
+                detail=exc.detail,
+            ) from exc
     return Finished(
         generation_id, done.credits_used, result_url(done), None, time.monotonic() - began
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,17 +21,18 @@ def atomic_output(destination: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``destination``; move it there when the block ends without
     an exception, delete it when the block raises.
 
-    The temporary file exists (empty) when the block starts, so the name is reserved; ffmpeg
-    writes over it (every command has ``-y``). Its suffix is the destination's, which matters
-    only to tools that guess a format from the name: reskin's commands always name the format.
+    The temporary name is fixed for each destination (``.<stem>.part<suffix>``): a run killed
+    mid-write (SIGKILL skips every cleanup) leaves one partial, which the rerun then replaces
+    instead of leaving a random-named file of hundreds of MB forever. Its suffix is the
+    destination's, which matters only to tools that guess a format from the name: reskin's
+    commands always name the format. Two runs writing one destination at once are not
+    supported; the later rename wins.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(
-        prefix=f".{destination.stem}.", suffix=f".part{destination.suffix}", dir=destination.parent
-    )
-    os.close(handle)
-    partial = Path(name)
+    partial = destination.with_name(f".{destination.stem}.part{destination.suffix}")
+    partial.unlink(missing_ok=True)
+    partial.touch(mode=0o600)
     try:
         yield partial
         partial.replace(destination)

@@ -1,0 +1,65 @@
+"""The request a user fills in (the flow's form): what it refuses and what it derives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from reskin.edit.request import EditRequest
+from reskin.media.conform_plan import Window
+from reskin.media.sound import AudioMode
+
+BASE = {"input": "in.mp4", "prompt": "sepia film", "output": "out.mp4"}
+
+
+def test_defaults_restore_the_sound_and_edit_the_whole_clip():
+    request = EditRequest.model_validate(BASE)
+    assert request.audio is AudioMode.RESTORE
+    assert request.window is None
+    assert request.reference_images == []
+    assert not request.force
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"input": "data:video/mp4;base64,AAAA"}, "not inline data"),
+        ({"reference_images": ["data:image/png;base64,AAAA"]}, "not inline data"),
+        ({"output": "out.mov"}, "must end in .mp4"),
+        ({"output": "s3://bucket/out.mp4"}, "local path"),
+        ({"prompt": "   "}, "must not be blank"),
+        ({"prompt": "x" * 2501}, "at most 2500"),
+        ({"start_s": 5, "end_s": 5}, "end_s must be after start_s"),
+        ({"start_s": -1}, "greater than or equal to 0"),
+        ({"reference_images": ["a.png"] * 5}, "at most 4"),
+        ({"provider": "runway"}, "'auto', 'kling' or 'fal'"),
+        ({"api_key": "sk-x"}, "Extra inputs are not permitted"),
+    ],
+)
+def test_what_cannot_work_is_refused(change: dict[str, object], complaint: str):
+    with pytest.raises(ValidationError, match=complaint):
+        EditRequest.model_validate({**BASE, **change})
+
+
+def test_a_window_is_derived_from_start_and_end():
+    assert EditRequest.model_validate({**BASE, "start_s": 2}).window == Window(2.0, None)
+    assert EditRequest.model_validate({**BASE, "end_s": 4}).window == Window(0.0, 4.0)
+
+
+def test_names_shown_in_the_ui_are_the_file_names(tmp_path: Path):
+    url = EditRequest.model_validate({**BASE, "input": "https://cdn.example/a/b/clip.mp4?sig=1"})
+    assert url.shown_input == "clip.mp4"
+    local = EditRequest.model_validate({**BASE, "input": "/videos/holiday.mov"})
+    assert local.shown_input == "holiday.mov"
+    relative = EditRequest.model_validate({**BASE, "output": "sub/out.mp4"})
+    assert relative.output_path == tmp_path / "sub" / "out.mp4"  # tests run in tmp_path
+
+
+def test_every_field_of_the_form_has_a_title_and_a_description():
+    fields = EditRequest.model_json_schema()["properties"]
+    assert set(fields) == set(EditRequest.model_fields)
+    for name, schema in fields.items():
+        assert schema.get("title"), name
+        assert schema.get("description"), name

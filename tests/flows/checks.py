@@ -1,0 +1,45 @@
+"""Assertions shared by the flow tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reskin.edit.request import EditRequest
+
+
+def ask(clip: Path, output: Path, prompt: str = "sepia film", **options: object) -> EditRequest:
+    """An edit of ``clip`` into ``output``."""
+    return EditRequest.model_validate(
+        {"input": str(clip), "prompt": prompt, "output": str(output), **options}
+    )
+
+
+def assert_one_line(error: BaseException, *hints: str) -> str:
+    """The error's message is one line and carries each of ``hints`` (what to do)."""
+    message = str(error)
+    assert message
+    assert "\n" not in message
+    assert "\r" not in message
+    for hint in hints:
+        assert hint in message, f"{hint!r} not in {message!r}"
+    return message
+
+
+def assert_no_output(output: Path, work: Path) -> None:
+    """No file at ``output``, nothing half-written beside it, no partial download in the work
+    dir and no job folder left behind."""
+    assert not output.exists()
+    if output.parent.exists():
+        assert sorted(p.name for p in output.parent.iterdir()) == []
+    assert sorted(str(p) for p in work.rglob("*.part*")) == []
+    jobs = work / "jobs"
+    if jobs.exists():
+        assert sorted(p.name for p in jobs.iterdir()) == []
+
+
+def assert_only_output(output: Path, work: Path) -> None:
+    """The output and nothing else in its folder; no partial file or job folder left."""
+    assert output.is_file()
+    assert sorted(p.name for p in output.parent.iterdir()) == [output.name]
+    assert sorted(str(p) for p in work.rglob("*.part*")) == []
+    assert sorted(p.name for p in (work / "jobs").iterdir()) == []

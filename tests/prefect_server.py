@@ -1,0 +1,165 @@
+"""A real ``prefect server start`` for tests: a free loopback port, a Prefect home of its own.
+
+::
+
+    server = start_prefect_server(tmp / "prefect-server")
+    try:
+        ...  # run `reskin edit` with PREFECT_API_URL=server.api_url, query server.api_url
+    finally:
+        server.stop()
+
+Against a running server a CLI flow run costs about 3 s instead of the embedded server's 10 to
+20 s, so one server per session carries the CLI tests. The server runs in a process group of
+its own (``start_new_session``), and :meth:`PrefectServer.stop` signals that group by its id:
+whatever the server spawned goes with it, and nothing else is touched. An ``atexit`` hook does
+the same if the session ends without calling ``stop``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+#: ``prefect server start`` was healthy in about 10 s on our 2-core machines (cold database).
+START_TIMEOUT_S = 120.0
+_STOP_GRACE_S = 10.0
+_PORT_ATTEMPTS = 3
+
+
+@dataclass
+class PrefectServer:
+    """A running Prefect server and where it keeps its state."""
+
+    home: Path
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api"
+
+    def client(self, *, timeout_s: float = 30.0) -> httpx.Client:
+        """A client of the server's REST API (paths relative to ``/api``)."""
+        return httpx.Client(base_url=self.api_url, timeout=timeout_s)
+
+    def filter(self, kind: str, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """``POST /api/<kind>/filter`` (flow_runs, task_runs, artifacts, logs): its rows."""
+        with self.client() as http:
+            response = http.post(f"/{kind}/filter", json=dict(body))
+            response.raise_for_status()
+            rows: list[dict[str, Any]] = response.json()
+            return rows
+
+    def flow_runs_named(self, fragment: str) -> list[dict[str, Any]]:
+        """The flow runs whose name contains ``fragment``."""
+        return self.filter("flow_runs", {"flow_runs": {"name": {"like_": fragment}}})
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """SIGTERM the server's process group, SIGKILL it after a grace period; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        _signal_group(self.process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=_STOP_GRACE_S)
+        # The leader may be gone while something it spawned lingers in the group: kill it too.
+        _signal_group(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=_STOP_GRACE_S)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (the server binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(home: Path) -> dict[str, str]:
+    """The server's environment: this one without any Prefect setting, plus its own home."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
+    env.update(
+        {
+            "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # Plain log lines in the log file, no colour codes.
+            "PREFECT_LOGGING_COLORS": "false",
+        }
+    )
+    return env
+
+
+def start_prefect_server(
+    home: Path, *, host: str = "127.0.0.1", timeout_s: float = START_TIMEOUT_S
+) -> PrefectServer:
+    """Start ``prefect server start`` on a free port with ``home`` as its PREFECT_HOME and
+    return once ``/api/health`` answers; raise with the server's log when it does not."""
+    home.mkdir(parents=True, exist_ok=True)
+    prefect = Path(sys.executable).with_name("prefect")
+    failure = ""
+    for attempt in range(1, _PORT_ATTEMPTS + 1):
+        port = free_port(host)
+        log_path = home / f"server-{attempt}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [str(prefect), "server", "start", "--host", host, "--port", str(port)],
+                env=server_env(home),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a group of its own, so stop() can signal it whole
+            )
+        server = PrefectServer(home=home, host=host, port=port, process=process, log_path=log_path)
+        atexit.register(server.stop)
+        if _wait_healthy(server, timeout_s):
+            return server
+        server.stop()
+        failure = server.log_tail()
+        # Another process may have taken the port between free_port() and the bind: try again.
+        if "address already in use" not in failure.lower():
+            break
+    raise RuntimeError(f"prefect server did not become healthy:\n{failure}")
+
+
+def _wait_healthy(server: PrefectServer, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                return False
+            try:
+                if http.get(f"{server.api_url}/health").status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+    return False
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    # The group id is the server's pid (start_new_session): only its own processes are hit.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)

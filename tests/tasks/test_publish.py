@@ -1,0 +1,110 @@
+"""The run's summary (``summary_markdown``, pure): one table row per fact, whatever the user's
+text holds, and nothing that does not belong in an artifact."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from reskin.edit.request import EditRequest, EditResult
+from tasks.publish import summary_markdown
+
+GENERATION = "0d6f4c1e-8a7b-4c1f-9f55-2f0d7c1a9b3e:klingai/video-o1-video-to-video-edit"
+
+
+def _request(**changes: object) -> EditRequest:
+    fields: dict[str, object] = {
+        "input": "/videos/walk.mp4",
+        "prompt": "sepia film",
+        "output": "/videos/walk-sepia.mp4",
+    }
+    return EditRequest.model_validate({**fields, **changes})
+
+
+def _result(**changes: object) -> EditResult:
+    fields: dict[str, object] = {
+        "output": "/videos/walk-sepia.mp4",
+        "generation_id": GENERATION,
+        "credits_used": 300.0,
+        "resumed": False,
+        "reused_download": False,
+        "input_duration_s": 3.0,
+        "output_duration_s": 3.0,
+        "width": 1280,
+        "height": 720,
+        "has_audio": True,
+        "conform": "passthrough (already conforms)",
+        "sound": "restore",
+        "timings_s": {"preprocess": 0.31, "poll": 61.5},
+    }
+    return EditResult.model_validate({**fields, **changes})
+
+
+def _rows(markdown: str) -> dict[str, list[str]]:
+    """The table's rows as GFM reads them: cells split on pipes not escaped."""
+    lines = re.split(r"\r\n|\r|\n", markdown)
+    assert lines[0] == "# reskin edit"
+    table = [line for line in lines if line.startswith("|")]
+    assert table[:2] == ["| | |", "|---|---|"]
+    rows: dict[str, list[str]] = {}
+    for line in table[2:]:
+        cells = re.split(r"(?<!\\)\|", line)
+        assert len(cells) == 4, f"not a two-cell row: {line!r}"
+        assert cells[0] == ""
+        assert cells[3] == ""
+        rows.setdefault(cells[1].strip(), []).append(cells[2].strip())
+    return rows
+
+
+def test_the_summary_holds_what_was_asked_made_and_paid() -> None:
+    rows = _rows(summary_markdown(_request(), _result()))
+    assert rows["input"] == ["`/videos/walk.mp4`"]
+    assert rows["prompt"] == ["sepia film"]
+    assert rows["generation"] == [f"`{GENERATION}`"]
+    assert rows["credits used"] == ["300"]
+    assert rows["input length"] == ["3.00 s"]
+    assert rows["output"] == ["`/videos/walk-sepia.mp4`"]
+    assert rows["result"] == ["1280x720, 3.00 s, with sound (restore)"]
+    assert rows["conform"] == ["passthrough (already conforms)"]
+    assert rows["preprocess time"] == ["0.31 s"]
+    assert rows["poll time"] == ["61.50 s"]
+
+
+def test_a_resumed_generation_says_it_was_not_paid_again() -> None:
+    rows = _rows(summary_markdown(_request(), _result(resumed=True)))
+    assert rows["generation"] == [f"`{GENERATION} (resumed, not paid again)`"]
+
+
+@pytest.mark.parametrize(("credits", "shown"), [(None, "not reported"), (412.5, "412.5")])
+def test_credits_are_shown_as_reported(credits: float | None, shown: str) -> None:
+    rows = _rows(summary_markdown(_request(), _result(credits_used=credits)))
+    assert rows["credits used"] == [shown]
+
+
+def test_a_silent_result_says_so() -> None:
+    rows = _rows(summary_markdown(_request(audio="none"), _result(has_audio=False, sound="none")))
+    assert rows["result"] == ["1280x720, 3.00 s, silent"]
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["a | b", "line one\nline two", "windows\r\nline", "old mac\rline", "tab\there"],
+    ids=["pipe", "newline", "crlf", "cr", "tab"],
+)
+def test_any_prompt_stays_in_its_one_cell(prompt: str) -> None:
+    rows = _rows(summary_markdown(_request(prompt=prompt), _result()))
+    (shown,) = rows["prompt"]
+    assert shown.replace("\\|", "|").split() == prompt.split()
+
+
+def test_paths_with_pipes_stay_in_their_cells() -> None:
+    request = _request(input="/v/a|b.mp4", output="/v/c|d.mp4")
+    rows = _rows(summary_markdown(request, _result(output="/v/c|d.mp4")))
+    assert rows["input"] == ["`/v/a\\|b.mp4`"]
+    assert rows["output"][0] == "`/v/c\\|d.mp4`"
+
+
+def test_no_stage_time_no_time_row() -> None:
+    rows = _rows(summary_markdown(_request(), _result(timings_s={})))
+    assert not [name for name in rows if name.endswith(" time")]

@@ -71,7 +71,15 @@ def edit_env(monkeypatch: pytest.MonkeyPatch, standin: StandIn, tmp_path: Path) 
     """Settings of this process aimed at the session's stand-in, with a work dir of the test's
     own and waits sized for its sub-second jobs; returns the work dir."""
     work = tmp_path / "work"
-    for name, value in {
+    for name, value in standin_settings(standin, work).items():
+        monkeypatch.setenv(name, value)
+    return work
+
+
+def standin_settings(standin: StandIn, work: Path) -> dict[str, str]:
+    """Settings aimed at ``standin``: its URL and key, the work dir ``work``, waits sized for
+    its sub-second jobs and small retry delays."""
+    return {
         "AIMLAPI_BASE_URL": standin.base_url,
         "AIMLAPI_API_KEY": standin.key,
         "RESKIN_WORK_DIR": str(work),
@@ -81,9 +89,7 @@ def edit_env(monkeypatch: pytest.MonkeyPatch, standin: StandIn, tmp_path: Path) 
         "RESKIN_POLL_DEADLINE_S": "60",
         "RESKIN_RETRY_BASE_DELAY_S": "0.05",
         "RESKIN_RETRY_MAX_DELAY_S": "0.2",
-    }.items():
-        monkeypatch.setenv(name, value)
-    return work
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -190,15 +196,7 @@ def cli_env(standin: StandIn, prefect_server: PrefectServer, tmp_path: Path) -> 
     return {
         **os.environ,
         "PREFECT_API_URL": prefect_server.api_url,
-        "AIMLAPI_BASE_URL": standin.base_url,
-        "AIMLAPI_API_KEY": standin.key,
-        "RESKIN_WORK_DIR": str(tmp_path / "work"),
-        "RESKIN_POLL_EXPECTED_S": "1",
-        "RESKIN_POLL_MIN_INTERVAL_S": "0.1",
-        "RESKIN_POLL_MAX_INTERVAL_S": "0.5",
-        "RESKIN_POLL_DEADLINE_S": "60",
-        "RESKIN_RETRY_BASE_DELAY_S": "0.05",
-        "RESKIN_RETRY_MAX_DELAY_S": "0.2",
+        **standin_settings(standin, tmp_path / "work"),
     }
 
 

@@ -13,10 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reskin.aimlapi.retry import RetryPolicy
-from reskin.download import download
-from reskin.edit.source import is_remote
-from reskin.errors import DownloadError, InputError
+from reskin.edit.source import fetch_remote, is_remote
+from reskin.errors import InputError
 from reskin.journal import file_sha256
 from reskin.limits import ModelLimits
 from reskin.media.images import ImageInfo, check_reference_images, image_data_uri
@@ -58,17 +56,13 @@ async def take_references(
     for index, item in enumerate(items):
         target = folder / f"image-{index}"
         if is_remote(item):
-            try:
-                await download(
-                    item,
-                    target,
-                    max_bytes=limits.max_image_bytes,
-                    timeout_s=settings.download_timeout_s,
-                    what=f"reference image {index + 1}",
-                    retry=RetryPolicy.from_settings(settings),
-                )
-            except DownloadError as exc:
-                raise InputError(str(exc)) from exc
+            await fetch_remote(
+                item,
+                target,
+                max_bytes=limits.max_image_bytes,
+                settings=settings,
+                what=f"reference image {index + 1}",
+            )
         else:
             await asyncio.to_thread(_copy, item, target, limits)
         local.append(target)

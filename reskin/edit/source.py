@@ -32,17 +32,13 @@ async def take_source(
     if scheme in REMOTE_SCHEMES:
         name = urlsplit(location).path.rsplit("/", 1)[-1] or "the input URL"
         fetched = job_dir / "download"
-        try:
-            await download(
-                location,
-                fetched,
-                max_bytes=settings.download_max_bytes,
-                timeout_s=settings.download_timeout_s,
-                what=f"input {name}",
-                retry=RetryPolicy.from_settings(settings),
-            )
-        except DownloadError as exc:
-            raise InputError(str(exc)) from exc
+        await fetch_remote(
+            location,
+            fetched,
+            max_bytes=settings.download_max_bytes,
+            settings=settings,
+            what=f"input {name}",
+        )
         try:
             return await asyncio.to_thread(_take_in, fetched, job_dir, tools, settings, name)
         finally:
@@ -52,6 +48,23 @@ async def take_source(
             f"{scheme}:// inputs are not supported: give a local path or an https:// URL"
         )
     return await asyncio.to_thread(_take_in, location, job_dir, tools, settings, None)
+
+
+async def fetch_remote(
+    url: str, dest: Path, *, max_bytes: int, settings: Settings, what: str
+) -> None:
+    """Download a user's remote file (capped, timed, retried); its failures are input errors."""
+    try:
+        await download(
+            url,
+            dest,
+            max_bytes=max_bytes,
+            timeout_s=settings.download_timeout_s,
+            what=what,
+            retry=RetryPolicy.from_settings(settings),
+        )
+    except DownloadError as exc:
+        raise InputError(str(exc)) from exc
 
 
 def _take_in(

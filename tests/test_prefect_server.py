@@ -125,15 +125,17 @@ def readings(data: bytes) -> Iterator[bytes]:
     runs += _BASE64_RUN.findall(data)
     for run in runs:
         for offset in range(4):  # a run found inside text may start mid-quantum
-            piece = run[offset:].rstrip(b"=")
-            piece = piece[: len(piece) - len(piece) % 4]
-            try:
-                decoded = base64.b64decode(piece, validate=True)
-            except (binascii.Error, ValueError):
-                continue
-            yield decoded
-            with contextlib.suppress(zlib.error):
-                yield zlib.decompress(decoded)
+            body = run[offset:].rstrip(b"=")
+            # Whole (padding restored) and cut to whole quanta (a run that ends mid-quantum).
+            for piece in (body + b"=" * (-len(body) % 4), body[: len(body) - len(body) % 4]):
+                try:
+                    decoded = base64.b64decode(piece, validate=True)
+                except (binascii.Error, ValueError):
+                    continue
+                yield decoded
+                with contextlib.suppress(zlib.error):
+                    # A stream object: a cut stream still yields what it holds.
+                    yield zlib.decompressobj().decompress(decoded)
 
 
 def where_found(needle: str, blobs: Iterable[tuple[str, bytes]]) -> list[str]:

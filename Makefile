@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format typecheck check lock bench clean
+.PHONY: install demo test lint format typecheck check lock bench screenshots clean
 
 install: $(STAMP)
 
@@ -37,6 +37,21 @@ typecheck: install
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# Deployments (docs/deployments.md). `make up`: a Prefect server on 127.0.0.1:4200 (unless
+# PREFECT_API_URL names one), the process work pool `reskin`, `prefect deploy --all` and a
+# worker; Ctrl-C stops them all. UP_ARGS passes options, e.g. UP_ARGS="--workers 2 --limit 4".
+# `make serve`: both deployments served from one process, against the server in PREFECT_API_URL.
+.PHONY: up serve
+up: install
+	$(BIN)/python -m deployments.up $(UP_ARGS)
+
+serve: install
+	$(BIN)/python -m deployments.serve $(SERVE_ARGS)
+
+# Refresh the README's screenshots of the Prefect UI (tests/ui; needs Debian's chromium).
+screenshots: install
+	SCREENSHOT_DIR=docs/images $(BIN)/pytest tests/ui
 
 # Re-resolve the pinned, hashed environment after changing dependencies in pyproject.toml.
 lock: install

@@ -3,9 +3,10 @@
 Orchestration only: each stage is a task in ``tasks/`` over the Prefect-free core. The request
 is one Pydantic model, so a deployment's run form shows its fields; settings (the key among
 them) come from the environment of whatever process runs the flow, never from parameters.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: ``serve`` pickles the flow into a new process,
+where a string annotation of the parameter no longer resolves and every run fails validation.
+"""
 
 import shutil
 import time
@@ -15,6 +16,7 @@ from prefect.runtime import flow_run
 
 from reskin.edit.request import EditRequest, EditResult
 from reskin.settings import load_settings
+from tasks.limits import ensure_limits, job_slot
 from tasks.poll import poll
 from tasks.postprocess import postprocess
 from tasks.preprocess import preprocess
@@ -35,7 +37,8 @@ def run_name() -> str:
 @flow(name="edit-video", flow_run_name=run_name, persist_result=False)
 async def edit_video(request: EditRequest) -> EditResult:
     """Re-style one video from a text prompt, keeping its motion, layout and sound."""
-    load_settings()  # a bad setting fails the run before any work
+    settings = load_settings()  # a bad setting fails the run before any work
+    await ensure_limits(settings)  # the limits shared with every other run (tasks/limits.py)
     timings: dict[str, float] = {}
     clock = time.monotonic()
 
@@ -52,10 +55,13 @@ async def edit_video(request: EditRequest) -> EditResult:
         lap("preprocess")
         placed = await upload(prepared)
         lap("upload")
-        submitted = await submit(request, prepared, placed)
-        lap("submit")
-        finished = await poll(prepared, submitted)
-        lap("poll")
+        # One slot of the jobs-in-flight limit from just before the create to the end of the
+        # poll: counted across every process on the Prefect server.
+        async with job_slot(settings):
+            submitted = await submit(request, prepared, placed)
+            lap("submit")
+            finished = await poll(prepared, submitted)
+            lap("poll")
         produced = await postprocess(request, prepared, finished)
         lap("postprocess")
     finally:

@@ -8,7 +8,8 @@ then resumes that generation instead of paying for a new one.
 SQLite (standard library) rather than Prefect's transaction store: the CLI, the flow and several
 worker processes on one machine share it with row-level atomicity, it survives SIGKILL (each
 write is one committed transaction), and it is readable without Prefect. Machines that share
-work share the file's folder (``RESKIN_WORK_DIR``) or run one flow per clip on one host.
+work each keep their own journal: SQLite in WAL mode needs every user on one host (not a
+network file system), so "never pay twice" holds per machine (docs/deployments.md).
 """
 
 from __future__ import annotations

@@ -114,6 +114,28 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=600, description="Longest pause between two status requests."
     )
 
+    # --- limits shared by every process on one Prefect server (tasks/limits.py) ---------------
+    max_jobs_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=1000,
+        description="Most generations at the service at once, counted across every process "
+        "that uses the same Prefect server and limits prefix.",
+    )
+    creates_per_minute: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Most creates sent per minute across those processes (one every 60/N s); "
+        "a 429 pauses them all for its Retry-After.",
+    )
+    limits_prefix: str = Field(
+        default="reskin",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,59}$",
+        description="Names the two Prefect limits <prefix>-jobs-in-flight and <prefix>-creates; "
+        "give each AI/ML API account its own.",
+    )
+
     result_retention_h: float = Field(
         default=24.0,
         gt=0,

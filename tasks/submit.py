@@ -4,6 +4,10 @@ Two layers retry, and they do not multiply blindly: the client retries each HTTP
 only while the service surely has not accepted it), and this task retries the whole submission
 twice more, only after errors that prove nothing was accepted (the journal reservation was
 released). A lost answer, a refusal or a bad key is never retried here.
+
+Every create sent (retries included) first takes its turn from the creates rate limit shared by
+all processes on the Prefect server, and a 429 pauses them all (``tasks/limits.py``); a run that
+resumes its generation sends nothing and takes no turn.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from reskin.errors import ApiConnectionError, RateLimitError, ServerError
 from reskin.settings import load_settings
 from reskin.storage.upload import Placed
 from reskin.submission import Submitted
+from tasks.limits import CreatesThrottle
 
 
 async def surely_not_accepted(
@@ -41,7 +46,14 @@ async def surely_not_accepted(
 async def submit(request: EditRequest, prepared: Prepared, placed: Placed | None) -> Submitted:
     """The generation id: resumed from the journal, or created (and journaled) now."""
     settings = load_settings()
-    submitted = await send(request, prepared, placed, settings, journal_of(settings))
+    submitted = await send(
+        request,
+        prepared,
+        placed,
+        settings,
+        journal_of(settings),
+        throttle=CreatesThrottle(settings),
+    )
     verb = "resumed" if submitted.resumed else "submitted"
     get_run_logger().info("%s generation %s", verb, submitted.generation_id)
     return submitted

@@ -89,6 +89,8 @@ def standin_settings(standin: StandIn, work: Path) -> dict[str, str]:
         "RESKIN_POLL_DEADLINE_S": "60",
         "RESKIN_RETRY_BASE_DELAY_S": "0.05",
         "RESKIN_RETRY_MAX_DELAY_S": "0.2",
+        # One create every 0.1 s across the session's runs: the pacing is tested on its own.
+        "RESKIN_CREATES_PER_MINUTE": "600",
     }
 
 

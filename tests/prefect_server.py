@@ -126,7 +126,8 @@ def start_prefect_server(
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [str(prefect), "server", "start", "--host", host, "--port", str(port)],
-                env=server_env(home),
+                # Without it the UI is told its API is on the default port 4200, not this one.
+                env={**server_env(home), "PREFECT_UI_API_URL": f"http://{host}:{port}/api"},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -4,6 +4,11 @@ Async because a generation takes minutes and Prefect cannot interrupt a sync tas
 the same client talks to the real service and to the local stand-in. The key lives in a
 ``SecretStr`` and is put on each request's headers only; it is never logged, and any echo of it
 in an answer is masked before an error message is built.
+
+A :class:`Throttle` lets a caller share the service's limits beyond this one client: the client
+asks it before each create it sends (retries included) and tells it of each 429 before waiting
+the answer out, so the layer above can pace every process of a batch, not just this call. The
+client knows nothing of how (the Prefect layer uses server-side limits, ``tasks/limits.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import httpx
 from pydantic import SecretStr
@@ -36,6 +41,18 @@ GENERATIONS_PATH = "/v2/video/generations"
 
 Sleep = Callable[[float], Awaitable[None]]
 
+
+class Throttle(Protocol):
+    """Pacing shared beyond one client, e.g. by every process of a batch."""
+
+    async def before_create(self) -> None:
+        """Awaited before each create is sent, retries included: may wait for a turn."""
+
+    async def after_429(self, delay_s: float) -> None:
+        """Awaited when the service answered 429 and the client is about to wait ``delay_s``
+        (its ``Retry-After``, else the backoff) before trying again."""
+
+
 _HINTS = {
     400: "fix the request",
     401: "check AIMLAPI_API_KEY",
@@ -57,12 +74,14 @@ class AimlapiClient:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
+        throttle: Throttle | None = None,
     ) -> None:
         if not api_key.get_secret_value():
             raise ConfigError("the API key is empty: set AIMLAPI_API_KEY")
         self._key = api_key
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._throttle = throttle
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=timeout or httpx.Timeout(60.0, connect=10.0),
@@ -78,6 +97,7 @@ class AimlapiClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
+        throttle: Throttle | None = None,
     ) -> AimlapiClient:
         if settings.api_key is None:
             raise ConfigError(
@@ -96,6 +116,7 @@ class AimlapiClient:
             retry=RetryPolicy.from_settings(settings),
             transport=transport,
             sleep=sleep,
+            throttle=throttle,
         )
 
     def __repr__(self) -> str:
@@ -147,6 +168,8 @@ class AimlapiClient:
         attempt = 0
         while True:
             attempt += 1
+            if is_create and self._throttle is not None:
+                await self._throttle.before_create()
             try:
                 response = await self._http.request(
                     method, path, json=json, params=params, headers=headers
@@ -193,6 +216,8 @@ class AimlapiClient:
                 delay,
                 " (Retry-After)" if hint is not None else "",
             )
+            if response.status_code == 429 and self._throttle is not None:
+                await self._throttle.after_429(delay)
             await self._sleep(delay)
 
     def _transport_error(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reskin.aimlapi.client import AimlapiClient
+from reskin.aimlapi.client import AimlapiClient, Throttle
 from reskin.aimlapi.models import CreateRequest
 from reskin.edit.prepare import Prepared
 from reskin.edit.request import EditRequest
@@ -40,9 +40,12 @@ async def send(
     placed: Placed | None,
     settings: Settings,
     journal: Journal,
+    *,
+    throttle: Throttle | None = None,
 ) -> Submitted:
-    """The generation for this request: resumed from the journal, or created now."""
-    async with AimlapiClient.from_settings(settings) as client:
+    """The generation for this request: resumed from the journal, or created now (paced by
+    ``throttle`` when given)."""
+    async with AimlapiClient.from_settings(settings, throttle=throttle) as client:
         return await submit_once(
             client,
             journal,

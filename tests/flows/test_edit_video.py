@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import anyio
+import cloudpickle  # type: ignore[import-untyped]  # Prefect's own, ships no types
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
@@ -194,3 +195,13 @@ async def test_five_reference_images_are_refused_before_any_create(
         await edit_video(request={**parameters, "reference_images": [str(png)] * 5})  # type: ignore[call-overload]
     assert standin.stats().create_calls == 0
     assert not await anyio.Path(output).exists()
+
+
+def test_the_flow_survives_the_pickling_a_served_deployment_does(tmp_path: Path) -> None:
+    # `serve` runs each flow run in a spawned process with the flow pickled by value: its
+    # parameter's type must still resolve there (string annotations would not).
+    copy = cloudpickle.loads(cloudpickle.dumps(edit_video))
+    request = {"input": "in.mp4", "prompt": "x", "output": str(tmp_path / "out.mp4")}
+    assert copy.validate_parameters({"request": request}) == {
+        "request": EditRequest.model_validate(request)
+    }

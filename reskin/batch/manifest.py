@@ -1,0 +1,259 @@
+"""The clips of a batch: the videos of an inbox folder, or the rows of a CSV or JSONL manifest.
+
+Everything is read and checked before any clip is sent, so a bad row refuses the whole batch
+with one line naming the file and the line, and nothing is paid for a half-read manifest.
+
+==========  ===================================================================================
+column      meaning (only ``input`` is required)
+==========  ===================================================================================
+input       a local path (relative: beside the manifest) or an http(s):// URL
+prompt      the clip's prompt; empty: the batch's prompt
+start_s     edit from this second of the input
+end_s       edit up to this second
+audio       restore, model or none; empty: the batch's
+output      the .mp4 to write (relative: in the output folder); empty: ``<output>/<stem>.mp4``
+==========  ===================================================================================
+
+A CSV has a header row naming its columns (any order, any subset with ``input``); a JSONL file
+has one JSON object per line, blank lines ignored. Any other column is refused (a typo such as
+``promt`` would otherwise silently edit with the default prompt). Two clips writing one output,
+or an output over an input, are refused too.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from reskin.batch.request import BatchRequest
+from reskin.edit.request import EditRequest
+from reskin.edit.source import is_remote
+from reskin.errors import InputError
+from reskin.media.probe import shown_name
+
+COLUMNS = ("input", "prompt", "start_s", "end_s", "audio", "output")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
+MANIFEST_SUFFIXES = (".csv", ".jsonl")
+#: More clips than this in one batch are refused: every row is a parameter and a result row
+#: Prefect stores, and a table the UI draws.
+MAX_CLIPS = 10_000
+
+
+class ManifestError(InputError):
+    """The inbox or the manifest cannot be used; nothing was sent."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One clip of a batch: the edit to make, and where it came from."""
+
+    #: Its place in the batch (0-based), which is also its row in the results.
+    index: int
+    #: What tables call it: the input's file name, and its manifest line.
+    label: str
+    #: The manifest line it came from; None for an inbox clip.
+    line: int | None
+    request: EditRequest
+
+
+def load_clips(batch: BatchRequest) -> list[Clip]:
+    """The clips of ``batch``, checked whole; :class:`ManifestError` (one line) when any is bad."""
+    output_dir = output_folder(batch)
+    if batch.inbox is not None:
+        clips = scan_inbox(Path(batch.inbox), output_dir, batch)
+    else:
+        clips = read_manifest(Path(str(batch.manifest)), output_dir, batch)
+    _check_outputs(clips, batch)
+    return clips
+
+
+def output_folder(batch: BatchRequest) -> Path:
+    """The batch's output folder as an absolute path."""
+    return Path(batch.output_dir).expanduser().resolve()
+
+
+def scan_inbox(folder: Path, output_dir: Path, batch: BatchRequest) -> list[Clip]:
+    """One clip per video file directly in ``folder`` (hidden files ignored), by name."""
+    folder = folder.expanduser()
+    if not folder.is_dir():
+        raise ManifestError(f"inbox {folder} is not a folder: check the path")
+    if folder.resolve() == output_dir:
+        raise ManifestError(
+            f"the output folder is the inbox {folder}: outputs would be taken for new clips; "
+            "give another output folder"
+        )
+    videos = sorted(
+        path
+        for path in folder.iterdir()
+        if path.suffix.lower() in VIDEO_SUFFIXES
+        and not path.name.startswith(".")
+        # is_file follows links: a link to a video is a video, a folder named x.mp4 is not.
+        and path.is_file()
+    )
+    if len(videos) > MAX_CLIPS:
+        raise ManifestError(
+            f"inbox {folder} holds {len(videos)} videos, over {MAX_CLIPS} in one batch: "
+            "split it into several folders"
+        )
+    clips = []
+    for index, path in enumerate(videos):
+        fields = {"input": str(path.resolve()), "output": str(output_dir / f"{path.stem}.mp4")}
+        request = _edit_request(fields, batch, where=f"inbox {folder}: {shown_name(path.name)}")
+        clips.append(Clip(index, shown_name(path.name), None, request))
+    return clips
+
+
+def read_manifest(path: Path, output_dir: Path, batch: BatchRequest) -> list[Clip]:
+    """One clip per row of the CSV or JSONL file at ``path``."""
+    path = path.expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in MANIFEST_SUFFIXES:
+        raise ManifestError(
+            f"manifest {path.name}: give a .csv file (with a header row) or a .jsonl file"
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a spreadsheet's byte-order mark
+    except FileNotFoundError:
+        raise ManifestError(f"manifest {path} does not exist: check the path") from None
+    except UnicodeDecodeError:
+        raise ManifestError(f"manifest {path.name} is not UTF-8 text: save it as UTF-8") from None
+    except OSError as exc:
+        raise ManifestError(f"manifest {path}: cannot read it ({exc.strerror})") from exc
+    rows = _csv_rows(text, path.name) if suffix == ".csv" else _jsonl_rows(text, path.name)
+    base = path.resolve().parent
+    clips: list[Clip] = []
+    for line, row in rows:
+        where = f"manifest {path.name} line {line}"
+        if len(clips) == MAX_CLIPS:
+            raise ManifestError(f"{where}: over {MAX_CLIPS} clips in one batch: split the file")
+        fields = _resolved(row, base, output_dir, where)
+        request = _edit_request(fields, batch, where=where)
+        label = f"{shown_name(request.shown_input)} (line {line})"
+        clips.append(Clip(len(clips), label, line, request))
+    if not clips:
+        raise ManifestError(f"manifest {path.name} has no rows: add one clip a line")
+    return clips
+
+
+def _csv_rows(text: str, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    reader = csv.reader(text.splitlines(keepends=True))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ManifestError(
+            f"manifest {name} is empty: give a header row and one row a clip"
+        ) from None
+    except csv.Error as exc:
+        raise ManifestError(f"manifest {name} line 1: not CSV ({exc})") from exc
+    columns = [cell.strip() for cell in header]
+    _check_columns(columns, f"manifest {name} line 1", "header")
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ManifestError(f"manifest {name} line {reader.line_num}: not CSV ({exc})") from exc
+        if not any(cell.strip() for cell in cells):
+            continue  # a blank line, or a row of empty cells a spreadsheet left
+        if len(cells) > len(columns):
+            raise ManifestError(
+                f"manifest {name} line {reader.line_num}: {len(cells)} cells but "
+                f"{len(columns)} columns in the header: quote cells that hold commas"
+            )
+        row = {column: cell for column, cell in zip(columns, cells, strict=False)}
+        yield reader.line_num, row
+
+
+def _jsonl_rows(text: str, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for line, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        where = f"manifest {name} line {line}"
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ManifestError(f"{where}: not JSON ({exc.msg}): one object a line") from None
+        if not isinstance(row, dict):
+            raise ManifestError(f"{where}: not a JSON object: one object a line")
+        _check_columns(list(row), where, "key")
+        yield line, row
+
+
+def _check_columns(columns: list[str], where: str, what: str) -> None:
+    unknown = [column for column in columns if column not in COLUMNS]
+    if unknown:
+        raise ManifestError(
+            f"{where}: unknown {what} {shown_name(unknown[0])!r} (known: {', '.join(COLUMNS)})"
+        )
+    repeated = sorted({column for column in columns if columns.count(column) > 1})
+    if repeated:
+        raise ManifestError(f"{where}: {what} {repeated[0]!r} appears twice: keep one")
+    if what == "header" and "input" not in columns:
+        raise ManifestError(f"{where}: no input column: every row needs the video to edit")
+
+
+def _resolved(row: Mapping[str, Any], base: Path, output_dir: Path, where: str) -> dict[str, Any]:
+    """The row's fields, empty ones dropped, paths made absolute."""
+    fields: dict[str, Any] = {}
+    for key, value in row.items():
+        # Cells lose the blanks around them, except a prompt, which is the user's text.
+        cleaned = value.strip() if isinstance(value, str) and key != "prompt" else value
+        if cleaned is not None and cleaned != "":
+            fields[key] = cleaned
+    source = fields.get("input")
+    if not isinstance(source, str) or not source:
+        raise ManifestError(f"{where}: input: give the video to edit (a path or a URL)")
+    if not is_remote(source):
+        fields["input"] = str((base / Path(source).expanduser()).resolve())
+    output = fields.get("output")
+    if isinstance(output, str):
+        fields["output"] = str((output_dir / Path(output).expanduser()).resolve())
+    else:
+        stem = Path(source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]).stem or "clip"
+        fields["output"] = str(output_dir / f"{stem}.mp4")
+    return fields
+
+
+def _edit_request(fields: dict[str, Any], batch: BatchRequest, *, where: str) -> EditRequest:
+    values = {"audio": batch.audio, **fields, "force": batch.force}
+    if "prompt" not in values:
+        if batch.prompt is None:
+            raise ManifestError(f"{where}: prompt: give one, or a prompt for the whole batch")
+        values["prompt"] = batch.prompt
+    try:
+        return EditRequest.model_validate(values)
+    except ValidationError as exc:
+        raise ManifestError(f"{where}: {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    field = ".".join(str(part) for part in error["loc"])
+    text = f"{field}: {message}" if field else message
+    return " ".join(text.split())
+
+
+def _check_outputs(clips: list[Clip], batch: BatchRequest) -> None:
+    inputs = {clip.request.input for clip in clips}
+    seen: dict[str, Clip] = {}
+    source = "inbox" if batch.inbox is not None else "manifest"
+    for clip in clips:
+        output = clip.request.output
+        if output in inputs:
+            raise ManifestError(
+                f"{source}: {clip.label} would write over an input ({output}): give another output"
+            )
+        if output in seen:
+            raise ManifestError(
+                f"{source}: {seen[output].label} and {clip.label} would both write "
+                f"{Path(output).name}: give each clip its own output"
+            )
+        seen[output] = clip

@@ -1,0 +1,208 @@
+"""What a batch asks for (the ``edit-batch`` flow's one parameter, a form in the UI), one row per
+clip of what became of it, and the batch's result.
+
+Like :class:`~reskin.edit.request.EditRequest`, these hold paths, ids and numbers only: Prefect
+stores parameters and results and shows them in the UI.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from reskin.aimlapi.models import MAX_PROMPT_CHARS
+from reskin.media.sound import AudioMode
+
+Dispatch = Literal["subflow", "deployment"]
+
+#: ``flow name/deployment name`` of the one-clip deployment (``deployments/definitions.py``).
+EDIT_VIDEO_DEPLOYMENT = "edit-video/edit-video"
+
+
+class BatchRequest(BaseModel):
+    """Edit every clip of an inbox folder, or every row of a manifest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Edit a batch of videos")
+
+    inbox: str | None = Field(
+        title="Inbox folder",
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="A local folder of videos (.mp4, .mov, .mkv; not its subfolders), on the "
+        "machine that runs the batch. Give this or a manifest, not both.",
+    )
+    manifest: str | None = Field(
+        title="Manifest file",
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="A local .csv (with a header row) or .jsonl file, one clip a row; columns: "
+        "input, prompt, start_s, end_s, audio, output (only input is required). Relative "
+        "inputs are read beside the manifest. Give this or an inbox, not both.",
+    )
+    prompt: str | None = Field(
+        title="Prompt",
+        default=None,
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+        description="What the edited videos should look like: every inbox clip, and every "
+        "manifest row without a prompt of its own.",
+    )
+    output_dir: str = Field(
+        title="Output folder",
+        min_length=1,
+        max_length=4096,
+        description="Inbox clips go to <output folder>/<name>.mp4, relative manifest outputs "
+        "are read from here, and results.jsonl / results.csv (what became of each clip) are "
+        "written here.",
+    )
+    audio: AudioMode = Field(
+        title="Sound",
+        default=AudioMode.RESTORE,
+        description="restore: the original sound, in sync; model: the service's sound; none. "
+        "A manifest's audio column overrides it for its row.",
+    )
+    budget_credits: float | None = Field(
+        title="Budget (credits)",
+        default=None,
+        gt=0,
+        description="Send no new clip once the credits of this batch's finished clips, plus an "
+        "estimate for the clips in flight, reach this; empty: no budget.",
+    )
+    max_parallel: int = Field(
+        title="Clips at once",
+        default=4,
+        ge=1,
+        le=64,
+        description="How many clips of this batch run at the same time.",
+    )
+    dispatch: Dispatch = Field(
+        title="Run each clip as",
+        default="subflow",
+        description="subflow: a child run in this process; deployment: a run of the "
+        "deployment below, taken by whatever serves it or works its pool.",
+    )
+    deployment: str = Field(
+        title="Clip deployment",
+        default=EDIT_VIDEO_DEPLOYMENT,
+        min_length=3,
+        max_length=300,
+        description="The one-clip deployment, as 'flow name/deployment name' "
+        "(used when each clip runs as a deployment).",
+    )
+    force: bool = Field(
+        title="Force new submissions",
+        default=False,
+        description="Edit every clip again, even those already done, failed before or whose "
+        "answer was lost (pays again).",
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("inbox", "manifest", "output_dir")
+    @classmethod
+    def _local(cls, value: str | None) -> str | None:
+        if value is not None and "://" in value:
+            raise ValueError("must be a local path (remote folders are not supported yet)")
+        return value
+
+    @field_validator("deployment")
+    @classmethod
+    def _deployment_name(cls, value: str) -> str:
+        flow_name, _, name = value.partition("/")
+        if not flow_name.strip() or not name.strip() or "/" in name:
+            raise ValueError("must be 'flow name/deployment name', e.g. edit-video/edit-video")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BatchRequest:
+        if (self.inbox is None) == (self.manifest is None):
+            raise ValueError("give exactly one of inbox (a folder) or manifest (a file)")
+        if self.inbox is not None and self.prompt is None:
+            raise ValueError("an inbox batch needs a prompt: its clips carry none of their own")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The inbox or the manifest, as given."""
+        return self.inbox if self.inbox is not None else str(self.manifest)
+
+
+class ClipStatus(StrEnum):
+    """What became of one clip of a batch."""
+
+    DONE = "done"
+    SKIPPED = "skipped (already done)"
+    FAILED = "failed"
+    OVER_BUDGET = "over budget"
+    #: Not finished yet: only in the results manifest written while the batch runs.
+    PENDING = "pending"
+
+
+class ClipRow(BaseModel):
+    """One clip of a batch: what was asked and what became of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: The input's file name (and, for a manifest, its line).
+    clip: str
+    #: The manifest line the clip came from; None for an inbox clip.
+    line: int | None = None
+    input: str
+    output: str
+    status: ClipStatus
+    audio: AudioMode
+    generation_id: str | None = None
+    #: What the clip's generation cost, as the service reported it (also for reused ones).
+    credits_used: float | None = None
+    #: A new generation was paid for by this batch (not skipped, not resumed).
+    paid: bool = False
+    #: Wall time from sending the clip to its end, waiting for a worker included.
+    seconds: float | None = None
+    #: The one-line error of a failed clip.
+    error: str | None = None
+    flow_run_id: str | None = None
+    #: What the submission journal keys the request on; None when unknown (a remote input, a
+    #: clip that never started).
+    fingerprint: str | None = None
+
+
+class BatchResult(BaseModel):
+    """What a batch did: counts, the credits it spent, and one row per clip."""
+
+    model_config = ConfigDict(frozen=True)
+
+    total: int
+    done: int
+    skipped: int
+    failed: int
+    over_budget: int
+    #: Credits of the generations this batch paid for (reused ones cost nothing new).
+    credits_spent: float
+    #: ``<output_dir>/results.jsonl``, or None when the batch had no clip.
+    results_manifest: str | None
+    rows: list[ClipRow]
+
+    @classmethod
+    def of(cls, rows: list[ClipRow], results_manifest: str | None) -> BatchResult:
+        def count(status: ClipStatus) -> int:
+            return sum(1 for row in rows if row.status is status)
+
+        return cls(
+            total=len(rows),
+            done=count(ClipStatus.DONE),
+            skipped=count(ClipStatus.SKIPPED),
+            failed=count(ClipStatus.FAILED),
+            over_budget=count(ClipStatus.OVER_BUDGET),
+            credits_spent=sum(row.credits_used or 0.0 for row in rows if row.paid),
+            results_manifest=results_manifest,
+            rows=rows,
+        )

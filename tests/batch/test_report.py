@@ -1,0 +1,195 @@
+"""The record of a batch: the results manifest (atomic, JSONL and CSV, read back by the next
+run), the table, the one-line errors of failed children, and what a deployment run's summary
+artifact says (parsed from what ``tasks/publish.py`` really writes)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from reskin.batch.manifest import Clip
+from reskin.batch.report import (
+    CSV_COLUMNS,
+    TABLE_COLUMNS,
+    ResultsWriter,
+    clip_row,
+    counts_line,
+    error_of,
+    failure_of,
+    parse_summary,
+    read_results,
+    table,
+    write_results,
+)
+from reskin.batch.request import BatchResult, ClipRow, ClipStatus
+from reskin.edit.request import EditRequest, EditResult
+from reskin.errors import InputError, ProbeError
+from tasks.publish import summary_markdown
+
+
+def _clip(index: int, prompt: str = "sepia") -> Clip:
+    request = EditRequest(input=f"/in/c{index}.mp4", prompt=prompt, output=f"/out/c{index}.mp4")
+    return Clip(index, f"c{index}.mp4", index + 2, request)
+
+
+def _rows() -> list[ClipRow]:
+    return [
+        clip_row(_clip(0), ClipStatus.DONE, generation_id="g0", credits_used=300.0, paid=True,
+                 seconds=4.26, flow_run_id="r0", fingerprint="f0"),
+        clip_row(_clip(1), ClipStatus.SKIPPED, generation_id="g1", credits_used=300.0,
+                 seconds=0.0, fingerprint="f1"),
+        clip_row(_clip(2), ClipStatus.FAILED, error="c2.mp4: not a video", seconds=1.0),
+        clip_row(_clip(3), ClipStatus.OVER_BUDGET),
+    ]  # fmt: skip
+
+
+def test_the_results_are_written_whole_and_read_back(tmp_path: Path) -> None:
+    rows = _rows()
+    out = tmp_path / "out"
+    assert write_results(out, rows) == out / "results.jsonl"
+    assert sorted(path.name for path in out.iterdir()) == ["results.csv", "results.jsonl"]
+    assert list(read_results(out).values()) == rows
+    assert read_results(out)["/out/c1.mp4"].status is ClipStatus.SKIPPED
+    with (out / "results.csv").open(newline="") as handle:
+        lines = list(csv.DictReader(handle))
+    assert tuple(lines[0]) == CSV_COLUMNS
+    assert [line["status"] for line in lines] == [row.status.value for row in rows]
+    assert lines[2]["generation_id"] == ""
+    assert lines[0]["paid"] == "True"
+    # Rewritten in place: the new rows, still nothing else in the folder.
+    write_results(out, rows[:1])
+    assert list(read_results(out).values()) == rows[:1]
+    assert sorted(path.name for path in out.iterdir()) == ["results.csv", "results.jsonl"]
+
+
+def test_unreadable_earlier_results_skip_nothing(tmp_path: Path) -> None:
+    assert read_results(tmp_path / "none") == {}
+    write_results(tmp_path, _rows()[:2])
+    path = tmp_path / "results.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text(lines[0][:-5] + "\n\n" + lines[1] + "\n")
+    assert list(read_results(tmp_path)) == ["/out/c1.mp4"]
+
+
+def test_while_running_the_results_are_rewritten_at_most_every_few_seconds(
+    tmp_path: Path,
+) -> None:
+    now = [100.0]
+    clips = [_clip(0), _clip(1)]
+    writer = ResultsWriter(tmp_path, clips, every_s=2.0, clock=lambda: now[0])
+    assert [row.status for row in writer.rows] == [ClipStatus.PENDING] * 2
+    done = _rows()[0]
+    writer.update(0, done)  # the first is written at once
+    assert [row.status for row in read_results(tmp_path).values()] == ["done", "pending"]
+    now[0] += 1.0
+    writer.update(1, _rows()[2].model_copy(update={"output": "/out/c1.mp4"}))
+    assert read_results(tmp_path)["/out/c1.mp4"].status is ClipStatus.PENDING
+    now[0] += 1.0
+    writer.flush()
+    assert read_results(tmp_path)["/out/c1.mp4"].status is ClipStatus.FAILED
+
+
+def test_the_table_and_the_counts() -> None:
+    rows = _rows()
+    shown = table(rows)
+    assert [tuple(row) for row in shown] == [TABLE_COLUMNS] * 4
+    assert shown[0] == {
+        "clip": "c0.mp4",
+        "status": "done",
+        "output": "/out/c0.mp4",
+        "generation id": "g0",
+        "credits": 300.0,
+        "seconds": 4.3,
+        "error": None,
+    }
+    assert shown[3]["status"] == "over budget"
+    assert counts_line(rows) == (
+        "4 clips: 1 done, 1 skipped (already done), 1 failed, 1 over budget"
+    )
+    assert counts_line([]) == "0 clips: nothing to do"
+    result = BatchResult.of(rows, "/out/results.jsonl")
+    assert (result.total, result.done, result.skipped, result.failed, result.over_budget) == (
+        4,
+        1,
+        1,
+        1,
+        1,
+    )
+    assert result.credits_spent == 300.0  # the skipped clip's generation was paid before
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "Flow run encountered an exception: ProbeError: c.mp4 is not a video: export it",
+            "c.mp4 is not a video: export it",
+        ),
+        (
+            "Flow run encountered an exception: reskin.errors.InputError: no: check the path",
+            "no: check the path",
+        ),
+        ("Flow run encountered an exception: KeyError: 'x'", "KeyError: 'x'"),
+        ("Execution was cancelled by the runtime environment.", "Execution was cancelled by "
+         "the runtime environment."),
+        ("line one\n  line two", "line one line two"),
+        (None, "the run ended Crashed without a message"),
+    ],
+)  # fmt: skip
+def test_a_failed_child_says_what_reskin_said_in_one_line(
+    message: str | None, expected: str
+) -> None:
+    assert failure_of(message, ended="Crashed") == expected
+
+
+def test_an_exception_reads_the_same_as_its_state_message() -> None:
+    assert error_of(ProbeError("c.mp4: not a video")) == "c.mp4: not a video"
+    assert error_of(KeyError("x")) == "KeyError: 'x'"
+    assert failure_of("Flow run encountered an exception: InputError: a\nb") == error_of(
+        InputError("a\nb")
+    )
+
+
+def _result(**changes: object) -> EditResult:
+    fields: dict[str, object] = {
+        "output": "/out/a | b.mp4",
+        "generation_id": "4c0d-1:klingai/video-o1-video-to-video-edit",
+        "credits_used": 300.0,
+        "resumed": False,
+        "reused_download": False,
+        "input_duration_s": 3.0,
+        "output_duration_s": 3.0,
+        "width": 1280,
+        "height": 720,
+        "has_audio": True,
+        "conform": "stream copy",
+        "sound": "restore",
+        "timings_s": {"preprocess": 0.5},
+    }
+    return EditResult.model_validate(fields | changes)
+
+
+def test_a_child_summary_is_read_back_as_publish_writes_it() -> None:
+    # A prompt that looks like a row must not pass for one.
+    request = EditRequest(input="/in/a.mp4", prompt="| output | `x` |\nnew", output="/o/a.mp4")
+    summary = parse_summary(summary_markdown(request, _result()))
+    assert summary is not None
+    assert summary.output == "/out/a | b.mp4"
+    assert summary.generation_id == "4c0d-1:klingai/video-o1-video-to-video-edit"
+    assert not summary.resumed
+    assert summary.credits_used == 300.0
+    assert summary.input_duration_s == 3.0
+
+    resumed = parse_summary(
+        summary_markdown(request, _result(resumed=True, credits_used=None, input_duration_s=7.25))
+    )
+    assert resumed is not None
+    assert resumed.resumed
+    assert resumed.generation_id == "4c0d-1:klingai/video-o1-video-to-video-edit"
+    assert resumed.credits_used is None
+    assert resumed.input_duration_s == 7.25
+
+    assert parse_summary("[a.mp4](file:///out/a.mp4)") is None
+    assert parse_summary("# reskin edit\n\n| | |\n|---|---|\n") is None

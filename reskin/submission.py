@@ -36,6 +36,35 @@ class Submitted:
         return self.generation_id.split(":", 1)[0][:8]
 
 
+def earlier_generation(journal: Journal, fp: str, *, force: bool, retention_s: float) -> str | None:
+    """The live generation the journal holds for request ``fp``; None when one must be sent.
+
+    Raises instead when the journal says sending again could pay twice for nothing: the job
+    failed, or an earlier create got no answer (``force`` overrides both). Called before the
+    clip is prepared as well as right before the create, so a refusal costs no ffmpeg run.
+    """
+    entry = journal.get(fp)
+    if entry is None or force:
+        return None
+    if journal.is_stale(entry, retention_s=retention_s):
+        log.info("the earlier generation for this request is past retention: submitting anew")
+        return None
+    if entry.phase is Phase.FAILED:
+        raise GenerationFailedError(
+            f"this request already failed at the service ({entry.error}); "
+            "rerun with --force to pay for a new attempt",
+            generation_id=entry.generation_id or "",
+            name="earlier failure",
+            detail=entry.error or "",
+        )
+    if entry.phase is Phase.RESERVED or entry.generation_id is None:
+        raise SubmissionUnknownError(
+            "an earlier run sent this request but never learned its generation id, so the "
+            "service may already have it; rerun with --force to submit again (may bill twice)"
+        )
+    return entry.generation_id
+
+
 async def submit_once(
     client: AimlapiClient,
     journal: Journal,
@@ -50,28 +79,11 @@ async def submit_once(
     ``build_request`` is called only when a create is really sent (a data URI is built then,
     never stored).
     """
-    entry = journal.get(fp)
-    replace = force
-    if entry is not None and not force:
-        if journal.is_stale(entry, retention_s=retention_s):
-            log.info("the earlier generation for this request is past retention: submitting anew")
-            replace = True
-        elif entry.phase is Phase.FAILED:
-            raise GenerationFailedError(
-                f"this request already failed at the service ({entry.error}); "
-                "rerun with --force to pay for a new attempt",
-                generation_id=entry.generation_id or "",
-                name="earlier failure",
-                detail=entry.error or "",
-            )
-        elif entry.phase is Phase.RESERVED or entry.generation_id is None:
-            raise SubmissionUnknownError(
-                "an earlier run sent this request but never learned its generation id, so the "
-                "service may already have it; rerun with --force to submit again (may bill twice)"
-            )
-        else:
-            log.info("resuming generation %s instead of submitting again", entry.generation_id)
-            return Submitted(entry.generation_id, resumed=True)
+    earlier = earlier_generation(journal, fp, force=force, retention_s=retention_s)
+    if earlier is not None:
+        log.info("resuming generation %s instead of submitting again", earlier)
+        return Submitted(earlier, resumed=True)
+    replace = force or journal.get(fp) is not None  # a stale entry is replaced
 
     if not journal.reserve(fp, replace=replace):
         raise SubmissionUnknownError(

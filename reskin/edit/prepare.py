@@ -18,7 +18,7 @@ from pathlib import Path
 from reskin.edit.references import Reference, take_references
 from reskin.edit.request import EditRequest
 from reskin.edit.source import is_remote, take_source
-from reskin.journal import Journal, Phase, file_sha256, fingerprint
+from reskin.journal import Journal, fingerprint
 from reskin.limits import ModelLimits, limits_for
 from reskin.media.binaries import FFmpegTools
 from reskin.media.conform import Action, ConformPlan, ConformResult, conform, plan_conform_file
@@ -26,12 +26,12 @@ from reskin.media.intake import make_job_dir
 from reskin.media.probe import MediaInfo
 from reskin.media.sound import AudioMode
 from reskin.settings import Settings
+from reskin.submission import earlier_generation
 
 log = logging.getLogger(__name__)
 
 #: Job folders older than this are leftovers of runs that died; they are removed.
 STALE_JOB_S = 24 * 3600.0
-_RESUMABLE = (Phase.ACCEPTED, Phase.DOWNLOADED, Phase.DONE)
 
 
 @dataclass(frozen=True)
@@ -89,17 +89,20 @@ async def prepare(
     try:
         intake = await take_source(request.input, job_dir, tools, settings)
         refs = await take_references(request.reference_images, job_dir, limits, settings)
-        sha = await asyncio.to_thread(file_sha256, intake.path)
         plan = await asyncio.to_thread(
             plan_conform_file, intake.info, window=request.window, limits=limits
         )
-        fp = request_fingerprint(request, settings, sha, refs)
-        entry = journal.get(fp)
+        fp = request_fingerprint(request, settings, intake.sha256, refs)
+        # The submit stage's own decision, taken now: a refusal (failed before, answer lost)
+        # comes before any conform, and a live generation needs no clip.
         resumable = (
-            not request.force
-            and entry is not None
-            and entry.phase in _RESUMABLE
-            and not journal.is_stale(entry, retention_s=settings.result_retention_h * 3600)
+            earlier_generation(
+                journal,
+                fp,
+                force=request.force,
+                retention_s=settings.result_retention_h * 3600,
+            )
+            is not None
         )
         clip: Path | None = None
         if resumable:

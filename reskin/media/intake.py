@@ -16,6 +16,7 @@ the full decode of :func:`~reskin.media.verify.verify`, which catches damage in 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import stat
@@ -49,6 +50,8 @@ class Intake:
     #: The job-local copy every later step opens.
     path: Path
     info: MediaInfo
+    #: SHA-256 of the content, taken while copying (inputs can be hundreds of MB: read once).
+    sha256: str
 
 
 def make_job_dir(root: Path) -> Path:
@@ -78,7 +81,7 @@ def take_in(
     source = Path(source)
     shown = shown_name(name if name is not None else source.name)
     staged = job_dir / STAGED_NAME
-    _copy(source, staged, shown, max_bytes)
+    sha256 = _copy(source, staged, shown, max_bytes)
     try:
         info = probe(staged, tools=tools, name=shown, timeout_s=timeout_s)
         final = staged.with_name("input" + EXTENSIONS[info.container])
@@ -91,10 +94,11 @@ def take_in(
         staged.unlink(missing_ok=True)  # a refused input has no business in the job
         raise
     log.debug("took %s in as %s", shown, final)
-    return Intake(source=source, path=final, info=info)
+    return Intake(source=source, path=final, info=info, sha256=sha256)
 
 
-def _copy(source: Path, target: Path, shown: str, max_bytes: int) -> None:
+def _copy(source: Path, target: Path, shown: str, max_bytes: int) -> str:
+    """Copy ``source`` to ``target``; the SHA-256 of what was copied."""
     try:
         before = source.stat()
     except OSError as exc:
@@ -116,18 +120,22 @@ def _copy(source: Path, target: Path, shown: str, max_bytes: int) -> None:
         if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
             raise InputError(f"{shown} is not a regular file: give the path of a video file")
         # O_EXCL: a job folder is used once; never write over what another step left there.
+        digest = hashlib.sha256()
         with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as dst:
             try:
-                copied = _copy_capped(src, dst, shown, max_bytes)
+                copied = _copy_capped(src, dst, shown, max_bytes, digest)
             except (OSError, InputError):
                 target.unlink(missing_ok=True)
                 raise
     if copied == 0:
         target.unlink(missing_ok=True)
         raise ProbeError(f"{shown} is empty: {_FIX}")
+    return digest.hexdigest()
 
 
-def _copy_capped(src: BinaryIO, dst: BinaryIO, shown: str, max_bytes: int) -> int:
+def _copy_capped(
+    src: BinaryIO, dst: BinaryIO, shown: str, max_bytes: int, digest: hashlib._Hash
+) -> int:
     copied = 0
     while True:
         try:
@@ -139,6 +147,7 @@ def _copy_capped(src: BinaryIO, dst: BinaryIO, shown: str, max_bytes: int) -> in
         copied += len(chunk)
         if copied > max_bytes:  # it grew since the stat
             raise InputError(_too_large(shown, copied, max_bytes))
+        digest.update(chunk)
         dst.write(chunk)  # a full disk is our problem, not the user's: its OSError goes up
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -53,6 +54,7 @@ def test_a_video_is_copied_under_a_name_reskin_chose(
     assert taken.info.path == taken.path
     assert taken.path.read_bytes() == mine.read_bytes()
     assert taken.info == probe(taken.path)
+    assert taken.sha256 == hashlib.sha256(mine.read_bytes()).hexdigest()  # taken while copying
     assert sorted(p.name for p in job.iterdir()) == ["input.mp4"]
 
 

@@ -10,7 +10,7 @@ batch, so it shows on its own in the UI:
 - ``deployment``: a run of the ``edit-video`` deployment (``run_deployment``, as a subflow),
   taken by whatever serves it or works its pool, here or on other machines. Its result is not
   persisted (``edit_video`` keeps no results on a storage the batch may not share), so the batch
-  reads what the run did from its summary artifact on the Prefect server.
+  reads what the run did from its result table artifact on the Prefect server.
 
 No ``from __future__ import annotations`` here: a served deployment pickles the flow's function
 by value into its run's process, and string annotations would no longer resolve there
@@ -38,7 +38,7 @@ from reskin.errors import ReskinError
 from reskin.journal import Journal
 from reskin.limits import KLING_O1_EDIT, billed_seconds, limits_for
 from reskin.settings import Settings, load_settings
-from tasks.batch import check_deployment, plan_batch, publish_batch, read_child_summary
+from tasks.batch import check_deployment, plan_batch, publish_batch, read_child_result
 
 #: Seconds between two looks at a clip's deployment run while it runs elsewhere.
 DEPLOYMENT_POLL_S = 2.0
@@ -126,17 +126,7 @@ async def _as_subflow(
     run_id = str(state.state_details.flow_run_id)
     value = await state.aresult(raise_on_failure=False)
     if isinstance(value, EditResult):
-        return await _done(
-            clip,
-            settings,
-            journal,
-            generation_id=value.generation_id,
-            credits_used=value.credits_used,
-            resumed=value.resumed,
-            input_duration_s=value.input_duration_s,
-            seconds=seconds,
-            run_id=run_id,
-        )
+        return await _done(clip, value, settings, journal, seconds=seconds, run_id=run_id)
     error = error_of(value) if isinstance(value, BaseException) else failure_of(state.message)
     return Outcome(
         clip_row(clip, ClipStatus.FAILED, error=error, seconds=seconds, flow_run_id=run_id)
@@ -157,20 +147,10 @@ async def _as_deployment_run(
     run_id = str(child.id)
     state = child.state
     if state is not None and state.is_completed():
-        summary = await read_child_summary(child.id)
-        if summary is not None:
-            return await _done(
-                clip,
-                settings,
-                journal,
-                generation_id=summary.generation_id,
-                credits_used=summary.credits_used,
-                resumed=summary.resumed,
-                input_duration_s=summary.input_duration_s,
-                seconds=seconds,
-                run_id=run_id,
-            )
-        error = f"run {child.name} completed without its summary artifact: see the run"
+        result = await read_child_result(child.id)
+        if result is not None:
+            return await _done(clip, result, settings, journal, seconds=seconds, run_id=run_id)
+        error = f"run {child.name} completed without its result artifact: see the run"
     else:
         ended = state.type.value if state is not None else "without a state"
         error = failure_of(state.message if state is not None else None, ended=ended)
@@ -181,37 +161,31 @@ async def _as_deployment_run(
 
 async def _done(
     clip: Clip,
+    result: EditResult,
     settings: Settings,
     journal: Journal,
     *,
-    generation_id: str,
-    credits_used: float | None,
-    resumed: bool,
-    input_duration_s: float | None,
     seconds: float,
     run_id: str,
 ) -> Outcome:
     fp = await asyncio.to_thread(
-        fingerprint_of_done, clip.request, generation_id, settings, journal
+        fingerprint_of_done, clip.request, result.generation_id, settings, journal
     )
     row = clip_row(
         clip,
         ClipStatus.DONE,
-        generation_id=generation_id,
-        credits_used=credits_used,
-        paid=not resumed,
+        generation_id=result.generation_id,
+        credits_used=result.credits_used,
+        paid=not result.resumed,
         seconds=seconds,
         flow_run_id=run_id,
         fingerprint=fp,
     )
-    billed = None
-    if input_duration_s is not None:
-        try:
-            limits = limits_for(clip.request.model or settings.model)
-        except ReskinError:
-            limits = KLING_O1_EDIT
-        billed = billed_seconds(input_duration_s, limits)
-    return Outcome(row, billed)
+    try:
+        limits = limits_for(clip.request.model or settings.model)
+    except ReskinError:
+        limits = KLING_O1_EDIT
+    return Outcome(row, billed_seconds(result.input_duration_s, limits))
 
 
 def _max_billed_s(settings: Settings) -> float:

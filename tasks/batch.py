@@ -5,6 +5,7 @@ that ran as a deployment run."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from uuid import UUID
 
@@ -12,21 +13,21 @@ from prefect import get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+)
 from prefect.exceptions import ObjectNotFound
 
 from reskin.batch.plan import Plan, make_plan
-from reskin.batch.report import (
-    ChildSummary,
-    counts_line,
-    parse_summary,
-    table,
-    write_results,
-)
+from reskin.batch.report import counts_line, table, write_results
 from reskin.batch.request import BatchRequest, BatchResult, ClipRow
 from reskin.edit.prepare import journal_of
+from reskin.edit.request import EditResult
 from reskin.errors import ConfigError
 from reskin.settings import load_settings
+from tasks.publish import RESULT_KEY
 
 #: The flow every clip deployment must run: its runs take one ``request`` parameter.
 EDIT_VIDEO_FLOW = "edit-video"
@@ -82,16 +83,21 @@ async def check_deployment(name: str) -> None:
         )
 
 
-async def read_child_summary(flow_run_id: UUID) -> ChildSummary | None:
-    """What a finished ``edit-video`` run reported in its summary artifact; None when it left
-    none. Artifacts live on the Prefect server, so this works wherever the run ran."""
+async def read_child_result(flow_run_id: UUID) -> EditResult | None:
+    """What a finished ``edit-video`` run did, from the result table its ``publish`` stage
+    left; None when it left none. Artifacts live on the Prefect server, so this works wherever
+    the run ran."""
     async with get_client() as client:
         artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+                key=ArtifactFilterKey(any_=[RESULT_KEY]),
+            )
         )
     for artifact in artifacts:
-        if artifact.type == "markdown" and isinstance(artifact.data, str):
-            summary = parse_summary(artifact.data)
-            if summary is not None:
-                return summary
+        rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+        if isinstance(rows, list) and len(rows) == 1 and isinstance(rows[0], dict):
+            result = EditResult.from_row(rows[0])
+            if result is not None:
+                return result
     return None

@@ -1,7 +1,10 @@
-"""Stage 6, publish: the run's summary and a link to the output, as Prefect artifacts.
+"""Stage 6, publish: the run's summary, its result as a one-row table and a link to the output,
+as Prefect artifacts.
 
-Artifacts hold names, ids, numbers and paths; never a data URI, a key or the result's
-CDN link (it is a bearer link while it lives).
+The table is for programs: a batch reads it back (``tasks/batch.py``) to learn what a clip's run
+did wherever it ran, since the flow keeps no result of its own. Artifacts hold names, ids,
+numbers and paths; never a data URI, a key or the result's CDN link (it is a bearer link while
+it lives).
 """
 
 from __future__ import annotations
@@ -9,10 +12,17 @@ from __future__ import annotations
 import re
 
 from prefect import task
-from prefect.artifacts import acreate_link_artifact, acreate_markdown_artifact
+from prefect.artifacts import (
+    acreate_link_artifact,
+    acreate_markdown_artifact,
+    acreate_table_artifact,
+)
 from prefect.cache_policies import NO_CACHE
 
 from reskin.edit.request import EditRequest, EditResult
+
+#: Key of every edit's result table: the UI's artifacts page lists them as one history.
+RESULT_KEY = "reskin-edit-result"
 
 
 def _cell(text: str) -> str:
@@ -48,6 +58,9 @@ def summary_markdown(request: EditRequest, result: EditResult) -> str:
 async def publish(request: EditRequest, result: EditResult) -> None:
     await acreate_markdown_artifact(
         summary_markdown(request, result), description="What this edit did and what it cost."
+    )
+    await acreate_table_artifact(
+        [result.as_row()], key=RESULT_KEY, description="The edit's result, one field a column."
     )
     await acreate_link_artifact(
         f"file://{result.output}", link_text=result.output, description="The edited video."

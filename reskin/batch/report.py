@@ -1,5 +1,5 @@
-"""The record of a batch: one row per clip, kept as a results manifest beside the outputs, drawn
-as a table, and read back from a finished child run's summary.
+"""The record of a batch: one row per clip, kept as a results manifest beside the outputs and
+drawn as a table.
 
 ``<output_dir>/results.jsonl`` (one :class:`~reskin.batch.request.ClipRow` a line) and
 ``results.csv`` (the same columns) are written whole under a temporary name and renamed, so a
@@ -20,7 +20,6 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -213,59 +212,3 @@ def counts_line(rows: Sequence[ClipRow]) -> str:
             parts.append(f"{count} {status.value}")
     noun = "clip" if len(rows) == 1 else "clips"
     return f"{len(rows)} {noun}: {', '.join(parts) or 'nothing to do'}"
-
-
-# --- a child run's summary (deployment runs) --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChildSummary:
-    """What a finished ``edit-video`` run reported in its summary artifact."""
-
-    output: str
-    generation_id: str
-    resumed: bool
-    credits_used: float | None
-    input_duration_s: float | None
-
-
-SUMMARY_TITLE = "# reskin edit"
-_ROW = re.compile(r"^\| (?P<name>[^|]+?) \| (?P<value>.*) \|$")
-_RESUMED = " (resumed, not paid again)"
-
-
-def parse_summary(markdown: str) -> ChildSummary | None:
-    """The facts of an ``edit-video`` run's summary (``tasks/publish.py``'s
-    ``summary_markdown``); None when ``markdown`` is not one."""
-    if not markdown.startswith(SUMMARY_TITLE):
-        return None
-    cells: dict[str, str] = {}
-    for line in markdown.splitlines():
-        match = _ROW.match(line)
-        if match:
-            cells.setdefault(match["name"], match["value"].replace("\\|", "|"))
-    output = _code(cells.get("output"))
-    generation = _code(cells.get("generation"))
-    if not output or not generation:
-        return None
-    resumed = generation.endswith(_RESUMED)
-    return ChildSummary(
-        output=output,
-        generation_id=generation.removesuffix(_RESUMED),
-        resumed=resumed,
-        credits_used=_number(cells.get("credits used")),
-        input_duration_s=_number((cells.get("input length") or "").removesuffix(" s")),
-    )
-
-
-def _code(value: str | None) -> str | None:
-    if value is None:
-        return None
-    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "`" else value
-
-
-def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None

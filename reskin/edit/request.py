@@ -7,16 +7,28 @@ hold video bytes, a data URI or a key: Prefect stores parameters and shows them 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from reskin.aimlapi.models import MAX_PROMPT_CHARS, MAX_REFERENCE_IMAGES
 from reskin.media.conform_plan import Window
 from reskin.media.sound import AudioMode
 
 Provider = Literal["auto", "kling", "fal"]
+#: A cell of :meth:`EditResult.as_row`.
+Cell = str | float | bool | None
+#: Prefix of the row's columns that hold :attr:`EditResult.timings_s`.
+_TIME = "seconds "
 
 
 class EditRequest(BaseModel):
@@ -153,3 +165,20 @@ class EditResult(BaseModel):
     conform: str
     sound: str
     timings_s: dict[str, float]
+
+    def as_row(self) -> dict[str, Cell]:
+        """One flat row (a column per field, one per stage time): a table artifact's row, from
+        which :meth:`from_row` gives the result back."""
+        row: dict[str, Cell] = self.model_dump(mode="json", exclude={"timings_s"})
+        row.update({_TIME + stage: seconds for stage, seconds in self.timings_s.items()})
+        return row
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, object]) -> EditResult | None:
+        """The result :meth:`as_row` made ``row`` of; None when ``row`` is not one."""
+        timings = {k.removeprefix(_TIME): v for k, v in row.items() if k.startswith(_TIME)}
+        fields = {k: v for k, v in row.items() if not k.startswith(_TIME)}
+        try:
+            return cls.model_validate({**fields, "timings_s": timings})
+        except ValidationError:
+            return None

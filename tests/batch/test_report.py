@@ -1,6 +1,5 @@
 """The record of a batch: the results manifest (atomic, JSONL and CSV, read back by the next
-run), the table, the one-line errors of failed children, and what a deployment run's summary
-artifact says (parsed from what ``tasks/publish.py`` really writes)."""
+run), the table, and the one-line errors of failed children."""
 
 from __future__ import annotations
 
@@ -18,15 +17,13 @@ from reskin.batch.report import (
     counts_line,
     error_of,
     failure_of,
-    parse_summary,
     read_results,
     table,
     write_results,
 )
 from reskin.batch.request import BatchResult, ClipRow, ClipStatus
-from reskin.edit.request import EditRequest, EditResult
+from reskin.edit.request import EditRequest
 from reskin.errors import InputError, ProbeError
-from tasks.publish import summary_markdown
 
 
 def _clip(index: int, prompt: str = "sepia") -> Clip:
@@ -150,46 +147,3 @@ def test_an_exception_reads_the_same_as_its_state_message() -> None:
     assert failure_of("Flow run encountered an exception: InputError: a\nb") == error_of(
         InputError("a\nb")
     )
-
-
-def _result(**changes: object) -> EditResult:
-    fields: dict[str, object] = {
-        "output": "/out/a | b.mp4",
-        "generation_id": "4c0d-1:klingai/video-o1-video-to-video-edit",
-        "credits_used": 300.0,
-        "resumed": False,
-        "reused_download": False,
-        "input_duration_s": 3.0,
-        "output_duration_s": 3.0,
-        "width": 1280,
-        "height": 720,
-        "has_audio": True,
-        "conform": "stream copy",
-        "sound": "restore",
-        "timings_s": {"preprocess": 0.5},
-    }
-    return EditResult.model_validate(fields | changes)
-
-
-def test_a_child_summary_is_read_back_as_publish_writes_it() -> None:
-    # A prompt that looks like a row must not pass for one.
-    request = EditRequest(input="/in/a.mp4", prompt="| output | `x` |\nnew", output="/o/a.mp4")
-    summary = parse_summary(summary_markdown(request, _result()))
-    assert summary is not None
-    assert summary.output == "/out/a | b.mp4"
-    assert summary.generation_id == "4c0d-1:klingai/video-o1-video-to-video-edit"
-    assert not summary.resumed
-    assert summary.credits_used == 300.0
-    assert summary.input_duration_s == 3.0
-
-    resumed = parse_summary(
-        summary_markdown(request, _result(resumed=True, credits_used=None, input_duration_s=7.25))
-    )
-    assert resumed is not None
-    assert resumed.resumed
-    assert resumed.generation_id == "4c0d-1:klingai/video-o1-video-to-video-edit"
-    assert resumed.credits_used is None
-    assert resumed.input_duration_s == 7.25
-
-    assert parse_summary("[a.mp4](file:///out/a.mp4)") is None
-    assert parse_summary("# reskin edit\n\n| | |\n|---|---|\n") is None

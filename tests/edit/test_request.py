@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from reskin.edit.request import EditRequest
+from reskin.edit.request import EditRequest, EditResult
 from reskin.media.conform_plan import Window
 from reskin.media.sound import AudioMode
 
@@ -63,3 +63,43 @@ def test_every_field_of_the_form_has_a_title_and_a_description():
     for name, schema in fields.items():
         assert schema.get("title"), name
         assert schema.get("description"), name
+
+
+def _result(**changes: object) -> EditResult:
+    fields: dict[str, object] = {
+        "output": "/out/a | b.mp4",
+        "generation_id": "4c0d-1:klingai/video-o1-video-to-video-edit",
+        "credits_used": 300.0,
+        "resumed": False,
+        "reused_download": False,
+        "input_duration_s": 3.0,
+        "output_duration_s": 3.0,
+        "width": 1280,
+        "height": 720,
+        "has_audio": True,
+        "conform": "stream copy",
+        "sound": "restore",
+        "timings_s": {"preprocess": 0.5, "poll": 12.25},
+    }
+    return EditResult.model_validate(fields | changes)
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        _result(),
+        _result(resumed=True, credits_used=None, timings_s={}),
+        # A stage named like another column must not take its place.
+        _result(timings_s={"output": 1.0, "seconds x": 2.0}),
+    ],
+)
+def test_a_result_survives_its_flat_row(result: EditResult) -> None:
+    row = result.as_row()
+    assert all(not isinstance(value, dict | list) for value in row.values())
+    assert EditResult.from_row(row) == result
+
+
+def test_a_row_that_is_not_a_result_is_none() -> None:
+    row = _result().as_row()
+    assert EditResult.from_row({k: v for k, v in row.items() if k != "generation_id"}) is None
+    assert EditResult.from_row({"clip": "a.mp4", "status": "done"}) is None

@@ -36,7 +36,7 @@ from reskin.journal import Phase
 from reskin.media.probe import probe
 from reskin.settings import load_settings
 from reskin.standin.server import StandIn
-from tasks.batch import read_child_summary
+from tasks.batch import read_child_result
 from tests.conftest import MakeClip
 from tests.flows.checks import assert_one_line
 
@@ -178,19 +178,19 @@ async def test_each_clip_runs_on_its_own_and_a_failure_stops_none(
 
     # What the batch reads back from a deployment run: the same facts from the same runs.
     for row in (a, b):
-        summary = await read_child_summary(uuid.UUID(str(row.flow_run_id)))
-        assert summary is not None
-        assert (summary.output, summary.generation_id, summary.credits_used) == (
+        done = await read_child_result(uuid.UUID(str(row.flow_run_id)))
+        assert done is not None
+        assert (done.output, done.generation_id, done.credits_used) == (
             row.output,
             row.generation_id,
             row.credits_used,
         )
-        assert not summary.resumed
-        assert summary.input_duration_s == pytest.approx(3.0, abs=0.05)
+        assert not done.resumed
+        assert done.input_duration_s == pytest.approx(3.0, abs=0.05)
     failed = by_id[str(c.flow_run_id)]
     assert failed.state is not None
     assert failure_of(failed.state.message) == c.error
-    assert await read_child_summary(failed.id) is None
+    assert await read_child_result(failed.id) is None
 
 
 async def test_a_rerun_skips_what_is_done_and_pays_nothing(

@@ -30,7 +30,7 @@ from prefect.logging.handlers import APILogHandler
 from pydantic import ValidationError
 
 from flows.edit_video import edit_video, run_edit_flow
-from reskin.edit.request import EditRequest
+from reskin.edit.request import EditRequest, EditResult
 from reskin.media.binaries import FFmpegTools
 from reskin.media.probe import probe
 from reskin.media.runner import run
@@ -170,6 +170,9 @@ async def test_the_run_is_named_staged_summarised_and_holds_no_secret(
     assert len(markdown) == 2
     (progress,) = by_type["progress"]
     assert progress == pytest.approx(100.0)
+    (table,) = by_type["table"]
+    (row,) = json.loads(str(table))
+    assert EditResult.from_row(row) == result
 
     # Nothing Prefect stores or shows holds the key or the media itself.
     assert logs, "no log line reached the API"

@@ -137,11 +137,16 @@ async def _as_deployment_run(
     clip: Clip, deployment: str, settings: Settings, journal: Journal
 ) -> Outcome:
     began = time.monotonic()
+    batch_id = flow_run.get_id()
     child = await arun_deployment(
         name=deployment,
         parameters={"request": clip.request.model_dump(mode="json")},
         as_subflow=True,
         poll_interval=DEPLOYMENT_POLL_S,
+        # Prefect's client sends the create again after a read timeout (a busy server): with a
+        # key the server answers with the run it made, instead of making a second one that a
+        # worker would also run.
+        idempotency_key=f"{batch_id}-clip-{clip.index}" if batch_id else None,
     )
     seconds = time.monotonic() - began
     run_id = str(child.id)

@@ -9,6 +9,7 @@ that says what is wrong and what to do, safe to show a user (no key, no tracebac
     │   ├── ProbeError               not a readable MP4/MOV/Matroska video (wrong format, no video)
     │   └── OutOfLimitsError         a limit of the model reskin cannot fix alone (too long
     │                                without a window, a window outside the clip, extreme aspect)
+    ├── StorageError                 object storage (S3) unreachable, or an answer we cannot use
     ├── MediaError                   ffmpeg or probing failed on something we made
     │   ├── FFmpegError              argv, exit code, tail of stderr
     │   └── VerificationError        a file we made does not decode to its end, or has the
@@ -57,6 +58,12 @@ class OutOfLimitsError(InputError):
     """The video breaks a limit of the model that conforming cannot fix without the user's
     choice: too long with no window given, a window outside the clip, an aspect ratio no
     allowed size keeps."""
+
+
+class StorageError(ReskinError):
+    """Object storage could not be reached or failed a call after its retries. Refused
+    credentials and a missing bucket are :class:`ConfigError`; a missing input object is an
+    :class:`InputError`."""
 
 
 class MediaError(ReskinError):

@@ -19,7 +19,7 @@ DEFAULT_BASE_URL = "https://api.aimlapi.com"
 DEFAULT_MODEL = "klingai/video-o1-video-to-video-edit"
 
 Provider = Literal["auto", "kling", "klingai", "fal"]
-UploadBackend = Literal["auto", "datauri", "standin-files"]
+UploadBackend = Literal["auto", "datauri", "standin-files", "s3"]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 
 
@@ -189,12 +189,72 @@ class Settings(BaseSettings):
         description="Largest conformed clip sent inline as a data URI; larger ones need storage.",
     )
 
+    # --- object storage (reskin/storage/s3.py) ------------------------------------------------
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3-compatible endpoint (MinIO, R2, ...); none means AWS S3 itself.",
+    )
+    s3_bucket: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="Bucket that clips are uploaded to for the service to fetch.",
+    )
+    s3_prefix: str = Field(
+        default="reskin/",
+        pattern=r"^$|^[^/].{0,199}$",
+        description="Key prefix of every object reskin uploads (no leading slash).",
+    )
+    s3_region: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9-]{1,40}$",
+        description="Region of the bucket; none means boto3's own (AWS_DEFAULT_REGION, the "
+        "profile), or us-east-1 with an endpoint URL. AWS buckets outside us-east-1 need it.",
+    )
+    s3_access_key_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Access key id; none means boto3's standard chain (AWS_* variables, "
+        "profile, instance role).",
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None,
+        description="Secret access key, set together with the id. Never logged.",
+    )
+    # A presigned URL is handed to the service, which fetches it when the job starts: it must
+    # outlive the create and a queue, and should not outlive the job by much.
+    s3_presign_expiry_s: int = Field(
+        default=900,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="Seconds a presigned GET URL handed to the service stays valid.",
+    )
+    s3_delete_uploads: bool = Field(
+        default=True,
+        description="Delete the uploaded clip from the bucket once the job is over.",
+    )
+    # S3 parts are 5 MiB to 5 GiB, at most 10,000 per object: 16 MiB parts carry up to 156 GiB.
+    s3_multipart_chunk_mb: int = Field(
+        default=16,
+        ge=5,
+        le=512,
+        description="Part size in MiB of multipart uploads (and the size from which they are "
+        "used); a few parts are held in memory at once.",
+    )
+
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https:// or http://")
         return value.rstrip("/")
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _endpoint_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// or http://")
+        return None if value is None else value.rstrip("/")
 
     @property
     def uses_default_service(self) -> bool:

@@ -96,10 +96,15 @@ def standin_settings(standin: StandIn, work: Path) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No AIMLAPI_*/RESKIN_* variable and no .env of a developer can reach a test."""
+    """No AIMLAPI_*/RESKIN_*/AWS_* variable, no .env and no AWS profile of a developer can
+    reach a test, and boto3's credential chain never asks the (off-loopback) instance metadata
+    address."""
     for name in list(os.environ):
-        if name.startswith(("AIMLAPI_", "RESKIN_")):
+        if name.startswith(("AIMLAPI_", "RESKIN_", "AWS_")):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.chdir(tmp_path)
 
 
@@ -241,3 +246,7 @@ def input_clip(make_clip: MakeClip, tmp_path: Path) -> InputClip:
         return target
 
     return copy
+
+
+# --- an S3-compatible server on loopback (issue 6): moto, started by the first test using it ---
+from tests.s3_server import s3_server  # noqa: E402, F401 (a fixture, registered by its import)

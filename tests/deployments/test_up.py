@@ -87,7 +87,7 @@ def test_a_batch_run_of_the_nightly_spreads_its_clips_over_both_workers_within_t
 
     # Every clip was a completed run of edit-video/edit-video, with its output.
     clips = up.api.flow_runs_named(tag)
-    assert len(clips) == BATCH_CLIPS
+    assert len(clips) == BATCH_CLIPS, [run["name"] for run in clips]
     assert {run["state_type"] for run in clips} == {"COMPLETED"}
     assert {run["deployment_id"] for run in clips} == {up.api.deployment(EDIT_VIDEO)["id"]}
     assert sorted(p.name for p in outbox.glob("*.mp4")) == sorted(

@@ -51,7 +51,7 @@ serve: install
 
 # Refresh the README's screenshots of the Prefect UI (tests/ui; needs Debian's chromium).
 screenshots: install
-	SCREENSHOT_DIR=docs/images $(BIN)/pytest tests/ui
+	SCREENSHOT_DIR=docs/images $(BIN)/pytest tests/ui tests/deployments/test_ui_form.py
 
 # Re-resolve the pinned, hashed environment after changing dependencies in pyproject.toml.
 lock: install

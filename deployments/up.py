@@ -148,6 +148,7 @@ def start_server(children: Children, host: str, port: int, log: Path) -> str:
         )
     env = dict(os.environ)
     env.pop("PREFECT_API_URL", None)
+    env.setdefault("PREFECT_UI_API_URL", api_url)  # else its UI talks to port 4200
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.setdefault("PREFECT_LOGGING_COLORS", "false")
     log.parent.mkdir(parents=True, exist_ok=True)

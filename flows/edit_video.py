@@ -16,6 +16,7 @@ from prefect.runtime import flow_run
 
 from reskin.edit.request import EditRequest, EditResult
 from reskin.settings import load_settings
+from reskin.storage.upload import release
 from tasks.limits import ensure_limits, job_slot
 from tasks.poll import poll
 from tasks.postprocess import postprocess
@@ -51,6 +52,7 @@ async def edit_video(request: EditRequest) -> EditResult:
     # No tags on the task runs (the flow run's come from its caller): a tagged task run asks
     # the server for a concurrency slot, which costs seconds under SQLite for nothing.
     prepared = await preprocess(request)
+    placed = None
     try:
         lap("preprocess")
         placed = await upload(prepared)
@@ -66,8 +68,11 @@ async def edit_video(request: EditRequest) -> EditResult:
         lap("postprocess")
     finally:
         shutil.rmtree(prepared.job_dir, ignore_errors=True)
+        # Whatever the outcome: the presigned URL the service had has expired or soon will.
+        await release(placed, settings)
     result = EditResult(
-        output=str(produced.output),
+        output=produced.output,
+        preview=produced.preview,
         generation_id=submitted.generation_id,
         credits_used=finished.credits_used,
         resumed=submitted.resumed,

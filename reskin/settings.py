@@ -19,7 +19,7 @@ DEFAULT_BASE_URL = "https://api.aimlapi.com"
 DEFAULT_MODEL = "klingai/video-o1-video-to-video-edit"
 
 Provider = Literal["auto", "kling", "klingai", "fal"]
-UploadBackend = Literal["auto", "datauri", "standin-files", "s3"]
+UploadBackend = Literal["auto", "datauri", "s3", "standin-files"]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 
 
@@ -176,8 +176,10 @@ class Settings(BaseSettings):
     )
     upload: UploadBackend = Field(
         default="auto",
-        description="How the clip reaches the service: datauri (inline, small clips), "
-        "standin-files (the local stand-in's file server), auto (datauri within its budget).",
+        description="How the clip reaches the service: datauri (inline, small clips), s3 (a "
+        "presigned URL of an upload to RESKIN_S3_BUCKET), standin-files (the local stand-in's "
+        "file server), auto (the input's own URL when it conforms, else datauri within its "
+        "budget, else s3 when a bucket is set).",
     )
     # 20 MB of video is about 27 MB of base64 inside one JSON body, held in memory and sent
     # within RESKIN_WRITE_TIMEOUT_S; a 10 s 1080p clip re-encoded at CRF 20 usually fits, a
@@ -228,6 +230,15 @@ class Settings(BaseSettings):
         ge=60,
         le=7 * 24 * 3600,
         description="Seconds a presigned GET URL handed to the service stays valid.",
+    )
+    # The run's artifacts link to an S3 output and show its preview through presigned URLs:
+    # whoever can read the artifacts can fetch the video until the link expires.
+    s3_link_expiry_s: int = Field(
+        default=24 * 3600,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="Seconds the links to an S3 output and its preview in a run's artifacts "
+        "stay valid.",
     )
     s3_delete_uploads: bool = Field(
         default=True,

@@ -4,7 +4,8 @@ as Prefect artifacts.
 The table is for programs: a batch reads it back (``tasks/batch.py``) to learn what a clip's run
 did wherever it ran, since the flow keeps no result of its own. Artifacts hold names, ids,
 numbers and paths; never a data URI, a key or the result's CDN link (it is a bearer link while
-it lives).
+it lives). The one bearer link they may hold is the user's own: a presigned link to an S3 output
+and its preview, valid ``RESKIN_S3_LINK_EXPIRY_S``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
+from reskin.edit.outputs import Delivered, artifact_links
 from reskin.edit.request import EditRequest, EditResult
+from reskin.settings import load_settings
 
 #: Key of every edit's result table: the UI's artifacts page lists them as one history.
 RESULT_KEY = "reskin-edit-result"
@@ -31,8 +34,11 @@ def _cell(text: str) -> str:
     return re.sub(r"\r\n?|\n", " ", text).replace("|", "\\|")
 
 
-def summary_markdown(request: EditRequest, result: EditResult) -> str:
-    """The run's summary as a markdown table."""
+def summary_markdown(
+    request: EditRequest, result: EditResult, preview_link: str | None = None
+) -> str:
+    """The run's summary as a markdown table, and the before/after preview as a picture when
+    it has a link a browser can open (an S3 output's, presigned)."""
     credits = "not reported" if result.credits_used is None else f"{result.credits_used:g}"
     generation = result.generation_id + (" (resumed, not paid again)" if result.resumed else "")
     rows = [
@@ -49,19 +55,30 @@ def summary_markdown(request: EditRequest, result: EditResult) -> str:
         ),
         ("conform", result.conform),
     ]
+    if result.preview is not None:
+        rows.append(("preview", f"`{result.preview}`"))
     rows += [(f"{stage} time", f"{seconds:.2f} s") for stage, seconds in result.timings_s.items()]
     table = "\n".join(f"| {name} | {_cell(value)} |" for name, value in rows)
-    return f"# reskin edit\n\n| | |\n|---|---|\n{table}\n"
+    picture = ""
+    if preview_link is not None and preview_link.startswith(("https://", "http://")):
+        picture = f"\n![input (top) and result (bottom)](<{preview_link}>)\n"
+    return f"# reskin edit\n\n| | |\n|---|---|\n{table}\n{picture}"
 
 
 @task(name="publish", task_run_name="publish {result.output}", cache_policy=NO_CACHE)
 async def publish(request: EditRequest, result: EditResult) -> None:
+    settings = load_settings()
+    video_link, preview_link = artifact_links(Delivered(result.output, result.preview), settings)
     await acreate_markdown_artifact(
-        summary_markdown(request, result), description="What this edit did and what it cost."
+        summary_markdown(request, result, preview_link),
+        description="What this edit did and what it cost.",
     )
     await acreate_table_artifact(
         [result.as_row()], key=RESULT_KEY, description="The edit's result, one field a column."
     )
+    expiry = ""
+    if video_link.startswith(("https://", "http://")):
+        expiry = f" (a presigned link, valid {settings.s3_link_expiry_s / 3600:g} h)"
     await acreate_link_artifact(
-        f"file://{result.output}", link_text=result.output, description="The edited video."
+        video_link, link_text=result.output, description="The edited video" + expiry + "."
     )

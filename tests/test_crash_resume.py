@@ -211,5 +211,6 @@ def test_killed_right_after_the_download_the_rerun_reuses_it(
     assert journal_entry(work) == ("done", journaled_id)
     # The killed run's partial output (atomic_output's hidden temporary beside the output)
     # cannot be removed by the process that was SIGKILLed: the rerun replaces it.
-    leftovers = sorted(path.name for path in output.parent.iterdir() if path != output)
+    preview = output.with_suffix(".preview.png")
+    leftovers = sorted(p.name for p in output.parent.iterdir() if p not in (output, preview))
     assert leftovers == [], "the killed run's partial output is left beside the output"

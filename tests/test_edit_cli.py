@@ -82,7 +82,8 @@ def test_edit_prints_done_and_writes_the_output_with_sound(
     info = probe(output)
     assert info.has_audio
     assert info.duration_s == pytest.approx(3.0, abs=0.1)
-    assert sorted(output.parent.iterdir()) == [output]  # no partial file left beside it
+    # The output and its before/after preview; no partial file left beside them.
+    assert sorted(output.parent.iterdir()) == [output, output.with_suffix(".preview.png")]
     # The run id it prints is a flow run the server knows, completed.
     run_id = re.fullmatch(r"run: (\S+) \(see it in the Prefect UI\)", second)
     assert run_id is not None, second

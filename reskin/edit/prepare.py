@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reskin.edit.references import Reference, take_references
 from reskin.edit.request import EditRequest
-from reskin.edit.source import is_remote, take_source
+from reskin.edit.source import is_http, is_remote, take_source
 from reskin.journal import Journal, fingerprint
 from reskin.limits import ModelLimits, limits_for
 from reskin.media.binaries import FFmpegTools
@@ -26,6 +26,7 @@ from reskin.media.intake import make_job_dir
 from reskin.media.probe import MediaInfo
 from reskin.media.sound import AudioMode
 from reskin.settings import Settings
+from reskin.storage.s3 import S3Storage
 from reskin.submission import earlier_generation
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,9 @@ async def prepare(
     """Take the input in, check and identify it, and conform it unless the request resumes."""
     model = request.model or settings.model
     limits = limits_for(model)
+    output = request.output_location
+    if output is not None:  # before anything is paid for
+        await asyncio.to_thread(S3Storage.from_settings(settings).check_bucket, output)
     jobs = settings.work_dir / "jobs"
     _prune(jobs)
     job_dir = make_job_dir(jobs)
@@ -157,9 +161,12 @@ def _conform(
 
 
 def _reachable(location: str, settings: Settings) -> bool:
-    """An input URL the service can fetch itself: https, or http for a local stand-in."""
+    """An input the service can be handed as it is: https (http for a local stand-in), or an
+    ``s3://`` object, which is presigned rather than copied."""
     if not is_remote(location):
         return False
+    if not is_http(location):
+        return True
     return location.lower().startswith("https://") or not settings.uses_default_service
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reskin.edit.source import fetch_remote, is_remote
+from reskin.edit.source import fetch_remote, is_http, is_remote
 from reskin.errors import InputError
 from reskin.journal import file_sha256
 from reskin.limits import ModelLimits
@@ -70,7 +70,7 @@ async def take_references(
     infos = await asyncio.to_thread(check_reference_images, local, limits, names=names)
     refs = []
     for item, path, info in zip(items, local, infos, strict=True):
-        passthrough = is_remote(item) and (
+        passthrough = is_http(item) and (
             item.lower().startswith("https://") or not settings.uses_default_service
         )
         sha = await asyncio.to_thread(file_sha256, path)

@@ -21,8 +21,10 @@ from pydantic import (
 )
 
 from reskin.aimlapi.models import MAX_PROMPT_CHARS, MAX_REFERENCE_IMAGES
+from reskin.errors import InputError
 from reskin.media.conform_plan import Window
 from reskin.media.sound import AudioMode
+from reskin.storage.s3 import S3Location
 
 Provider = Literal["auto", "kling", "fal"]
 #: A cell of :meth:`EditResult.as_row`.
@@ -40,8 +42,8 @@ class EditRequest(BaseModel):
         title="Input video",
         min_length=1,
         max_length=4096,
-        description="The video: a local path (on the machine that runs the flow) "
-        "or an https:// URL.",
+        description="The video: a local path (on the machine that runs the flow), "
+        "an https:// URL or s3://bucket/key.",
     )
     prompt: str = Field(
         title="Prompt",
@@ -53,7 +55,8 @@ class EditRequest(BaseModel):
         title="Output file",
         min_length=1,
         max_length=4096,
-        description="Where the edited .mp4 goes (a local path on the machine that runs the flow).",
+        description="Where the edited .mp4 goes: a local path on the machine that runs the "
+        "flow, or s3://bucket/key.mp4 (written once the result is verified).",
     )
     start_s: float | None = Field(
         title="Start (s)",
@@ -87,7 +90,8 @@ class EditRequest(BaseModel):
         title="Reference images",
         default_factory=list,
         max_length=MAX_REFERENCE_IMAGES,
-        description="Up to 4 reference images: local JPG/PNG paths or https:// URLs.",
+        description="Up to 4 reference images: local JPG/PNG paths, https:// URLs or s3:// "
+        "objects.",
     )
     force: bool = Field(
         title="Force a new submission",
@@ -115,8 +119,13 @@ class EditRequest(BaseModel):
     @field_validator("output")
     @classmethod
     def _mp4_output(cls, value: str) -> str:
-        if "://" in value:
-            raise ValueError("must be a local path (remote outputs need storage settings)")
+        if value.startswith("s3://"):
+            try:
+                S3Location.parse(value)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+        elif "://" in value:
+            raise ValueError("must be a local path or s3://bucket/key.mp4")
         if Path(value).suffix.lower() != ".mp4":
             raise ValueError("must end in .mp4 (reskin writes H.264 MP4)")
         return value
@@ -134,8 +143,16 @@ class EditRequest(BaseModel):
         return Window(start_s=self.start_s or 0.0, end_s=self.end_s)
 
     @property
+    def output_location(self) -> S3Location | None:
+        """Where in S3 the output goes; None for a local output."""
+        return S3Location.parse(self.output) if self.output.startswith("s3://") else None
+
+    @property
     def output_path(self) -> Path:
-        """The output as an absolute path, on the machine that runs the flow."""
+        """A local output as an absolute path, on the machine that runs the flow (an S3 output
+        is first written to the work folder: see ``reskin/edit/outputs.py``)."""
+        if self.output_location is not None:
+            raise ValueError(f"{self.output} is not a local path")
         return Path(self.output).expanduser().resolve()
 
     @property
@@ -150,6 +167,7 @@ class EditResult(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    #: A local path or an ``s3://`` URL.
     output: str
     generation_id: str
     credits_used: float | None
@@ -165,6 +183,8 @@ class EditResult(BaseModel):
     conform: str
     sound: str
     timings_s: dict[str, float]
+    #: The before/after contact sheet beside the output (a path or an ``s3://`` URL), if drawn.
+    preview: str | None = None
 
     def as_row(self) -> dict[str, Cell]:
         """One flat row (a column per field, one per stage time): a table artifact's row, from

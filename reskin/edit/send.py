@@ -27,7 +27,7 @@ def create_request(
     return CreateRequest(
         model=prepared.model,
         prompt=request.prompt,
-        video_url=placed.video_url(max_bytes=settings.datauri_max_bytes),
+        video_url=placed.video_url(settings),
         image_list=images or None,
         keep_audio=request.audio is AudioMode.MODEL,
         provider=prepared.provider,

@@ -1,7 +1,9 @@
-"""Bring the user's input into a job folder: a local path is copied, a URL is downloaded first.
+"""Bring the user's input into a job folder: a local path is copied, a URL or an ``s3://``
+object is downloaded first.
 
 Either way ffmpeg only ever opens the job's own copy (:mod:`reskin.media.intake`). A remote
-input is fetched with the same caps as a result (size and time), without sending any key.
+input is streamed to disk with the same caps as a result (size and time), without sending the
+service's key; an ``s3://`` one with the S3 settings' credentials.
 """
 
 from __future__ import annotations
@@ -16,18 +18,27 @@ from reskin.errors import DownloadError, InputError
 from reskin.media.binaries import FFmpegTools
 from reskin.media.intake import Intake, take_in
 from reskin.settings import Settings
+from reskin.storage.s3 import S3Location, S3Storage
 
-REMOTE_SCHEMES = ("https", "http")
+HTTP_SCHEMES = ("https", "http")
+REMOTE_SCHEMES = (*HTTP_SCHEMES, "s3")
 
 
 def is_remote(location: str) -> bool:
+    """An http(s) URL or an ``s3://`` location, not a local path."""
     return urlsplit(location).scheme.lower() in REMOTE_SCHEMES
+
+
+def is_http(location: str) -> bool:
+    """An http(s) URL: something the service could fetch itself."""
+    return urlsplit(location).scheme.lower() in HTTP_SCHEMES
 
 
 async def take_source(
     location: str, job_dir: Path, tools: FFmpegTools, settings: Settings
 ) -> Intake:
-    """The input at ``location`` (path or http(s) URL) copied into ``job_dir`` and checked."""
+    """The input at ``location`` (a path, an http(s) URL or ``s3://``) copied into ``job_dir``
+    and checked."""
     scheme = urlsplit(location).scheme.lower()
     if scheme in REMOTE_SCHEMES:
         name = urlsplit(location).path.rsplit("/", 1)[-1] or "the input URL"
@@ -45,7 +56,8 @@ async def take_source(
             fetched.unlink(missing_ok=True)
     if len(scheme) > 1:  # "c:" is a Windows drive, not a scheme
         raise InputError(
-            f"{scheme}:// inputs are not supported: give a local path or an https:// URL"
+            f"{scheme}:// inputs are not supported: give a local path, an https:// URL or an "
+            "s3://bucket/key"
         )
     return await asyncio.to_thread(_take_in, location, job_dir, tools, settings, None)
 
@@ -53,7 +65,18 @@ async def take_source(
 async def fetch_remote(
     url: str, dest: Path, *, max_bytes: int, settings: Settings, what: str
 ) -> None:
-    """Download a user's remote file (capped, timed, retried); its failures are input errors."""
+    """Download a user's remote file (capped, timed, retried); its failures are input errors
+    (an ``s3://`` one's are the storage's own: a credential problem is a setting to fix)."""
+    if urlsplit(url).scheme.lower() == "s3":
+        storage = S3Storage.from_settings(settings)
+        await asyncio.to_thread(
+            storage.download,
+            S3Location.parse(url),
+            dest,
+            max_bytes=max_bytes,
+            timeout_s=settings.download_timeout_s,
+        )
+        return
     try:
         await download(
             url,

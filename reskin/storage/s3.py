@@ -264,6 +264,25 @@ class S3Storage:
             content_type=answer.get("ContentType"),
         )
 
+    def check_bucket(self, location: S3Location) -> None:
+        """Fail now, with what to fix, when ``location``'s bucket is missing or these
+        credentials cannot reach it: an output must not be found unwritable after the edit
+        was paid for."""
+        try:
+            with self._errors("reach", location, missing=ConfigError):
+                self._client.head_bucket(Bucket=location.bucket)
+        except ConfigError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") in (
+                "404",
+                "NoSuchBucket",
+            ):
+                raise ConfigError(
+                    f"bucket {location.bucket} does not exist at {self.endpoint}: create it, "
+                    f"or fix {location}"
+                ) from cause
+            raise
+
     def exists(self, location: S3Location) -> bool:
         try:
             self.head(location)

@@ -5,16 +5,23 @@ backend            what the service is handed
 =================  ===========================================================================
 ``url``            the input's own https URL, when the input already conforms (nothing moves)
 ``datauri``        the clip inline, base64 in the request body, built when the create is sent
+``s3``             a presigned GET URL of an S3 object, made when the create is sent: the clip
+                   uploaded under ``RESKIN_S3_BUCKET``/``RESKIN_S3_PREFIX`` (deleted after the
+                   job unless ``RESKIN_S3_DELETE_UPLOADS=false``), or an ``s3://`` input that
+                   already conforms (never deleted: it is the user's)
 ``standin-files``  an http URL on the local stand-in's file server (``PUT /files/{name}``)
 =================  ===========================================================================
 
-``RESKIN_UPLOAD=auto`` takes the input URL when there is one, else a data URI within
-``RESKIN_DATAURI_MAX_BYTES``, else refuses with what to configure. A :class:`Placed` holds a
-path or a URL, never the bytes: it travels between Prefect tasks, and a data URI must not.
+``RESKIN_UPLOAD=auto`` takes the input's own URL when it conforms, else a data URI within
+``RESKIN_DATAURI_MAX_BYTES``, else S3 when a bucket is set, else refuses with what to configure.
+A :class:`Placed` holds a path, a URL or an ``s3://`` location, never the bytes nor a presigned
+URL: it travels between Prefect tasks, and both are bearer material.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,11 +31,14 @@ from typing import BinaryIO, Literal
 import anyio
 import httpx
 
-from reskin.errors import ApiConnectionError, ConfigError, InputError
+from reskin.errors import ApiConnectionError, ConfigError, InputError, ReskinError
 from reskin.settings import Settings
 from reskin.storage.datauri import data_uri
+from reskin.storage.s3 import S3Location, S3Storage
 
-Backend = Literal["url", "datauri", "standin-files"]
+log = logging.getLogger(__name__)
+
+Backend = Literal["url", "datauri", "s3", "standin-files"]
 
 
 @dataclass(frozen=True)
@@ -38,37 +48,85 @@ class Placed:
     backend: Backend
     path: Path | None = None
     url: str | None = None
+    #: ``s3://bucket/key`` of the object the service will fetch (backend ``s3``).
+    location: str | None = None
+    #: reskin uploaded the object, so it deletes it after the job (never a user's input).
+    uploaded: bool = False
 
-    def video_url(self, *, max_bytes: int) -> str:
-        """The ``video_url`` to send: for a data URI it is built now, from the file."""
+    def video_url(self, settings: Settings) -> str:
+        """The ``video_url`` to send, made now: a data URI from the file, or a presigned URL
+        that expires ``RESKIN_S3_PRESIGN_EXPIRY_S`` after the create (a retried create gets a
+        fresh one)."""
+        if self.location is not None:
+            storage = S3Storage.from_settings(settings)
+            return storage.presign_get(
+                S3Location.parse(self.location), settings.s3_presign_expiry_s
+            )
         if self.url is not None:
             return self.url
-        assert self.path is not None  # noqa: S101 (a Placed has one or the other)
-        return data_uri(self.path, max_bytes=max_bytes)
+        assert self.path is not None  # noqa: S101 (a Placed has one of the three)
+        return data_uri(self.path, max_bytes=settings.datauri_max_bytes)
 
     @property
     def shown(self) -> str:
-        """For logs and artifacts: the backend and a URL, never a data URI."""
+        """For logs and artifacts: the backend and where, never a data URI or a presigned URL."""
         if self.backend == "datauri":
             return "data URI (inline)"
+        if self.location is not None:
+            return f"s3: {self.location} (presigned when sent)"
         return f"{self.backend}: {self.url}"
 
 
 async def place_clip(clip: Path, source_url: str | None, settings: Settings) -> Placed:
-    """Choose the backend for ``clip`` and put it there."""
-    if source_url is not None and settings.upload == "auto":
-        return Placed("url", url=source_url)
-    size = (await anyio.Path(clip).stat()).st_size
+    """Choose the backend for ``clip`` and put it there. ``source_url`` is the input's own URL
+    (http(s) or ``s3://``) when the input conforms as it is."""
+    if source_url is not None and settings.upload in ("auto", "s3"):
+        if source_url.startswith("s3://"):
+            return Placed("s3", location=source_url)
+        if settings.upload == "auto":
+            return Placed("url", url=source_url)
     if settings.upload == "standin-files":
         return Placed("standin-files", url=await put_standin_file(clip, settings))
-    if size > settings.datauri_max_bytes:
-        raise InputError(
-            f"the conformed clip is {size / 1e6:.1f} MB, over the "
-            f"{settings.datauri_max_bytes / 1e6:g} MB data-URI budget: shorten the window, "
-            "raise RESKIN_DATAURI_MAX_BYTES, or (against the stand-in) set "
-            "RESKIN_UPLOAD=standin-files"
-        )
-    return Placed("datauri", path=clip)
+    if settings.upload == "s3":
+        return await _put_s3(clip, settings)
+    size = (await anyio.Path(clip).stat()).st_size
+    if size <= settings.datauri_max_bytes:
+        return Placed("datauri", path=clip)
+    if settings.upload == "auto" and settings.s3_bucket is not None:
+        return await _put_s3(clip, settings)
+    storage_hint = "RESKIN_UPLOAD=auto and " if settings.upload == "datauri" else ""
+    raise InputError(
+        f"the conformed clip is {size / 1e6:.1f} MB, over the "
+        f"{settings.datauri_max_bytes / 1e6:g} MB data-URI budget: set {storage_hint}"
+        "RESKIN_S3_BUCKET (and RESKIN_S3_ENDPOINT_URL for MinIO or R2) to upload it to S3, "
+        "shorten the window, or raise RESKIN_DATAURI_MAX_BYTES"
+    )
+
+
+async def _put_s3(clip: Path, settings: Settings) -> Placed:
+    storage = S3Storage.from_settings(settings)
+    # A name nobody can guess: the object is only ever reached through its presigned URL.
+    location = storage.location_for(f"uploads/{secrets.token_hex(12)}{clip.suffix}")
+    await asyncio.to_thread(storage.upload, clip, location)
+    return Placed("s3", location=location.url, uploaded=True)
+
+
+async def release(placed: Placed | None, settings: Settings) -> bool:
+    """Delete the object reskin uploaded for the service, once its job is over (unless
+    ``RESKIN_S3_DELETE_UPLOADS=false``); True when one was deleted. Best effort: a failure is
+    logged, never raised (the edit itself succeeded or failed already)."""
+    if placed is None or not placed.uploaded or placed.location is None:
+        return False
+    if not settings.s3_delete_uploads:
+        return False
+    try:
+        storage = S3Storage.from_settings(settings)
+        await asyncio.to_thread(storage.delete, S3Location.parse(placed.location))
+    except ReskinError as exc:
+        log.warning("could not delete the uploaded clip %s: %s", placed.location, exc)
+        return False
+    log.info("deleted the uploaded clip %s", placed.location)
+    return True
 
 
 async def put_standin_file(path: Path, settings: Settings, *, suffix: str = ".mp4") -> str:

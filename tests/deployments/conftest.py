@@ -5,6 +5,9 @@ its own ``prefect server start`` on a free loopback port (a Prefect home of its 
 ``PREFECT_API_URL``), creates the ``process`` work pool, deploys ``prefect.yaml`` and starts two
 workers polling every second. The whole stack lives in one process group; at the end the
 fixture sends that group SIGINT, as a terminal's Ctrl-C does, and checks that nothing is left.
+
+``up_page`` is a headless Chromium page for the stack's UI (the browser fixtures of
+``tests/ui/fixtures.py``, imported here).
 """
 
 from __future__ import annotations
@@ -23,12 +26,17 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page
 
 from deployments.definitions import WORK_POOL
 from deployments.up import worker_names
 from reskin.standin.server import StandIn
 from tests.conftest import standin_settings
 from tests.prefect_server import free_port
+from tests.ui.fixtures import browser as browser
+from tests.ui.fixtures import fresh_page
+from tests.ui.fixtures import screenshot_dirs as screenshot_dirs
+from tests.ui.fixtures import short_tmp as short_tmp
 
 WORKERS = 2
 #: Flow runs at once per worker: the batch run holds one slot of its worker while its clips run.
@@ -102,6 +110,11 @@ class UpStack:
     log: Path
     server_log: Path
     workers: tuple[str, ...]
+
+    @property
+    def ui_url(self) -> str:
+        """The address of the server's UI (its API lives under ``/api``)."""
+        return self.api.api_url.removesuffix("/api")
 
     def prefect(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """A ``prefect`` command against this stack's server, text output."""
@@ -195,6 +208,13 @@ def up(standin_session: StandIn, tmp_path_factory: pytest.TempPathFactory) -> It
         assert "reskin up: stopping the workers and the server" in stack.log.read_text()
     finally:
         stack.kill()
+
+
+@pytest.fixture
+def up_page(browser: Browser, up: UpStack) -> Iterator[Page]:
+    """A page of its own in headless Chromium, for the UI of the ``up`` stack's server."""
+    with fresh_page(browser) as page:
+        yield page
 
 
 def _wait_up(stack: UpStack) -> None:

@@ -28,7 +28,9 @@ def test_defaults_restore_the_sound_and_edit_the_whole_clip():
         ({"input": "data:video/mp4;base64,AAAA"}, "not inline data"),
         ({"reference_images": ["data:image/png;base64,AAAA"]}, "not inline data"),
         ({"output": "out.mov"}, "must end in .mp4"),
-        ({"output": "s3://bucket/out.mp4"}, "local path"),
+        ({"output": "https://cdn.example/out.mp4"}, "local path or s3://bucket/key.mp4"),
+        ({"output": "s3://bucket/"}, "expected s3://bucket/key"),
+        ({"output": "s3://bucket/out.mov"}, "must end in .mp4"),
         ({"prompt": "   "}, "must not be blank"),
         ({"prompt": "x" * 2501}, "at most 2500"),
         ({"start_s": 5, "end_s": 5}, "end_s must be after start_s"),
@@ -55,6 +57,15 @@ def test_names_shown_in_the_ui_are_the_file_names(tmp_path: Path):
     assert local.shown_input == "holiday.mov"
     relative = EditRequest.model_validate({**BASE, "output": "sub/out.mp4"})
     assert relative.output_path == tmp_path / "sub" / "out.mp4"  # tests run in tmp_path
+    assert relative.output_location is None
+
+
+def test_an_s3_output_has_a_location_and_no_local_path():
+    request = EditRequest.model_validate({**BASE, "output": "s3://media/out/a.mp4"})
+    assert request.output_location is not None
+    assert (request.output_location.bucket, request.output_location.key) == ("media", "out/a.mp4")
+    with pytest.raises(ValueError, match="not a local path"):
+        _ = request.output_path
 
 
 def test_every_field_of_the_form_has_a_title_and_a_description():

@@ -38,8 +38,10 @@ def assert_no_output(output: Path, work: Path) -> None:
 
 
 def assert_only_output(output: Path, work: Path) -> None:
-    """The output and nothing else in its folder; no partial file or job folder left."""
+    """The output and its before/after preview, nothing else in its folder; no partial file or
+    job folder left."""
     assert output.is_file()
-    assert sorted(p.name for p in output.parent.iterdir()) == [output.name]
+    preview = output.with_name(output.stem + ".preview.png")
+    assert sorted(p.name for p in output.parent.iterdir()) == sorted([output.name, preview.name])
     assert sorted(str(p) for p in work.rglob("*.part*")) == []
     assert sorted(p.name for p in (work / "jobs").iterdir()) == []

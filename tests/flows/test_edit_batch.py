@@ -141,7 +141,9 @@ async def test_each_clip_runs_on_its_own_and_a_failure_stops_none(
     ]
     assert sorted(path.name for path in out.iterdir()) == [
         "a.mp4",
+        "a.preview.png",
         "b.mp4",
+        "b.preview.png",
         "results.csv",
         "results.jsonl",
     ]
@@ -265,6 +267,7 @@ async def test_the_budget_holds_back_clips_once_reached(
     assert standin.stats().jobs_accepted == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "a.mp4",
+        "a.preview.png",
         "results.csv",
         "results.jsonl",
     ]

@@ -1,4 +1,5 @@
-"""Choosing how the clip reaches the service, and the stand-in's file server over real HTTP."""
+"""Choosing how the clip reaches the service: inline, the input's own URL, S3 (a real moto server
+on loopback) or the stand-in's file server over real HTTP; and deleting what was uploaded."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pydantic import SecretStr
 from reskin.errors import ApiConnectionError, ConfigError, InputError
 from reskin.settings import Settings
 from reskin.standin.server import StandIn
-from reskin.storage.upload import Placed, place_clip, put_standin_file
+from reskin.storage.s3 import S3Location, S3Storage
+from reskin.storage.upload import Placed, place_clip, put_standin_file, release
+from tests.s3_server import S3Server
 
 pytestmark = pytest.mark.anyio
 
@@ -35,14 +38,14 @@ async def test_a_small_clip_goes_inline_and_the_data_uri_is_built_only_when_aske
     assert placed == Placed("datauri", path=clip)
     assert "base64" not in repr(placed)
     assert placed.shown == "data URI (inline)"
-    uri = placed.video_url(max_bytes=10_000)
+    uri = placed.video_url(_settings(datauri_max_bytes=10_000))
     assert base64.b64decode(uri.split(",", 1)[1]) == clip.read_bytes()
 
 
 async def test_an_input_url_is_passed_through_when_the_clip_conforms_as_it_is(tmp_path: Path):
     clip = _clip(tmp_path, 3000)
     placed = await place_clip(clip, "https://media.example/clip.mp4", _settings())
-    assert placed.video_url(max_bytes=1) == "https://media.example/clip.mp4"
+    assert placed.video_url(_settings(datauri_max_bytes=1)) == "https://media.example/clip.mp4"
 
 
 async def test_a_clip_over_the_data_uri_budget_is_refused_with_what_to_configure(
@@ -52,6 +55,67 @@ async def test_a_clip_over_the_data_uri_budget_is_refused_with_what_to_configure
     with pytest.raises(InputError, match="RESKIN_DATAURI_MAX_BYTES") as caught:
         await place_clip(clip, None, _settings(datauri_max_bytes=4000))
     assert "\n" not in str(caught.value)
+    assert "set RESKIN_S3_BUCKET" in str(caught.value)
+    with pytest.raises(InputError, match="set RESKIN_UPLOAD=auto and RESKIN_S3_BUCKET"):
+        await place_clip(clip, None, _settings(datauri_max_bytes=4000, upload="datauri"))
+
+
+async def test_over_the_budget_with_a_bucket_the_clip_goes_to_s3_and_is_deleted_after(
+    tmp_path: Path, s3_server: S3Server
+):
+    clip = _clip(tmp_path, 5000)
+    bucket = s3_server.create_bucket()
+    settings = _settings(datauri_max_bytes=4000, **s3_server.settings(bucket))
+    placed = await place_clip(clip, None, settings)
+    assert (placed.backend, placed.uploaded, placed.url, placed.path) == ("s3", True, None, None)
+    assert placed.location is not None
+    where = S3Location.parse(placed.location)
+    assert where.bucket == bucket
+    assert where.key.startswith("reskin/uploads/")
+    assert placed.shown == f"s3: {placed.location} (presigned when sent)"
+
+    url = placed.video_url(settings)
+    assert url.startswith(s3_server.endpoint_url)
+    assert "X-Amz-Signature=" in url
+    assert "X-Amz-Signature" not in repr(placed)
+    async with httpx.AsyncClient() as http:
+        served = await http.get(url)
+    assert served.content == clip.read_bytes()
+
+    storage = S3Storage.from_settings(settings)
+    assert await release(placed, settings)
+    assert not storage.exists(where)
+
+
+async def test_an_s3_input_that_conforms_is_presigned_where_it_is_and_never_deleted(
+    tmp_path: Path, s3_server: S3Server
+):
+    clip = _clip(tmp_path, 5000)
+    bucket = s3_server.create_bucket()
+    settings = _settings(**s3_server.settings(bucket))
+    storage = S3Storage.from_settings(settings)
+    theirs = S3Location.parse(f"s3://{bucket}/users/in.mp4")
+    storage.upload(clip, theirs)
+
+    placed = await place_clip(clip, theirs.url, settings)
+    assert placed == Placed("s3", location=theirs.url)
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(placed.video_url(settings))).content == clip.read_bytes()
+    assert not await release(placed, settings)
+    assert storage.exists(theirs)
+
+
+async def test_upload_s3_sends_even_a_small_clip_through_s3_and_can_keep_it(
+    tmp_path: Path, s3_server: S3Server
+):
+    clip = _clip(tmp_path, 100)
+    bucket = s3_server.create_bucket()
+    settings = _settings(upload="s3", s3_delete_uploads=False, **s3_server.settings(bucket))
+    placed = await place_clip(clip, None, settings)
+    assert (placed.backend, placed.uploaded) == ("s3", True)
+    assert placed.location is not None
+    assert not await release(placed, settings)
+    assert S3Storage.from_settings(settings).exists(S3Location.parse(placed.location))
 
 
 async def test_the_stand_in_file_server_serves_the_very_bytes_uploaded(

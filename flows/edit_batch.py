@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import arun_deployment
 from prefect.runtime import flow_run
 
@@ -30,7 +31,7 @@ from reskin.batch.budget import Budget
 from reskin.batch.manifest import Clip
 from reskin.batch.report import ResultsWriter, clip_row, error_of, failure_of
 from reskin.batch.request import BatchRequest, BatchResult, ClipRow, ClipStatus
-from reskin.batch.reuse import fingerprint_of_done
+from reskin.batch.reuse import fingerprint_of_done, request_key
 from reskin.batch.schedule import Outcome, RunClip, run_clips
 from reskin.edit.prepare import journal_of
 from reskin.edit.request import EditResult
@@ -64,9 +65,9 @@ async def edit_batch(batch: BatchRequest) -> BatchResult:
     plan = await plan_batch(batch)
     if not plan.clips:
         logger.info("no clip in %s: nothing to do", batch.source)
-        return await publish_batch([], plan.output_dir)
+        return await publish_batch([], plan.results_dir, plan.output_dir)
 
-    writer = ResultsWriter(plan.output_dir, plan.clips)
+    writer = ResultsWriter(plan.results_dir, plan.clips)
     for index, row in plan.skipped.items():
         writer.update(index, row)
     budget = None
@@ -100,7 +101,7 @@ async def edit_batch(batch: BatchRequest) -> BatchResult:
     except BaseException:
         writer.flush()  # what finished stays recorded, so a rerun skips it
         raise
-    return await publish_batch(writer.rows, plan.output_dir)
+    return await publish_batch(writer.rows, plan.results_dir, plan.output_dir)
 
 
 async def _as_subflow(
@@ -108,11 +109,20 @@ async def _as_subflow(
 ) -> Outcome:
     began = time.monotonic()
     running = asyncio.Event()
-    child = edit_video.with_options(on_running=[lambda *_: running.set()])
+    run_ids: list[str] = []
+
+    def on_running(flow: object, flow_run: FlowRun, state: object) -> None:
+        run_ids.append(str(flow_run.id))
+        running.set()
+
+    child = edit_video.with_options(on_running=[on_running])
     # One child at a time is being created: a server on SQLite answers 503 to runs created at
     # the same moment, and its client waits seconds before trying again.
     async with starting:
-        call = asyncio.ensure_future(child(clip.request, return_state=True))
+        # The value itself, not return_state=True: a final state the engine had to read back
+        # from a busy server carries no data (persist_result=False), and its result() raises
+        # MissingResult for an edit that was done and paid for.
+        call = asyncio.ensure_future(child(clip.request))
         started = asyncio.ensure_future(running.wait())
         try:
             await asyncio.wait((call, started), return_when=asyncio.FIRST_COMPLETED)
@@ -121,16 +131,17 @@ async def _as_subflow(
             raise
         finally:
             started.cancel()
-    state = await call
+    run_id = run_ids[0] if run_ids else None
+    try:
+        value = await call
+    except Exception as exc:  # the clip failed; the batch goes on (cancellation does not)
+        error = error_of(exc)
+        seconds = time.monotonic() - began
+        return Outcome(
+            clip_row(clip, ClipStatus.FAILED, error=error, seconds=seconds, flow_run_id=run_id)
+        )
     seconds = time.monotonic() - began
-    run_id = str(state.state_details.flow_run_id)
-    value = await state.aresult(raise_on_failure=False)
-    if isinstance(value, EditResult):
-        return await _done(clip, value, settings, journal, seconds=seconds, run_id=run_id)
-    error = error_of(value) if isinstance(value, BaseException) else failure_of(state.message)
-    return Outcome(
-        clip_row(clip, ClipStatus.FAILED, error=error, seconds=seconds, flow_run_id=run_id)
-    )
+    return await _done(clip, value, settings, journal, seconds=seconds, run_id=run_id)
 
 
 async def _as_deployment_run(
@@ -171,7 +182,7 @@ async def _done(
     journal: Journal,
     *,
     seconds: float,
-    run_id: str,
+    run_id: str | None,
 ) -> Outcome:
     fp = await asyncio.to_thread(
         fingerprint_of_done, clip.request, result.generation_id, settings, journal
@@ -185,6 +196,7 @@ async def _done(
         seconds=seconds,
         flow_run_id=run_id,
         fingerprint=fp,
+        request_key=request_key(clip, settings),
     )
     try:
         limits = limits_for(clip.request.model or settings.model)

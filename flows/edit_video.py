@@ -12,6 +12,7 @@ import shutil
 import time
 
 from prefect import flow, tags
+from prefect.client.schemas.objects import FlowRun
 from prefect.runtime import flow_run
 
 from reskin.edit.request import EditRequest, EditResult
@@ -97,9 +98,16 @@ async def run_edit_flow(request: EditRequest) -> tuple[EditResult, str]:
     errors), after the run is recorded as failed.
     """
     model = request.model or load_settings().model
+    run_ids: list[str] = []
+
+    def on_running(flow: object, flow_run: FlowRun, state: object) -> None:
+        run_ids.append(str(flow_run.id))
+
+    # The value itself, not return_state=True: a final state the engine had to read back from
+    # a busy server carries no data (persist_result=False), and its result() would raise
+    # MissingResult for an edit that was done and paid for.
     with tags("reskin", model, f"audio-{request.audio.value}"):
-        state = await edit_video(request, return_state=True)
-    result = await state.aresult()
-    if not isinstance(result, EditResult):  # raise_on_failure re-raised any failure above
-        raise TypeError(f"edit_video returned {type(result).__name__}")
-    return result, str(state.state_details.flow_run_id)
+        result = await edit_video.with_options(on_running=[on_running])(request)
+    if not isinstance(result, EditResult) or not run_ids:
+        raise TypeError(f"edit_video returned {type(result).__name__} without running")
+    return result, run_ids[0]

@@ -110,6 +110,15 @@ class Journal:
             return None
         return Entry(row[0], Phase(row[1]), row[2], row[3], row[4], row[5], row[6], row[7])
 
+    def fingerprint_of(self, generation_id: str) -> str | None:
+        """The fingerprint ``generation_id`` is journaled under, if any (a finished run reports
+        its generation, not its fingerprint)."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT fingerprint FROM submissions WHERE generation_id = ?", (generation_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
     def reserve(self, fp: str, *, replace: bool = False) -> bool:
         """Claim ``fp`` before sending a create; ``False`` when an entry already holds it.
 

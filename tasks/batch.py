@@ -1,6 +1,6 @@
 """The batch's own stages: plan (read the clips, skip what is done, estimate lengths) and publish
-(the results manifest and the table), plus what the batch reads back from Prefect about a clip
-that ran as a deployment run."""
+(the results manifest, uploaded for an ``s3://`` output folder, and the table), plus what the
+batch reads back from Prefect about a clip that ran as a deployment run."""
 
 from __future__ import annotations
 
@@ -20,13 +20,15 @@ from prefect.client.schemas.filters import (
 )
 from prefect.exceptions import ObjectNotFound
 
+from reskin.batch.places import Folder
 from reskin.batch.plan import Plan, make_plan
-from reskin.batch.report import counts_line, table, write_results
+from reskin.batch.report import counts_line, table, upload_results, write_results
 from reskin.batch.request import BatchRequest, BatchResult, ClipRow
 from reskin.edit.prepare import journal_of
 from reskin.edit.request import EditResult
-from reskin.errors import ConfigError
+from reskin.errors import ConfigError, ReskinError
 from reskin.settings import load_settings
+from reskin.storage.s3 import S3Prefix, S3Storage
 from tasks.publish import RESULT_KEY
 
 #: The flow every clip deployment must run: its runs take one ``request`` parameter.
@@ -49,15 +51,25 @@ async def plan_batch(batch: BatchRequest) -> Plan:
 
 
 @task(name="publish batch", task_run_name="publish {output_dir}", cache_policy=NO_CACHE)
-async def publish_batch(rows: list[ClipRow], output_dir: Path) -> BatchResult:
-    """Write the results manifest (atomically) and the batch's table artifact."""
+async def publish_batch(rows: list[ClipRow], results_dir: Path, output_dir: Folder) -> BatchResult:
+    """Write the results manifest (atomically) in ``results_dir``, upload it to an ``s3://``
+    output folder, and make the batch's table artifact."""
     if not rows:
         await acreate_markdown_artifact(
             "# reskin batch\n\nNo clip to edit.", description="What this batch did."
         )
         return BatchResult.of(rows, None)
-    path = await asyncio.to_thread(write_results, output_dir, rows)
-    result = BatchResult.of(rows, str(path))
+    path = str(await asyncio.to_thread(write_results, results_dir, rows))
+    if isinstance(output_dir, S3Prefix):
+        try:
+            storage = S3Storage.from_settings(load_settings())
+            path = await asyncio.to_thread(upload_results, results_dir, output_dir, storage)
+        except ReskinError as exc:
+            # The clips are done and paid for: the batch still ends with its table.
+            get_run_logger().warning(
+                "cannot upload the results to %s (%s): they are kept in %s", output_dir, exc, path
+            )
+    result = BatchResult.of(rows, path)
     description = f"{counts_line(rows)}; {result.credits_spent:g} credits spent; results: {path}"
     await acreate_table_artifact(table(rows), description=description)
     get_run_logger().info("%s", description)

@@ -43,7 +43,9 @@ def test_the_life_of_a_submission(tmp_path: Path):
     assert (entry.phase, entry.generation_id) == (Phase.RESERVED, None)
 
     clock.now += 1
+    assert journal.fingerprint_of("gen-1") is None
     journal.accepted("fp", "gen-1")
+    assert journal.fingerprint_of("gen-1") == "fp"
     journal.downloaded("fp", tmp_path / "r.mp4", 400)
     entry = journal.get("fp")
     assert entry is not None

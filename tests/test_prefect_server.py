@@ -13,6 +13,7 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -40,11 +41,21 @@ def edit_json(run_reskin: RunReskin, clip: Path, output: Path, **env: str) -> di
     return result
 
 
+_FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
 def runs_of(server: PrefectServer, flow_run_id: str) -> dict[str, list[dict[str, Any]]]:
     """The task runs, artifacts and logs of one flow run, from the REST API."""
     ids = {"any_": [flow_run_id]}
+    # Task run states reach the database through the server's event recorder, which may lag
+    # (and retry) on a busy machine: wait for every one to be final rather than read once.
+    for _ in range(120):
+        task_runs = server.filter("task_runs", {"flow_runs": {"id": ids}})
+        if all(run["state_type"] in _FINAL for run in task_runs):
+            break
+        time.sleep(0.5)
     return {
-        "task_runs": server.filter("task_runs", {"flow_runs": {"id": ids}}),
+        "task_runs": task_runs,
         "artifacts": server.filter("artifacts", {"artifacts": {"flow_run_id": ids}}),
         "logs": server.filter(
             "logs", {"logs": {"flow_run_id": ids}, "sort": "TIMESTAMP_ASC", "limit": 200}

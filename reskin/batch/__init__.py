@@ -3,7 +3,8 @@ are already done, how many may run and what they may cost, and the record of how
 
 =================  ==========================================================================
 ``request.py``     :class:`BatchRequest` (the ``edit-batch`` flow's form), rows and the result
-``manifest.py``    the clips of an inbox folder or of a CSV/JSONL manifest, checked whole
+``places.py``      local folders and ``s3://`` prefixes: outputs in them, where results are kept
+``manifest.py``    the clips of an inbox (a folder or an S3 prefix) or of a CSV/JSONL manifest
 ``reuse.py``       a clip already done with the same request: skipped, not paid again
 ``plan.py``        the plan made before anything is sent: clips, those done, expected lengths
 ``budget.py``      the credit budget: spent, in flight, and when to stop sending

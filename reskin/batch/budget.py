@@ -9,7 +9,8 @@ The rule, exactly (``docs/batch.md`` says the same):
   reported (resumed ones included: they show the price too); unknown until the first one;
 - **in flight**: each running clip's billed seconds (its window, or its probed length, clamped
   to what the model bills: :func:`reskin.limits.billed_seconds`; the model's most when the
-  length is unknown, as for a URL) times the rate; nothing while the rate is unknown;
+  length is unknown, as for a URL or an ``s3://`` object, whose length would take a download or
+  ranged reads to tell) times the rate; nothing while the rate is unknown;
 - **committed** = spent + in flight. A clip is sent only while committed < budget. When it is
   reached, no new clip is sent: the batch waits for the clips in flight, and if the budget is
   still reached once none is left (estimates replaced by what was really billed), every clip
@@ -99,7 +100,7 @@ class Budget:
 def billed_estimate(request: EditRequest, model: str) -> float | None:
     """The seconds ``request`` will be billed for: its window, or the local input's length
     (probed with PyAV, a few milliseconds), clamped to what ``model`` bills; None when unknown
-    (a URL, an unreadable file, a model without known limits)."""
+    (a URL or an ``s3://`` object, an unreadable file, a model without known limits)."""
     try:
         limits = limits_for(model)
     except ReskinError:

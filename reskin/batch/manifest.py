@@ -1,4 +1,5 @@
-"""The clips of a batch: the videos of an inbox folder, or the rows of a CSV or JSONL manifest.
+"""The clips of a batch: the videos of an inbox folder (local, or an ``s3://`` prefix), or the
+rows of a CSV or JSONL manifest.
 
 Everything is read and checked before any clip is sent, so a bad row refuses the whole batch
 with one line naming the file and the line, and nothing is paid for a half-read manifest.
@@ -6,23 +7,30 @@ with one line naming the file and the line, and nothing is paid for a half-read 
 ==========  ===================================================================================
 column      meaning (only ``input`` is required)
 ==========  ===================================================================================
-input       a local path (relative: beside the manifest) or an http(s):// URL
+input       a local path (relative: beside the manifest), an http(s):// URL or s3://bucket/key
 prompt      the clip's prompt; empty: the batch's prompt
 start_s     edit from this second of the input
 end_s       edit up to this second
 audio       restore, model or none; empty: the batch's
-output      the .mp4 to write (relative: in the output folder); empty: ``<output>/<stem>.mp4``
+output      the .mp4 to write (relative: in the output folder, local or s3://; an absolute path
+            or an s3:// URL as it is); empty: ``<output>/<stem>.mp4``
 ==========  ===================================================================================
 
 A CSV has a header row naming its columns (any order, any subset with ``input``); a JSONL file
 has one JSON object per line, blank lines ignored. Any other column is refused (a typo such as
 ``promt`` would otherwise silently edit with the default prompt). Two clips writing one output,
 or an output over an input, are refused too.
+
+An inbox is read by the same rules wherever it is: the videos (by suffix, any case) directly in
+it, not in its sub-folders, hidden names (``.x.mp4``) left out, by name, at most
+:data:`MAX_CLIPS`. For an ``s3://`` prefix, "directly in it" means keys with no further '/'
+after the prefix; the listing is paginated and stops once over the cap.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,11 +39,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reskin.batch.places import (
+    Folder,
+    StorageOf,
+    folder_of,
+    named_in,
+    object_version,
+    place_in,
+)
 from reskin.batch.request import BatchRequest
 from reskin.edit.request import EditRequest
 from reskin.edit.source import is_remote
 from reskin.errors import InputError
 from reskin.media.probe import shown_name
+from reskin.storage.s3 import S3Prefix, S3Storage
 
 COLUMNS = ("input", "prompt", "start_s", "end_s", "audio", "output")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
@@ -60,25 +77,84 @@ class Clip:
     #: The manifest line it came from; None for an inbox clip.
     line: int | None
     request: EditRequest
+    #: For an ``s3://`` input: its ETag and size before anything was sent
+    #: (:func:`~reskin.batch.places.object_version`), None while unknown.
+    input_version: str | None = None
 
 
-def load_clips(batch: BatchRequest) -> list[Clip]:
-    """The clips of ``batch``, checked whole; :class:`ManifestError` (one line) when any is bad."""
+def load_clips(batch: BatchRequest, storage_of: StorageOf | None = None) -> list[Clip]:
+    """The clips of ``batch``, checked whole; :class:`ManifestError` (one line) when any is bad.
+    ``storage_of`` gives the S3 storage an ``s3://`` inbox is listed with."""
     output_dir = output_folder(batch)
     if batch.inbox is not None:
-        clips = scan_inbox(Path(batch.inbox), output_dir, batch)
+        inbox = folder_of(batch.inbox)
+        if isinstance(inbox, S3Prefix):
+            if storage_of is None:
+                raise ValueError("an s3:// inbox is listed with S3 storage: give storage_of")
+            clips = scan_s3_inbox(inbox, output_dir, batch, storage_of())
+        else:
+            clips = scan_inbox(inbox, output_dir, batch)
     else:
         clips = read_manifest(Path(str(batch.manifest)), output_dir, batch)
     _check_outputs(clips, batch)
     return clips
 
 
-def output_folder(batch: BatchRequest) -> Path:
-    """The batch's output folder as an absolute path."""
-    return Path(batch.output_dir).expanduser().resolve()
+def output_folder(batch: BatchRequest) -> Folder:
+    """The batch's output folder: an absolute path or an S3 prefix."""
+    return folder_of(batch.output_dir)
 
 
-def scan_inbox(folder: Path, output_dir: Path, batch: BatchRequest) -> list[Clip]:
+def _is_video(name: str) -> bool:
+    return Path(name).suffix.lower() in VIDEO_SUFFIXES and not name.startswith(".")
+
+
+def _inbox_clip(
+    index: int, name: str, source: str, output_dir: Folder, batch: BatchRequest, inbox: Folder
+) -> Clip:
+    fields = {"input": source, "output": named_in(output_dir, f"{Path(name).stem}.mp4")}
+    request = _edit_request(fields, batch, where=f"inbox {inbox}: {shown_name(name)}")
+    return Clip(index, shown_name(name), None, request)
+
+
+def scan_s3_inbox(
+    folder: S3Prefix,
+    output_dir: Folder,
+    batch: BatchRequest,
+    storage: S3Storage,
+    *,
+    max_clips: int = MAX_CLIPS,
+    page_size: int = 1000,
+) -> list[Clip]:
+    """One clip per video object directly in ``folder`` (:func:`scan_inbox`'s rules), by name,
+    each with the version the listing tells; the listing goes ``page_size`` keys a request and
+    stops once over ``max_clips`` videos."""
+    if folder == output_dir:
+        raise ManifestError(
+            f"the output folder is the inbox {folder}: outputs would be taken for new clips; "
+            "give another output folder"
+        )
+    videos = []
+    for listed in storage.list_folder(folder, page_size=page_size):
+        name = listed.key[len(folder.prefix) :]
+        if _is_video(name):
+            videos.append((name, listed))
+            if len(videos) > max_clips:
+                raise ManifestError(
+                    f"inbox {folder} holds over {max_clips} videos, too many for one batch: "
+                    "split it into several folders"
+                )
+    videos.sort(key=lambda item: item[0])
+    clips = []
+    for index, (name, listed) in enumerate(videos):
+        clip = _inbox_clip(index, name, folder.url + name, output_dir, batch, folder)
+        clips.append(
+            dataclasses.replace(clip, input_version=object_version(listed.etag, listed.size))
+        )
+    return clips
+
+
+def scan_inbox(folder: Path, output_dir: Folder, batch: BatchRequest) -> list[Clip]:
     """One clip per video file directly in ``folder`` (hidden files ignored), by name."""
     folder = folder.expanduser()
     if not folder.is_dir():
@@ -91,25 +167,21 @@ def scan_inbox(folder: Path, output_dir: Path, batch: BatchRequest) -> list[Clip
     videos = sorted(
         path
         for path in folder.iterdir()
-        if path.suffix.lower() in VIDEO_SUFFIXES
-        and not path.name.startswith(".")
         # is_file follows links: a link to a video is a video, a folder named x.mp4 is not.
-        and path.is_file()
+        if _is_video(path.name) and path.is_file()
     )
     if len(videos) > MAX_CLIPS:
         raise ManifestError(
             f"inbox {folder} holds {len(videos)} videos, over {MAX_CLIPS} in one batch: "
             "split it into several folders"
         )
-    clips = []
-    for index, path in enumerate(videos):
-        fields = {"input": str(path.resolve()), "output": str(output_dir / f"{path.stem}.mp4")}
-        request = _edit_request(fields, batch, where=f"inbox {folder}: {shown_name(path.name)}")
-        clips.append(Clip(index, shown_name(path.name), None, request))
-    return clips
+    return [
+        _inbox_clip(index, path.name, str(path.resolve()), output_dir, batch, folder)
+        for index, path in enumerate(videos)
+    ]
 
 
-def read_manifest(path: Path, output_dir: Path, batch: BatchRequest) -> list[Clip]:
+def read_manifest(path: Path, output_dir: Folder, batch: BatchRequest) -> list[Clip]:
     """One clip per row of the CSV or JSONL file at ``path``."""
     path = path.expanduser()
     suffix = path.suffix.lower()
@@ -199,7 +271,7 @@ def _check_columns(columns: list[str], where: str, what: str) -> None:
         raise ManifestError(f"{where}: no input column: every row needs the video to edit")
 
 
-def _resolved(row: Mapping[str, Any], base: Path, output_dir: Path, where: str) -> dict[str, Any]:
+def _resolved(row: Mapping[str, Any], base: Path, output_dir: Folder, where: str) -> dict[str, Any]:
     """The row's fields, empty ones dropped, paths made absolute."""
     fields: dict[str, Any] = {}
     for key, value in row.items():
@@ -213,11 +285,14 @@ def _resolved(row: Mapping[str, Any], base: Path, output_dir: Path, where: str) 
     if not is_remote(source):
         fields["input"] = str((base / Path(source).expanduser()).resolve())
     output = fields.get("output")
-    if isinstance(output, str):
-        fields["output"] = str((output_dir / Path(output).expanduser()).resolve())
-    else:
+    if not isinstance(output, str):
         stem = Path(source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]).stem or "clip"
-        fields["output"] = str(output_dir / f"{stem}.mp4")
+        fields["output"] = named_in(output_dir, f"{stem}.mp4")
+        return fields
+    try:
+        fields["output"] = place_in(output_dir, output)
+    except ValueError as exc:
+        raise ManifestError(f"{where}: output: {exc}") from None
     return fields
 
 

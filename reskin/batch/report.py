@@ -6,7 +6,9 @@ drawn as a table.
 reader never sees half of one. They are rewritten while the batch runs (unfinished clips
 ``pending``), at most every few seconds, so a batch killed half-way still tells the next run
 which clips it finished; the next run of the same batch reads them to skip what is done
-(:mod:`reskin.batch.reuse`).
+(:mod:`reskin.batch.reuse`). For an ``s3://`` output folder they are written in a local folder
+of the work dir the same way, and uploaded to the output folder when the batch ends
+(:mod:`reskin.batch.places`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pydantic import ValidationError
 from reskin.batch.manifest import Clip
 from reskin.batch.request import ClipRow, ClipStatus
 from reskin.errors import ReskinError
+from reskin.storage.s3 import S3Prefix, S3Storage
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,15 @@ def write_results(output_dir: Path, rows: Sequence[ClipRow]) -> Path:
         writer.writerow({key: "" if data[key] is None else data[key] for key in CSV_COLUMNS})
     _write_atomic(output_dir / RESULTS_CSV, buffer.getvalue())
     return output_dir / RESULTS_JSONL
+
+
+def upload_results(results_dir: Path, folder: S3Prefix, storage: S3Storage) -> str:
+    """Upload the results :func:`write_results` left in ``results_dir`` to ``folder`` (each
+    object is replaced whole, as S3 does), the JSONL last; return its ``s3://`` URL."""
+    storage.upload(results_dir / RESULTS_CSV, folder.location(RESULTS_CSV), content_type="text/csv")
+    jsonl = folder.location(RESULTS_JSONL)
+    storage.upload(results_dir / RESULTS_JSONL, jsonl, content_type="application/x-ndjson")
+    return jsonl.url
 
 
 def read_results(output_dir: Path) -> dict[str, ClipRow]:

@@ -13,7 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from reskin.aimlapi.models import MAX_PROMPT_CHARS
+from reskin.errors import InputError
 from reskin.media.sound import AudioMode
+from reskin.storage.s3 import S3Prefix
 
 Dispatch = Literal["subflow", "deployment"]
 
@@ -31,8 +33,9 @@ class BatchRequest(BaseModel):
         default=None,
         min_length=1,
         max_length=4096,
-        description="A local folder of videos (.mp4, .mov, .mkv; not its subfolders), on the "
-        "machine that runs the batch. Give this or a manifest, not both.",
+        description="A folder of videos (.mp4, .mov, .mkv; not its subfolders): a local one, "
+        "on the machine that runs the batch, or s3://bucket/folder/. Give this or a manifest, "
+        "not both.",
     )
     manifest: str | None = Field(
         title="Manifest file",
@@ -40,8 +43,9 @@ class BatchRequest(BaseModel):
         min_length=1,
         max_length=4096,
         description="A local .csv (with a header row) or .jsonl file, one clip a row; columns: "
-        "input, prompt, start_s, end_s, audio, output (only input is required). Relative "
-        "inputs are read beside the manifest. Give this or an inbox, not both.",
+        "input, prompt, start_s, end_s, audio, output (only input is required). Inputs are "
+        "paths (relative: beside the manifest), URLs or s3:// objects. Give this or an inbox, "
+        "not both.",
     )
     prompt: str | None = Field(
         title="Prompt",
@@ -55,9 +59,9 @@ class BatchRequest(BaseModel):
         title="Output folder",
         min_length=1,
         max_length=4096,
-        description="Inbox clips go to <output folder>/<name>.mp4, relative manifest outputs "
-        "are read from here, and results.jsonl / results.csv (what became of each clip) are "
-        "written here.",
+        description="A local folder or s3://bucket/folder/. Inbox clips go to <output "
+        "folder>/<name>.mp4, relative manifest outputs are read from here, and results.jsonl / "
+        "results.csv (what became of each clip) are written here.",
     )
     audio: AudioMode = Field(
         title="Sound",
@@ -107,11 +111,25 @@ class BatchRequest(BaseModel):
             raise ValueError("must not be blank")
         return value
 
-    @field_validator("inbox", "manifest", "output_dir")
+    @field_validator("inbox", "output_dir")
+    @classmethod
+    def _folder(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("s3://"):
+            try:
+                S3Prefix.parse(value)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
+        elif "://" in value:
+            raise ValueError("must be a local folder or s3://bucket/folder/")
+        return value
+
+    @field_validator("manifest")
     @classmethod
     def _local(cls, value: str | None) -> str | None:
         if value is not None and "://" in value:
-            raise ValueError("must be a local path (remote folders are not supported yet)")
+            raise ValueError("must be a local file (copy a remote manifest here first)")
         return value
 
     @field_validator("deployment")
@@ -170,9 +188,13 @@ class ClipRow(BaseModel):
     #: The one-line error of a failed clip.
     error: str | None = None
     flow_run_id: str | None = None
-    #: What the submission journal keys the request on; None when unknown (a remote input, a
-    #: clip that never started).
+    #: What the submission journal keys the request on; None when unknown (a URL input, a
+    #: clip that never started, a run journaled on another machine).
     fingerprint: str | None = None
+    #: For an ``s3://`` input: the request's fingerprint with the object's ETag and size in
+    #: place of its content hash, as planned before sending; the next run skips the clip only
+    #: when it is the same (``reskin/batch/reuse.py``). None otherwise.
+    request_key: str | None = None
 
 
 class BatchResult(BaseModel):
@@ -187,7 +209,8 @@ class BatchResult(BaseModel):
     over_budget: int
     #: Credits of the generations this batch paid for (reused ones cost nothing new).
     credits_spent: float
-    #: ``<output_dir>/results.jsonl``, or None when the batch had no clip.
+    #: ``<output_dir>/results.jsonl`` (a path or an ``s3://`` URL), or None when the batch had
+    #: no clip.
     results_manifest: str | None
     rows: list[ClipRow]
 

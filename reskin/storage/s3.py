@@ -7,6 +7,7 @@
     storage.upload(clip, target)                           # streamed, multipart when large
     url = storage.presign_get(target, settings.s3_presign_expiry_s)   # what the service sees
     storage.download(S3Location.parse("s3://media/in.mp4"), dest, max_bytes=..., timeout_s=...)
+    for listed in storage.list_folder(S3Prefix.parse("s3://media/inbox/")): ...  # paginated
     storage.delete(target)
 
 The module is synchronous on purpose: boto3 is, its managed transfer runs its own thread pool,
@@ -119,6 +120,46 @@ class S3Location:
         return self.url
 
 
+@dataclass(frozen=True)
+class S3Prefix:
+    """A "folder" of a bucket: the keys that start with ``prefix`` (empty, or ending in '/')."""
+
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def parse(cls, url: str) -> S3Prefix:
+        """``s3://bucket/some/folder/`` -> its prefix (the last '/' may be left out;
+        ``s3://bucket`` is the whole bucket); anything else is a one-line InputError."""
+        expected = "expected s3://bucket/folder/"
+        if not url.startswith("s3://"):
+            raise InputError(f"{_shown(url)} is not an s3:// URL: {expected}")
+        bucket, _, key = url[len("s3://") :].partition("/")
+        if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+            raise InputError(
+                f"{_shown(url)}: {_shown(bucket)} is not a bucket name (3 to 63 of a-z, 0-9, "
+                f"'.', '-'): {expected}"
+            )
+        if key.startswith("/"):
+            problem: str | None = "the folder starts with '/' (write s3://bucket/folder/)"
+        else:
+            problem = _key_problem(key.rstrip("/")) if key else None
+        if problem:
+            raise InputError(f"{_shown(url)}: {problem}: {expected}")
+        return cls(bucket, key if not key or key.endswith("/") else key + "/")
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def location(self, name: str) -> S3Location:
+        """The object ``name`` (a key relative to the folder) in this folder."""
+        return S3Location.parse(self.url + name)
+
+    def __str__(self) -> str:
+        return self.url
+
+
 def _key_problem(key: str) -> str | None:
     if not key or key.endswith("/"):
         return "no object key (a folder is not a file)"
@@ -143,6 +184,15 @@ class ObjectInfo:
     size: int
     etag: str
     content_type: str | None
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One object of a listing: its key, size and ETag."""
+
+    key: str
+    size: int
+    etag: str
 
 
 def s3_client(settings: Settings) -> S3Client:
@@ -289,6 +339,22 @@ class S3Storage:
         except InputError:
             return False
         return True
+
+    def list_folder(self, folder: S3Prefix, *, page_size: int = 1000) -> Iterator[ListedObject]:
+        """The objects directly in ``folder``, in key order, read a page at a time as the
+        caller goes on (it may stop early). Keys under its sub-folders are not listed: S3 rolls
+        each sub-folder up into one entry (the '/' delimiter), which is skipped."""
+        where = S3Location(folder.bucket, folder.prefix)  # for messages: a folder is no object
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=folder.bucket,
+            Prefix=folder.prefix,
+            Delimiter="/",
+            PaginationConfig={"PageSize": page_size},
+        )
+        with self._errors("list", where, missing=InputError):
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield ListedObject(item["Key"], item["Size"], item["ETag"])
 
     def download(
         self, location: S3Location, dest: Path, *, max_bytes: int, timeout_s: float

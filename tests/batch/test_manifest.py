@@ -40,7 +40,11 @@ def _refused(tmp_path: Path, name: str, text: str, *hints: str, prompt: str | No
         ({}, "exactly one of inbox"),
         ({"inbox": "in", "manifest": "m.csv", "prompt": "x"}, "exactly one of inbox"),
         ({"inbox": "in"}, "an inbox batch needs a prompt"),
-        ({"inbox": "s3://bucket/in", "prompt": "x"}, "must be a local path"),
+        ({"inbox": "ftp://host/in", "prompt": "x"}, "must be a local folder or s3://bucket/"),
+        ({"inbox": "s3://Bucket/in/", "prompt": "x"}, "not a bucket name"),
+        ({"inbox": "s3://bucket//in/", "prompt": "x"}, "starts with '/'"),
+        ({"manifest": "m.csv", "output_dir": "s3://b/out/"}, "not a bucket name"),
+        ({"manifest": "s3://bucket/m.csv"}, "must be a local file"),
         ({"manifest": "m.csv", "prompt": "  "}, "must not be blank"),
         ({"manifest": "m.csv", "max_parallel": 0}, "greater than or equal to 1"),
         ({"manifest": "m.csv", "budget_credits": 0}, "greater than 0"),
@@ -231,3 +235,48 @@ def test_a_missing_or_unreadable_manifest_is_refused(tmp_path: Path) -> None:
 def test_a_manifest_over_the_clip_cap_is_refused(tmp_path: Path) -> None:
     rows = "".join(f"c{index}.mp4\n" for index in range(MAX_CLIPS + 1))
     _refused(tmp_path, "big.csv", "input\n" + rows, f"over {MAX_CLIPS} clips", "split")
+
+
+# --- an s3:// output folder ---------------------------------------------------------------------
+
+
+def test_an_s3_output_folder_takes_relative_outputs_and_whole_ones_stay_as_they_are(
+    tmp_path: Path,
+) -> None:
+    rows = (
+        "input,output\n"
+        "clips/a.mp4,\n"  # <stem>.mp4 in the folder
+        "clips/b.mp4,sub/b-sepia.mp4\n"  # a key below the folder
+        "s3://media/in/c.mov,./c.mp4\n"
+        "clips/d.mp4,s3://other/elsewhere/d.mp4\n"  # a whole s3:// URL
+        f"clips/e.mp4,{tmp_path / 'local' / 'e.mp4'}\n"  # an absolute local path
+    )
+    clips = _manifest(tmp_path, "b.csv", rows, prompt="x", output_dir="s3://media/out")
+    assert [clip.request.output for clip in clips] == [
+        "s3://media/out/a.mp4",
+        "s3://media/out/sub/b-sepia.mp4",
+        "s3://media/out/c.mp4",
+        "s3://other/elsewhere/d.mp4",
+        str(tmp_path / "local" / "e.mp4"),
+    ]
+    assert clips[2].request.input == "s3://media/in/c.mov"
+    # A local output folder keeps a whole s3:// URL as it is too.
+    (local,) = _manifest(tmp_path, "c.csv", "input,output\na.mp4,s3://media/x.mp4\n", prompt="x")
+    assert local.request.output == "s3://media/x.mp4"
+
+
+@pytest.mark.parametrize(
+    ("output", "hints"),
+    [
+        ("../up.mp4", ("line 2", "output: '..' cannot climb out of an s3:// output folder")),
+        ("a.mov", ("line 2", "output: must end in .mp4")),
+        ("s3://Media/a.mp4", ("line 2", "not a bucket name")),
+    ],
+)
+def test_an_output_that_cannot_be_in_an_s3_folder_is_refused(
+    tmp_path: Path, output: str, hints: tuple[str, ...]
+) -> None:
+    with pytest.raises(ManifestError) as caught:
+        _manifest(tmp_path, "b.csv", f"input,output\na.mp4,{output}\n", prompt="x",
+                  output_dir="s3://media/out/")  # fmt: skip
+    assert_one_line(caught.value, *hints)

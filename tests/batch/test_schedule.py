@@ -213,6 +213,8 @@ async def test_the_billed_length_comes_from_the_window_or_the_file(make_clip: Ma
     assert estimate(input=clip, end_s=1) == 3.0  # the least a job bills
     assert estimate(input=clip, end_s=60) == 10.0  # the most
     assert estimate(input="https://cdn.example/a.mp4") is None
+    assert estimate(input="s3://media/in/a.mp4") is None  # not read before it is sent
+    assert estimate(input="s3://media/in/a.mp4", start_s=1, end_s=5) == pytest.approx(4.0)
     assert estimate(input="/nowhere/a.mp4") is None
     unknown = EditRequest.model_validate(base | {"input": clip})
     assert billed_estimate(unknown, "other/model") is None

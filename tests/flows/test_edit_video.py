@@ -140,9 +140,15 @@ async def test_the_run_is_named_staged_summarised_and_holds_no_secret(
     await APILogHandler.aflush()
     async with get_client() as client:
         flow_run = await client.read_flow_run(flow_run_id)
-        task_runs = await client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
+        # Task run states reach the database through the server's event recorder, which may
+        # lag (and retry) on a busy machine: wait for it to catch up rather than read once.
+        for _ in range(120):
+            task_runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            if all(run.state is not None and run.state.is_final() for run in task_runs):
+                break
+            await anyio.sleep(0.5)
         artifacts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )

@@ -22,7 +22,7 @@ from reskin.aimlapi.retry import RetryPolicy
 from reskin.errors import ConfigError, InputError, StorageError
 from reskin.settings import DEFAULT_MODEL, Settings
 from reskin.standin.server import StandIn
-from reskin.storage.s3 import MIB, PRESIGN_MAX_S, S3Location, S3Storage, s3_client
+from reskin.storage.s3 import MIB, PRESIGN_MAX_S, S3Location, S3Prefix, S3Storage, s3_client
 from tests.prefect_server import free_port
 from tests.s3_server import S3Server
 
@@ -393,3 +393,61 @@ def test_a_200_mb_round_trip_keeps_memory_flat(
     assert filecmp.cmp(source, dest, shallow=False)
     # The whole process, interpreter and boto3 included, stays far below the file's size.
     assert measured["peak"] < 150
+
+
+# --- folders: S3Prefix and list_folder (batches over S3) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "bucket", "prefix"),
+    [
+        ("s3://media", "media", ""),
+        ("s3://media/", "media", ""),
+        ("s3://media/in", "media", "in/"),
+        ("s3://media/a/b c/", "media", "a/b c/"),
+    ],
+)
+def test_an_s3_folder_url_parses_into_bucket_and_prefix(url: str, bucket: str, prefix: str) -> None:
+    folder = S3Prefix.parse(url)
+    assert (folder.bucket, folder.prefix) == (bucket, prefix)
+    assert folder.url == f"s3://{bucket}/{prefix}"
+    assert folder.location("x.mp4") == S3Location(bucket, prefix + "x.mp4")
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("media/in/", "not an s3:// URL"),
+        ("s3://Media/in/", "not a bucket name"),
+        ("s3:///in/", "not a bucket name"),
+        ("s3://media//in/", "starts with '/'"),
+        ("s3://media/in\t/", "control characters"),
+    ],
+)
+def test_a_bad_s3_folder_url_is_one_line_saying_what_is_expected(url: str, words: str) -> None:
+    with pytest.raises(InputError, match=words) as caught:
+        S3Prefix.parse(url)
+    assert "\n" not in str(caught.value)
+    assert "expected s3://bucket/folder/" in str(caught.value)
+
+
+def test_a_folder_lists_its_own_objects_page_by_page_not_its_sub_folders(
+    s3_server: S3Server, bucket: str
+) -> None:
+    client = s3_server.client()
+    keys = ["in/", "in/a.mp4", "in/b.txt", "in/c.mov", "in/d.mp4", "in/e.mkv", "in/sub/f.mp4",
+            "in/x.mp4/g", "inbox/h.mp4", "top.mp4"]  # fmt: skip
+    for key in keys:
+        client.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    storage = storage_for(s3_server, bucket)
+    listed = list(storage.list_folder(S3Prefix.parse(f"s3://{bucket}/in/"), page_size=2))
+    assert [item.key for item in listed] == ["in/", "in/a.mp4", "in/b.txt", "in/c.mov",
+                                             "in/d.mp4", "in/e.mkv"]  # fmt: skip
+    assert listed[1].size == len(b"in/a.mp4")
+    assert listed[1].etag == storage.head(S3Location(bucket, "in/a.mp4")).etag
+    whole = [item.key for item in storage.list_folder(S3Prefix.parse(f"s3://{bucket}"))]
+    assert whole == ["top.mp4"]
+    assert list(storage.list_folder(S3Prefix.parse(f"s3://{bucket}/nothing/"))) == []
+    with pytest.raises(InputError, match="does not exist") as caught:
+        list(storage.list_folder(S3Prefix.parse("s3://reskin-no-such-bucket/in/")))
+    assert "\n" not in str(caught.value)

@@ -9,7 +9,6 @@ either way.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,10 +23,16 @@ from reskin.settings import Settings, load_settings
 
 def edit(
     input: Annotated[
-        str, typer.Argument(metavar="INPUT", help="The video: a local path or an https:// URL.")
+        str,
+        typer.Argument(
+            metavar="INPUT", help="The video: a local path, an https:// URL or s3://bucket/key."
+        ),
     ],
     prompt: Annotated[str, typer.Option(help="What the edited video should look like.")],
-    output: Annotated[Path, typer.Option(help="Where the edited .mp4 goes.")],
+    # A str, not a Path: Path("s3://b/k.mp4") is "s3:/b/k.mp4", a local file.
+    output: Annotated[
+        str, typer.Option(help="Where the edited .mp4 goes: a path or s3://bucket/key.mp4.")
+    ],
     start: Annotated[float | None, typer.Option(help="Edit from this second of the input.")] = None,
     end: Annotated[float | None, typer.Option(help="Edit up to this second of the input.")] = None,
     audio: Annotated[
@@ -36,7 +41,7 @@ def edit(
     model: Annotated[str | None, typer.Option(help="Model id (default: RESKIN_MODEL).")] = None,
     reference_image: Annotated[
         list[str] | None,
-        typer.Option(help="A reference image (JPG/PNG path or https URL); up to 4."),
+        typer.Option(help="A reference image (JPG/PNG path, https URL or s3://); up to 4."),
     ] = None,
     provider: Annotated[
         str | None, typer.Option(help="auto, kling or fal (default: RESKIN_PROVIDER).")
@@ -55,7 +60,7 @@ def edit(
     request = build_request(
         input=input,
         prompt=prompt,
-        output=str(output),
+        output=output,
         start_s=start,
         end_s=end,
         audio=audio,

@@ -25,6 +25,7 @@ from reskin.media.probe import probe
 from reskin.standin.server import StandIn
 from tests.conftest import InputClip, RunReskin
 from tests.prefect_server import PrefectServer
+from tests.s3_server import S3Server
 
 pytestmark = pytest.mark.slow
 
@@ -117,6 +118,24 @@ def test_json_prints_one_object_and_nothing_else_on_stdout(
     info = probe(output)
     assert info.has_audio
     assert info.duration_s == pytest.approx(3.0, abs=0.1)
+
+
+def test_an_s3_output_lands_in_the_bucket_not_in_a_local_folder_named_s3(
+    run_reskin: RunReskin, input_clip: InputClip, s3_server: S3Server, tmp_path: Path
+):
+    bucket = s3_server.create_bucket()
+    clip = input_clip(duration_s=3.0)
+    target = f"s3://{bucket}/edited/clip.mp4"
+    done = run_reskin(
+        "edit", str(clip), "--prompt", "sepia film", "--output", target, "--json",
+        env=s3_server.env(bucket),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["output"] == target
+    listed = s3_server.client().list_objects_v2(Bucket=bucket)
+    keys = sorted(item["Key"] for item in listed.get("Contents", []))
+    assert keys == ["edited/clip.mp4", "edited/clip.preview.png"]
+    assert not list(tmp_path.rglob("s3:*"))
 
 
 # --- failures at the service ------------------------------------------------------------------

@@ -32,6 +32,15 @@ def stand_in(
     ] = None,
     queued_s: Annotated[float, typer.Option(help="Seconds a job stays queued.")] = 2.0,
     generating_s: Annotated[float, typer.Option(help="Least seconds a job is generating.")] = 8.0,
+    generating_spread_s: Annotated[
+        float, typer.Option(help="Extra generating seconds, spread over jobs by their id.")
+    ] = 0.0,
+    load_mode: Annotated[
+        bool,
+        typer.Option(
+            help="Benchmarks: no download or render; every job serves one prepared result."
+        ),
+    ] = False,
     work_dir: Annotated[
         Path | None, typer.Option(help="Folder for uploads and jobs (default: a temporary one).")
     ] = None,
@@ -89,6 +98,8 @@ def stand_in(
             key=SecretStr(key) if key else new_key(),
             queued_s=queued_s,
             generating_s=generating_s,
+            generating_spread_s=generating_spread_s,
+            load_mode=load_mode,
             work_dir=work_dir,
             render_preset=_preset(render_preset),
             faults=Faults(
@@ -123,6 +134,8 @@ def stand_in(
         typer.echo(f"key (the stand-in's own): {standin.key}")
         typer.echo(f"use: AIMLAPI_BASE_URL={standin.base_url} AIMLAPI_API_KEY={standin.key}")
         typer.echo(f"faults: POST {standin.base_url}/_standin/faults  (Ctrl-C stops)")
+        if config.load_mode:
+            typer.echo("load mode: no downloads, no renders; every job serves one prepared result")
         try:
             standin.wait()
         except KeyboardInterrupt:

@@ -30,6 +30,17 @@ class StandInConfig(BaseModel):
     generating_s: float = Field(
         default=8.0, ge=0, le=3600, description="Least seconds a job is generating."
     )
+    generating_spread_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=3600,
+        description="Extra generating seconds, spread over jobs by id (load.spread_fraction).",
+    )
+    load_mode: bool = Field(
+        default=False,
+        description="Benchmarks: creates skip the input and the render; jobs serve one "
+        "result prepared at start (load.py).",
+    )
     work_dir: Path | None = Field(
         default=None, description="Folder for uploads and jobs; a temporary one when unset."
     )

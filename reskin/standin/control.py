@@ -4,6 +4,9 @@
 - ``POST /_standin/faults``: change some, e.g. ``{"create_429": 2, "retry_after_s": 1}``.
 - ``GET /_standin/stats``: the counters.
 - ``POST /_standin/reset``: every fault off, counters to zero (jobs and files stay).
+- ``GET /_standin/jobs``: every job's ``accepted_at`` and earliest ``completes_at``, on the
+  machine's monotonic clock (``time.monotonic`` in any process): benchmarks measure how late
+  a client saw each job completed.
 """
 
 from __future__ import annotations
@@ -48,6 +51,14 @@ def control_router(service: Service) -> APIRouter:
     async def stats(request: Request) -> dict[str, int]:
         require_key(service, request)
         return service.counters.snapshot().as_dict()
+
+    @router.get("/jobs")
+    async def jobs(request: Request) -> dict[str, dict[str, float]]:
+        require_key(service, request)
+        return {
+            job.id: {"accepted_at": job.accepted_at, "completes_at": job.completes_at}
+            for job in service.jobs.all()
+        }
 
     @router.post("/reset")
     async def reset(request: Request) -> dict[str, Any]:

@@ -74,6 +74,11 @@ class Job:
         return Snapshot("completed")
 
     @property
+    def completes_at(self) -> float:
+        """The earliest moment (``time.monotonic``) the job can report ``completed``."""
+        return self.accepted_at + self.queued_s + self.generating_s
+
+    @property
     def result_ready(self) -> bool:
         render = self.render
         return (
@@ -117,6 +122,10 @@ class JobStore:
     def by_token(self, token: str) -> Job | None:
         with self._lock:
             return self._by_token.get(token)
+
+    def all(self) -> list[Job]:
+        with self._lock:
+            return list(self._by_id.values())
 
     def __len__(self) -> int:
         with self._lock:

@@ -1,7 +1,7 @@
 """Making a job's result: the ffmpeg renderer, behind a one-method interface.
 
-The job store only calls a :class:`Renderer`; a later "load mode" (hundreds of jobs in flight,
-no encoding) is one more class here that copies a prepared file, chosen in ``service.py``.
+The job store only calls a :class:`Renderer`. Load mode (thousands of jobs in flight, no
+encoding) renders nothing per job: ``load.py`` prepares one result at start.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 :class:`Service` owns the work folder, the fault board, the counters, the job store, the upload
 store and the render pool; the HTTP layer (``app.py`` and its routers) only translates. Accepting
 runs in a worker thread: it downloads the input, probes it, checks the Kling limits, then records
-the job and hands its render to the pool.
+the job and hands its render to the pool. In load mode (``load.py``) it only records the job,
+which serves a result prepared at start.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from reskin.standin.files import FileStore
 from reskin.standin.http_errors import bad_request
 from reskin.standin.inputs import InputRefused, bring_in
 from reskin.standin.jobs import Job, JobStore
+from reskin.standin.load import PreparedResult, prepare_result, spread_fraction
 from reskin.standin.looks import choose_look
 from reskin.standin.render import FFmpegRenderer, Renderer, RenderTask
 from reskin.standin.stats import Counters
@@ -65,6 +67,13 @@ class Service:
         self._pool = ThreadPoolExecutor(
             max_workers=config.render_workers, thread_name_prefix="standin-render"
         )
+        self.prepared: PreparedResult | None = None
+        if config.load_mode:
+            width, height = config.output_long_side, config.output_short_side
+            tools = find_ffmpeg(config.ffmpeg_binary)
+            self.prepared = prepare_result(
+                tools, self.work_dir / "load", width=width, height=height
+            )
 
     def key_matches(self, presented: str) -> bool:
         return secrets.compare_digest(
@@ -79,6 +88,8 @@ class Service:
         if request.model != self.config.model:
             raise bad_request(f"unknown model {request.model!r}", field="model")
         job_uuid = uuid.uuid4()
+        if self.prepared is not None:
+            return self._accept_for_load(request, job_uuid, self.prepared)
         folder = self.jobs_dir / job_uuid.hex
         try:
             source = bring_in(
@@ -112,6 +123,16 @@ class Service:
         )
         return job
 
+    def _accept_for_load(
+        self, request: CreateRequest, job_uuid: uuid.UUID, prepared: PreparedResult
+    ) -> Job:
+        """Load mode: no download, no probe, no render; the job serves the prepared result."""
+        job = self._record(request, job_uuid, self.jobs_dir, prepared.duration_s)
+        job.result = prepared.path
+        if job.status_word is None and not job.injected_error:
+            job.render = prepared.done
+        return job
+
     def _checked(self, source: Path) -> MediaInfo:
         info = probe(source)
         broken = violations(info, self.limits)
@@ -123,14 +144,16 @@ class Service:
         self, request: CreateRequest, job_uuid: uuid.UUID, folder: Path, duration_s: float
     ) -> Job:
         faults = self.faults.current
+        job_id = f"{job_uuid}:{request.model}"
+        spread = self.config.generating_spread_s * spread_fraction(job_id)
         job = Job(
-            id=f"{job_uuid}:{request.model}",
+            id=job_id,
             token=secrets.token_urlsafe(16),
             folder=folder,
             result=folder / "result.mp4",
             accepted_at=time.monotonic(),
             queued_s=self.config.queued_s * faults.slow_jobs,
-            generating_s=self.config.generating_s * faults.slow_jobs,
+            generating_s=(self.config.generating_s + spread) * faults.slow_jobs,
             look=choose_look(request.prompt),
             keep_audio=request.keep_audio,
             duration_s=duration_s,

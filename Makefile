@@ -53,10 +53,17 @@ serve: install
 screenshots: install
 	SCREENSHOT_DIR=docs/images $(BIN)/pytest tests/ui tests/deployments/test_ui_form.py
 
+# Benchmarks (bench/README.md; not tests): each writes bench/results/<name>.md. All of them take
+# about an hour on 2 cores; BENCH=poll_policy (or overhead, orchestration, in_flight, s3_memory)
+# runs one.
+BENCH ?= poll_policy overhead orchestration s3_memory in_flight
+bench: install
+	@for name in $(BENCH); do echo "== bench.$$name"; $(BIN)/python -m bench.$$name || exit 1; done
+
 # Re-resolve the pinned, hashed environment after changing dependencies in pyproject.toml.
 lock: install
-	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
-		--generate-hashes --quiet -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --universal \
+		--python-version 3.11 --generate-hashes --quiet -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -104,8 +104,9 @@ class Settings(BaseSettings):
         default=240.0,
         gt=0,
         le=7200,
-        description="Expected length of one job (the documented one took about 4 min); "
-        "status requests are densest around it.",
+        description="Starting median length of one job, counted from when it leaves the "
+        "queue (the documented one took about 4 min); replaced by what "
+        "<work_dir>/durations.sqlite3 learns from earlier jobs (delete it to forget).",
     )
     poll_min_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="Shortest pause between two status requests."

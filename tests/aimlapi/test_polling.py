@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Mapping
 
 import pytest
 
 from reskin.aimlapi.models import Generation
-from reskin.aimlapi.polling import PollSchedule, wait_for_generation
+from reskin.aimlapi.polling import JobWatch, PollSchedule, wait_for_generation
 from reskin.errors import (
     AuthenticationError,
     GenerationFailedError,
@@ -194,3 +196,137 @@ async def test_a_resumed_wait_keeps_its_place_in_the_schedule():
         sleep=clock.sleep,
     )
     assert clock.now - service.done_at < schedule.dense_interval_s + 1e-9
+
+
+# --- the schedule's properties, and what it learns ------------------------------------------
+PRIORS = [
+    PollSchedule(),
+    PollSchedule(expected_s=240, spread=0.3).learned([60, 600, 75, 330, 520]),
+    PollSchedule(expected_s=0.7, min_interval_s=0.05, max_interval_s=0.5),
+    PollSchedule(expected_s=3000, spread=1.5, dense_interval_s=10, min_interval_s=2),
+    PollSchedule(expected_s=5, spread=0.1, dense_interval_s=0.5, max_interval_s=600),
+]
+
+
+@pytest.mark.parametrize("schedule", PRIORS)
+def test_every_pause_stays_within_the_bounds(schedule: PollSchedule):
+    horizon = schedule.dense_until_s * 4
+    pauses = [schedule.next_interval(horizon * i / 2000) for i in range(2001)]
+    assert min(pauses) >= schedule.min_interval_s
+    assert max(pauses) <= schedule.max_interval_s
+
+
+def test_requests_are_dense_where_the_prior_puts_its_mass():
+    s = PollSchedule(expected_s=240, spread=0.3, dense_interval_s=3.5)
+    # Ask the real loop when it polls a job that never ends: where do the requests fall?
+    times = [0.0]
+    while times[-1] < 1000:
+        times.append(times[-1] + s.next_interval(times[-1]))
+    inside = [t for t in times if s.dense_from_s <= t <= s.dense_until_s]
+    before = [t for t in times if t < s.dense_from_s]
+    assert len(before) <= 5  # sparse while the job can hardly be done
+    assert len(inside) >= (s.dense_until_s - s.dense_from_s) / 3.5
+    gaps = [b - a for a, b in itertools.pairwise(inside)]
+    assert max(gaps) == pytest.approx(3.5)
+
+
+def test_learning_moves_the_prior_to_the_durations_seen():
+    prior = PollSchedule(expected_s=240, spread=0.3)
+    assert prior.learned([]) == prior
+    fast = prior.learned([100.0] * 100)
+    assert fast.expected_s == pytest.approx(100, rel=0.05)
+    # The window followed the jobs, and still allows for the prior having been so wrong.
+    assert fast.dense_from_s < 100 < fast.dense_until_s < prior.expected_s
+    # Jobs spread from 1 to 10 min widen the window to cover them.
+    wide = prior.learned([60.0 + 540 * i / 99 for i in range(100)])
+    assert wide.spread > prior.spread
+    assert wide.dense_from_s < 90
+    assert wide.dense_until_s > 600
+    # One odd job barely moves a prior worth five jobs; many move it all the way.
+    one = prior.learned([480.0])
+    assert prior.expected_s < one.expected_s < 300
+
+
+def test_jobs_that_are_not_log_normal_still_end_inside_the_window():
+    uniform = [60.0 + 540 * i / 99 for i in range(100)]  # jobs of 1 to 10 min
+    learned = PollSchedule().learned(uniform)
+    fitted = dataclasses.replace(learned, seen_low_s=None, seen_high_s=None)
+    assert sum(d < fitted.dense_from_s for d in uniform) >= 3  # the log-normal alone
+    assert sum(not learned.dense_from_s <= d <= learned.dense_until_s for d in uniform) <= 2
+    # One stray job widens the fit a little but does not drag the window down to it; nor do
+    # the extremes of a few jobs count until there are 20.
+    stray = PollSchedule().learned([5.0, *uniform[1:]])
+    assert stray.seen_low_s == learned.seen_low_s
+    assert stray.dense_from_s > 50
+    assert PollSchedule().learned([5.0, 240, 250]).seen_low_s is None
+
+
+def test_a_learned_spread_stays_within_its_bounds():
+    same = PollSchedule().learned([200.0] * 500)
+    assert same.spread == pytest.approx(0.1)  # MIN_SPREAD: jitter must not leave the window
+    wild = PollSchedule().learned([1.0, 10_000.0] * 50)
+    assert wild.spread == pytest.approx(1.5)
+    assert PollSchedule().learned([0.0, -3.0, float("nan")]) == PollSchedule()
+
+
+async def test_a_queued_job_is_scheduled_from_when_it_started_generating():
+    # Queued for 300 s, then 240 s of work: the dense window belongs to the work, so the
+    # queue costs a sparse request every 30 s instead of dense ones.
+    clock = FakeClock()
+    begun = clock.now
+    service = Service(clock, done_at=540, final=DONE)
+    service.status = "queued"
+
+    async def fetch(generation_id: str) -> Generation:
+        service.status = "queued" if clock.now - begun < 300 else "generating"
+        return await service.fetch(generation_id)
+
+    watch = JobWatch()
+    await wait_for_generation(
+        fetch,
+        GEN_ID,
+        deadline_s=2000,
+        schedule=PollSchedule(expected_s=240),
+        clock=clock,
+        sleep=clock.sleep,
+        watch=watch,
+    )
+    assert clock.now - service.done_at <= 3.5
+    assert service.calls < 60  # from acceptance, the window would have cost about 120
+    assert 270 <= watch.origin_s < 300
+    assert watch.duration_s is not None
+    assert 240 <= watch.duration_s <= 240 + 30 + 3.5
+
+
+def test_a_watch_measures_from_the_queue_to_the_middle_of_the_last_gap():
+    watch = JobWatch()
+    assert watch.duration_s is None
+    for status, at in [("queued", 0), ("queued", 30), ("generating", 60), ("active", 100)]:
+        watch.see(Generation(id=GEN_ID, status=status), at)
+    watch.see(Generation.model_validate({"id": GEN_ID, **DONE}), 104)
+    watch.see(Generation.model_validate({"id": GEN_ID, **DONE}), 200)
+    assert watch.origin_s == 30
+    assert watch.duration_s == pytest.approx(102 - 30)
+    # A resumed wait that finds the job already done learns nothing about its length.
+    late = JobWatch()
+    late.see(Generation.model_validate({"id": GEN_ID, **DONE}), 500)
+    assert late.duration_s is None
+
+
+async def test_the_pause_runs_from_when_the_request_was_sent():
+    clock = FakeClock()
+    service = Service(clock, done_at=300, final=DONE)
+    asked: list[float] = []
+
+    async def slow_fetch(generation_id: str) -> Generation:
+        asked.append(clock.now)
+        clock.now += 1.0  # each answer takes a second
+        return await service.fetch(generation_id)
+
+    schedule = PollSchedule(expected_s=240, dense_interval_s=3.5)
+    await wait_for_generation(
+        slow_fetch, GEN_ID, deadline_s=1000, schedule=schedule, clock=clock, sleep=clock.sleep
+    )
+    dense = [t for t in asked if t - asked[0] > schedule.dense_from_s]
+    gaps = {round(b - a, 6) for a, b in itertools.pairwise(dense)}
+    assert gaps == {3.5}

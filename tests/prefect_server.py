@@ -70,24 +70,14 @@ class PrefectServer:
         return self.filter("flow_runs", {"flow_runs": {"name": {"like_": fragment}}})
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def stop(self) -> None:
         """SIGTERM the server's process group, SIGKILL it after a grace period; idempotent."""
         if self._stopped:
             return
         self._stopped = True
-        _signal_group(self.process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=_STOP_GRACE_S)
-        # The leader may be gone while something it spawned lingers in the group: kill it too.
-        _signal_group(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=_STOP_GRACE_S)
+        stop_group(self.process, _STOP_GRACE_S)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -158,6 +148,26 @@ def _wait_healthy(server: PrefectServer, timeout_s: float) -> bool:
                 pass
             time.sleep(0.2)
     return False
+
+
+def log_tail(path: Path, lines: int) -> str:
+    """The last ``lines`` lines of a server's log, for a failure message."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_group(process: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM ``process``'s group (started with ``start_new_session``), SIGKILL it after
+    ``grace_s``: the leader may be gone while something it spawned lingers in the group."""
+    _signal_group(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace_s)
+    _signal_group(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace_s)
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:

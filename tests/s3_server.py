@@ -29,7 +29,6 @@ import contextlib
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -43,7 +42,7 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from tests.prefect_server import free_port
+from tests.prefect_server import free_port, log_tail, stop_group
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -126,23 +125,14 @@ class S3Server:
             http.post(f"{self.endpoint_url}/moto-api/reset-auth", content=value).raise_for_status()
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_path, lines)
 
     def stop(self) -> None:
         """SIGTERM the server's process group, SIGKILL it after a grace period; idempotent."""
         if self._stopped:
             return
         self._stopped = True
-        _signal_group(self.process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=_STOP_GRACE_S)
-        _signal_group(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=_STOP_GRACE_S)
+        stop_group(self.process, _STOP_GRACE_S)
 
 
 def start_s3_server(folder: Path, *, host: str = "127.0.0.1") -> S3Server:
@@ -203,12 +193,6 @@ def _make_user(server: S3Server) -> None:
     key = iam.create_access_key(UserName="reskin-tests")["AccessKey"]
     server.access_key_id = key["AccessKeyId"]
     server.secret_access_key = key["SecretAccessKey"]
-
-
-def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    # The group id is the server's pid (start_new_session): only its own processes are hit.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
 
 
 @pytest.fixture(scope="session")

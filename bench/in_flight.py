@@ -1,6 +1,6 @@
 """How many generations one worker process keeps polling at once, and at what cost.
 
-``.venv/bin/python -m bench.in_flight [--n 100,250,500,1000] [--clients shared,wide,per-job]
+``.venv/bin/python -m bench.in_flight [--n 100,250,500,1000] [--clients shared,per-job,httpx-pool]
 [--generating-s 40] [--spread-s 20] [--queued-s 2]``
 
 The stand-in of the API runs in load mode (no download, no render: every job serves one result
@@ -12,11 +12,13 @@ with reskin's real code: :class:`reskin.aimlapi.client.AimlapiClient` (built by
 :func:`reskin.aimlapi.polling.wait_for_generation` on the schedule the flow uses
 (:func:`reskin.edit.wait.schedule_of`, its prior set to the jobs' median length). Client modes:
 
-- ``shared``: one client for every job, so every request shares one httpx connection pool
-  (httpx's default: 100 connections, 20 kept alive);
-- ``wide``: the same, on a transport with a pool of 2,000 connections, all kept alive (what a
-  pool-size setting of the client would give; ``from_settings(transport=...)``);
-- ``per-job``: a client per wait, as ``reskin.edit.wait.wait`` opens one for each clip.
+- ``shared``: one client for every job, so every request shares one connection pool
+  (``RESKIN_HTTP_MAX_CONNECTIONS``, 1,000 by default, all kept alive);
+- ``per-job``: a client per wait, as ``reskin.edit.wait.wait`` opens one for each clip (one
+  SSL context for the process, ``reskin.aimlapi.client.shared_ssl_context``);
+- ``httpx-pool``: the shared client on a transport with httpx's default pool (100
+  connections, 20 kept alive), as reskin's client was built before it had a pool setting:
+  the comparison that shows what the setting is for.
 
 Each job completes at a time the bench knows: accepted, then ``queued_s``, then
 ``generating_s`` plus its share of ``spread_s`` (``reskin.standin.load.spread_fraction`` of its
@@ -59,9 +61,7 @@ from reskin.edit.wait import schedule_of
 from reskin.settings import DEFAULT_MODEL, Settings
 
 RESULTS = Path(__file__).parent / "results" / "in_flight.md"
-MODES = ("shared", "wide", "per-job")
-#: ``wide``: the shared client on a transport whose pool keeps every connection it opens.
-WIDE_POOL = httpx.Limits(max_connections=2000, max_keepalive_connections=2000)
+MODES = ("shared", "per-job", "httpx-pool")
 #: Creates sent at once: the worker's own submission burst, not what is measured.
 CREATE_CONCURRENCY = 32
 #: The URL is never fetched in load mode; it only has to pass the body's rules.
@@ -170,7 +170,9 @@ async def run_worker(args: argparse.Namespace) -> Report:
     errors: Counter[str] = Counter()
     stop, worst = asyncio.Event(), [0.0]
     lag = asyncio.create_task(_lag_watch(stop, worst))
-    transport = httpx.AsyncHTTPTransport(limits=WIDE_POOL) if args.mode == "wide" else None
+    # httpx's own default limits, stated so that a change of httpx's defaults shows.
+    default_pool = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    transport = httpx.AsyncHTTPTransport(limits=default_pool) if args.mode == "httpx-pool" else None
     async with AimlapiClient.from_settings(settings, transport=transport) as shared:
 
         async def wait(client: AimlapiClient, job: Job) -> None:
@@ -320,7 +322,12 @@ def render(outcomes: list[Outcome], args: argparse.Namespace, command: str, tota
         "",
         f"- command: `{command}` ({total_s / 60:.1f} min in all)",
         f"- machine: {os.cpu_count()} cores (nproc), {_ram_gib():.1f} GiB RAM, "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}",
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
+        + (
+            f"**{args.busy} processes burning CPU** beside the runs (`--busy`)"
+            if args.busy
+            else "nothing else running by the bench's doing"
+        ),
         f"- jobs: queued {args.queued_s:g} s, then generating {args.generating_s:g} s plus "
         f"0..{args.spread_s:g} s spread by id; the stand-in in load mode in its own process; "
         f"creates {CREATE_CONCURRENCY} at a time; the poll schedule of `schedule_of(settings)` "
@@ -358,11 +365,19 @@ def main(arguments: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.in_flight", description=__doc__)
     parser.add_argument("--n", default="100,250,500,1000", help="generations per worker")
     parser.add_argument(
-        "--clients", default="shared,wide,per-job", help="shared, wide and/or per-job (see above)"
+        "--clients",
+        default="shared,per-job,httpx-pool",
+        help="shared, per-job and/or httpx-pool (see above)",
     )
     parser.add_argument("--queued-s", type=float, default=2.0)
     parser.add_argument("--generating-s", type=float, default=40.0)
     parser.add_argument("--spread-s", type=float, default=20.0)
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="processes that burn CPU for the whole run: a worker machine busy with other work",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -376,10 +391,13 @@ def main(arguments: Sequence[str] | None = None) -> int:
     sizes = [int(part) for part in args.n.split(",") if part]
     modes = [part for part in args.clients.split(",") if part]
     if not sizes or any(mode not in MODES for mode in modes):
-        parser.error("give --n as numbers and --clients among shared,wide,per-job")
+        parser.error("give --n as numbers and --clients among shared,per-job,httpx-pool")
     key = "bench-" + secrets.token_urlsafe(12)
     started = time.monotonic()
     standin, base_url = start_standin(args, key)
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)
+    ]
     outcomes: list[Outcome] = []
     try:
         for mode in modes:
@@ -391,6 +409,9 @@ def main(arguments: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
         standin.terminate()
         standin.wait(timeout=30)
     command = shlex.join(

@@ -1,11 +1,14 @@
 """Orchestration: what the Prefect flow adds per clip, against the same core called directly.
 
-``.venv/bin/python -m bench.orchestration [--clips 10] [--embedded 3]``
+``.venv/bin/python -m bench.orchestration [--clips 10] [--embedded 3]
+[--databases sqlite,postgres]``
 
-One process, one warm ``prefect server start`` (started by the bench; ``PREFECT_API_URL``
-aimed at it), the stand-in of the API in the same process with its fastest jobs (queued 0 s,
-generating 0 s, ``ultrafast`` renders). Each of ``--clips`` rounds edits the same small clip
-twice, alternating which goes first:
+For each database in turn, a fresh ``prefect server start`` on it (started by the bench;
+``postgres`` is a throwaway cluster, :mod:`bench.postgres`), warmed with one round, then
+``--clips`` rounds in a fresh process with ``PREFECT_API_URL`` aimed at it (Prefect reads its
+settings once per process). The stand-in of the API runs in the bench's process with its
+fastest jobs (queued 0 s, generating 0 s, ``ultrafast`` renders). Each round edits the same
+small clip twice, alternating which goes first:
 
 - ``flow``: :func:`flows.edit_video.run_edit_flow`, the ``edit_video`` flow with its six tasks,
   the shared limits (a global concurrency slot, the creates rate limit), artifacts and logs;
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -123,7 +127,9 @@ async def direct_edit(request_json: str) -> dict[str, float]:
         )
         video = staging_path(request, prepared.fingerprint, settings)
         original = OriginalSound.of(prepared.source, prepared.plan, prepared.source_info)
-        await make_output(result, video, original, tools, request.audio, settings)
+        info = await make_output(
+            result.path, video, original, tools, request.audio, settings, result_info=result
+        )
         sheet = await asyncio.to_thread(
             contact_sheet,
             prepared.source,
@@ -132,6 +138,8 @@ async def direct_edit(request_json: str) -> dict[str, float]:
             tools,
             timeout_s=settings.ffmpeg_timeout_s,
             before_start_s=prepared.plan.start_s,
+            before_info=prepared.source_info,
+            after_info=info,
         )
         await deliver(request, video, sheet, settings)
         journal.done(prepared.fingerprint)
@@ -187,14 +195,19 @@ def make_clip(folder: Path) -> Path:
 
 
 def child(arguments: argparse.Namespace) -> int:
-    """``--child``: rounds in this process (embedded Prefect server: no PREFECT_API_URL)."""
+    """``--child``: rounds in this process against whatever ``PREFECT_API_URL`` says (none: the
+    embedded server); with ``--warm``, one round first that is not counted."""
     folder = Path(arguments.child)
     started = time.perf_counter()
     import prefect  # noqa: F401 (the import is part of a fresh process's cost)
 
     imported = time.perf_counter() - started
-    done = asyncio.run(rounds(folder / "clip.mp4", folder / "out", arguments.embedded, "embedded"))
-    (folder / "embedded.json").write_text(
+    clip, out = folder / "clip.mp4", folder / "out"
+    if arguments.warm:
+        print(f"{arguments.tag}: warming up, one round not counted", file=sys.stderr)
+        asyncio.run(rounds(clip, out, 1, f"{arguments.tag} warm-up"))
+    done = asyncio.run(rounds(clip, out, arguments.rounds, arguments.tag))
+    (folder / "rounds.json").write_text(
         json.dumps({"import_s": imported, "rounds": [asdict(item) for item in done]})
     )
     return 0
@@ -202,52 +215,52 @@ def child(arguments: argparse.Namespace) -> int:
 
 def main(arguments: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.orchestration", description=__doc__)
-    parser.add_argument("--clips", type=int, default=10, help="rounds against the server")
+    parser.add_argument("--clips", type=int, default=10, help="rounds against each server")
     parser.add_argument("--embedded", type=int, default=3, help="rounds in embedded mode (0: none)")
+    parser.add_argument(
+        "--databases",
+        default="sqlite,postgres",
+        help="the servers' databases, in turn: sqlite, postgres (a throwaway cluster)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the table goes")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--tag", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(arguments)
     if args.child:
         return child(args)
-    if args.clips < 1 or args.embedded < 0:
-        parser.error("give --clips of 1 or more and --embedded of 0 or more")
+    databases = [name.strip() for name in args.databases.split(",") if name.strip()]
+    if args.clips < 1 or args.embedded < 0 or not set(databases) <= {"sqlite", "postgres"}:
+        parser.error(
+            "give --clips of 1 or more, --embedded of 0 or more, --databases of sqlite "
+            "and/or postgres"
+        )
 
     from reskin.standin.config import StandInConfig
     from reskin.standin.server import StandIn
-    from tests.prefect_server import start_prefect_server
 
     scratch = Path(tempfile.mkdtemp(prefix="reskin-bench-orch-"))
     started = time.monotonic()
-    server = None
     config = StandInConfig(
         queued_s=0, generating_s=0, render_preset="ultrafast", work_dir=scratch / "standin"
     )
+    servers: list[ServerRun] = []
     embedded: dict[str, object] = {}
     try:
         clip = make_clip(scratch)
         with StandIn(config) as standin:
-            server_started = time.monotonic()
-            server = start_prefect_server(scratch / "prefect-server")
-            server_s = time.monotonic() - server_started
-            base = {
-                **bench_env(standin.base_url, standin.key, scratch / "work"),
-                "PREFECT_HOME": str(scratch / "prefect-home"),
-            }
+            base = bench_env(standin.base_url, standin.key, scratch / "work")
+            for database in databases:
+                servers.append(run_on_server(scratch, base, clip, database, args.clips))
             if args.embedded:
-                embedded = run_embedded(scratch, base, clip, args.embedded)
-            os.environ.update({**base, "PREFECT_API_URL": server.api_url})
-            (scratch / "out").mkdir()
-            print("warming up: one round, not counted", file=sys.stderr)
-            asyncio.run(rounds(clip, scratch / "out", 1, "warm-up"))
-            done = asyncio.run(rounds(clip, scratch / "out", args.clips, "server"))
+                embedded = run_child(scratch / "embedded", base, clip, args.embedded, "embedded")
     finally:
-        if server is not None:
-            server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     command = shlex.join(
         [".venv/bin/python", "-m", "bench.orchestration", *(arguments or sys.argv[1:])]
     )
-    report = render(done, embedded, command, time.monotonic() - started, server_s)
+    report = render(servers, embedded, command, time.monotonic() - started)
     print(report)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report)
@@ -255,96 +268,121 @@ def main(arguments: Sequence[str] | None = None) -> int:
     return 0
 
 
-def run_embedded(scratch: Path, base: dict[str, str], clip: Path, count: int) -> dict[str, object]:
-    """``count`` rounds in a fresh process on Prefect's embedded server; its wall time too."""
-    folder = scratch / "embedded"
+@dataclass
+class ServerRun:
+    database: str
+    healthy_s: float
+    done: list[Round]
+
+
+def run_on_server(
+    scratch: Path, base: dict[str, str], clip: Path, database: str, count: int
+) -> ServerRun:
+    """A fresh ``prefect server start`` on ``database``, warmed, then ``count`` rounds."""
+    from tests.prefect_server import start_prefect_server
+
+    with contextlib.ExitStack() as stack:
+        server_env: dict[str, str] = {}
+        if database == "postgres":
+            from bench.postgres import throwaway_postgres
+
+            url = stack.enter_context(throwaway_postgres())
+            server_env["PREFECT_API_DATABASE_CONNECTION_URL"] = url
+        began = time.monotonic()
+        server = start_prefect_server(scratch / f"prefect-{database}", env=server_env)
+        stack.callback(server.stop)
+        healthy_s = time.monotonic() - began
+        print(f"{database}: server healthy after {healthy_s:.1f} s", file=sys.stderr)
+        data = run_child(
+            scratch / database,
+            {**base, "PREFECT_API_URL": server.api_url},
+            clip,
+            count,
+            database,
+            warm=True,
+        )
+    raw = data["rounds"]
+    assert isinstance(raw, list)
+    return ServerRun(database, healthy_s, [Round(**item) for item in raw])
+
+
+def run_child(
+    folder: Path,
+    env_extra: dict[str, str],
+    clip: Path,
+    count: int,
+    tag: str,
+    *,
+    warm: bool = False,
+) -> dict[str, object]:
+    """``count`` rounds in a fresh process (Prefect reads its settings once, at import), with
+    ``env_extra`` over a clean environment; what it measured, and its wall time."""
     (folder / "out").mkdir(parents=True)
     shutil.copy(clip, folder / "clip.mp4")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RESKIN_"))}
-    env.update({**base, "PREFECT_HOME": str(folder / "prefect-home")})
+    env.update({**env_extra, "PREFECT_HOME": str(folder / "prefect-home")})
     env["RESKIN_WORK_DIR"] = str(folder / "work")
-    argv = [sys.executable, "-m", "bench.orchestration", "--embedded", str(count)]
-    print(f"embedded: {count} rounds in a fresh process", file=sys.stderr)
+    argv = [sys.executable, "-m", "bench.orchestration", "--child", str(folder)]
+    argv += ["--rounds", str(count), "--tag", tag, *(["--warm"] if warm else [])]
+    print(f"{tag}: {count} rounds in a fresh process", file=sys.stderr)
     started = time.perf_counter()
     subprocess.run(
-        [*argv, "--child", str(folder)],
+        argv,
         check=True,
         env=env,
         cwd=Path(__file__).resolve().parent.parent,
         stdin=subprocess.DEVNULL,
     )
-    data: dict[str, object] = json.loads((folder / "embedded.json").read_text())
+    data: dict[str, object] = json.loads((folder / "rounds.json").read_text())
     data["process_s"] = time.perf_counter() - started
     return data
 
 
 def render(
-    done: list[Round], embedded: dict[str, object], command: str, total_s: float, server_s: float
+    servers: list[ServerRun], embedded: dict[str, object], command: str, total_s: float
 ) -> str:
-    differences = [item.flow_s - item.direct_s for item in done]
-    overhead = statistics.median(differences)
-    met = "met" if overhead <= 2.0 else f"missed by {overhead - 2.0:.2f} s"
-    # The time outside the poll: an upper bound of what Prefect adds, since the work a task run
-    # does after the create (reporting its state, starting the next task) overlaps the job.
-    local = [
-        (item.flow_s - item.flow_stages.get("poll", 0.0))
-        - (item.direct_s - item.direct_stages.get("poll", 0.0))
-        for item in done
-    ]
     lines = [
         "# Orchestration: the Prefect flow against the same core called directly",
         "",
         f"- command: `{command}` ({total_s / 60:.1f} min in all)",
         f"- machine: {os.cpu_count()} cores (nproc), {_ram_gib():.1f} GiB RAM, Python "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}",
-        f"- Prefect server: `prefect server start` on loopback, SQLite, started by the bench "
-        f"(healthy after {server_s:.1f} s), warmed with one round not counted",
+        f"{platform.python_version()}, {platform.system()} {platform.release()}; load "
+        f"average at the end {os.getloadavg()[0]:.2f}",
+        "- Prefect servers: `prefect server start` on loopback, started by the bench, one per "
+        "database in turn: SQLite (Prefect's default) and PostgreSQL (a throwaway cluster, "
+        "`bench/postgres.py`; what Prefect advises for more than one writer); each warmed "
+        "with one round not counted; the rounds run in a fresh process per server",
         "- clip: 4 s of 1280x720 at 30 fps, H.264 + AAC (index at the end: conformed by a "
-        "stream copy, no re-encode), sent as a data URI; stand-in in this process, jobs "
-        "queued 0 s and generating 0 s, `ultrafast` renders",
+        "stream copy, no re-encode), sent as a data URI; stand-in in the bench's process, "
+        "jobs queued 0 s and generating 0 s, `ultrafast` renders",
         "- each round: one flow edit and one direct edit, alternating which goes first; "
         "overhead = median of the per-round differences",
         "",
-        f"**Per-clip overhead on a warm server: {overhead:+.2f} s** (goal <= 2 s: {met}); "
-        f"flow median {statistics.median(i.flow_s for i in done):.2f} s, direct median "
-        f"{statistics.median(i.direct_s for i in done):.2f} s, {len(done)} rounds.",
-        "",
-        f"Outside the poll (wall time minus the poll stage, per round, flow - direct): median "
-        f"**{statistics.median(local):+.2f} s** (an upper bound: part of it overlaps the job, "
-        "which renders while the flow reports the submit task and starts the poll task; the "
-        "wall-time difference above is what a user waits more).",
-        "",
-        "| round | first | flow s | direct s | flow - direct s |",
-        "|---:|---|---:|---:|---:|",
+        "| database | server healthy after s | rounds | flow median s | direct median s | "
+        "**overhead per clip s** | outside the poll s | goal <= 2 s |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for index, item in enumerate(done, 1):
+    for server in servers:
+        overhead = _overhead(server.done)
+        met = "met" if overhead <= 2.0 else f"missed by {overhead - 2.0:.2f} s"
         lines.append(
-            f"| {index} | {item.first} | {item.flow_s:.2f} | {item.direct_s:.2f} "
-            f"| {item.flow_s - item.direct_s:+.2f} |"
+            f"| {server.database} | {server.healthy_s:.1f} | {len(server.done)} | "
+            f"{statistics.median(i.flow_s for i in server.done):.2f} | "
+            f"{statistics.median(i.direct_s for i in server.done):.2f} | "
+            f"**{overhead:+.2f}** | {statistics.median(_outside_poll(server.done)):+.2f} | "
+            f"{met} |"
         )
-    stages = ["preprocess", "upload", "submit", "poll", "postprocess"]
     lines += [
         "",
-        "Stage times (median s; the flow's own `timings_s`, the direct pipeline's laps; "
-        "each flow stage is one task run):",
-        "",
-        "| stage | flow | direct | flow - direct |",
-        "|---|---:|---:|---:|",
+        "Outside the poll: wall time minus the poll stage, per round, flow - direct; an upper "
+        "bound of what the flow adds around the job, since part of it (reporting the submit "
+        "task, starting the poll task) overlaps the job's own time.",
     ]
-    for stage in stages:
-        mine = statistics.median(i.flow_stages.get(stage, 0.0) for i in done)
-        theirs = statistics.median(i.direct_stages.get(stage, 0.0) for i in done)
-        lines.append(f"| {stage} | {mine:.3f} | {theirs:.3f} | {mine - theirs:+.3f} |")
-    flow_staged = statistics.median(sum(i.flow_stages.values()) for i in done)
-    lines.append(
-        f"| outside the stages (flow start and end, limits, publish) | "
-        f"{statistics.median(i.flow_s for i in done) - flow_staged:.3f} | - | - |"
-    )
+    for server in servers:
+        lines += _server_section(server)
     raw = embedded.get("rounds")
     if isinstance(raw, list) and raw:
-        flows = [float(r["flow_s"]) for r in raw]
-        directs = [float(r["direct_s"]) for r in raw]
-        diffs = [f - d for f, d in zip(flows, directs, strict=True)]
+        diffs = [float(r["flow_s"]) - float(r["direct_s"]) for r in raw]
         lines += [
             "",
             "## Embedded server (informational)",
@@ -353,9 +391,55 @@ def render(
             f"took {float(str(embedded.get('process_s', 0))):.1f} s (`import prefect` "
             f"{float(str(embedded.get('import_s', 0))):.2f} s). Flow - direct per round: "
             + ", ".join(f"{d:+.2f} s" for d in diffs)
-            + " (the first flow run starts the embedded server).",
+            + " (the first flow run starts the embedded server; no shared limits without a "
+            "server).",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _overhead(done: list[Round]) -> float:
+    return statistics.median(item.flow_s - item.direct_s for item in done)
+
+
+def _outside_poll(done: list[Round]) -> list[float]:
+    return [
+        (item.flow_s - item.flow_stages.get("poll", 0.0))
+        - (item.direct_s - item.direct_stages.get("poll", 0.0))
+        for item in done
+    ]
+
+
+def _server_section(run: ServerRun) -> list[str]:
+    lines = [
+        "",
+        f"## {run.database}",
+        "",
+        "| round | first | flow s | direct s | flow - direct s |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    for index, item in enumerate(run.done, 1):
+        lines.append(
+            f"| {index} | {item.first} | {item.flow_s:.2f} | {item.direct_s:.2f} "
+            f"| {item.flow_s - item.direct_s:+.2f} |"
+        )
+    lines += [
+        "",
+        "Stage times (median s; the flow's own `timings_s`, the direct pipeline's laps; "
+        "each flow stage is one task run, the submit stage includes taking a job slot):",
+        "",
+        "| stage | flow | direct | flow - direct |",
+        "|---|---:|---:|---:|",
+    ]
+    for stage in ("preprocess", "upload", "submit", "poll", "postprocess"):
+        mine = statistics.median(i.flow_stages.get(stage, 0.0) for i in run.done)
+        theirs = statistics.median(i.direct_stages.get(stage, 0.0) for i in run.done)
+        lines.append(f"| {stage} | {mine:.3f} | {theirs:.3f} | {mine - theirs:+.3f} |")
+    flow_staged = statistics.median(sum(i.flow_stages.values()) for i in run.done)
+    lines.append(
+        f"| outside the stages (flow start and end, limits, publish) | "
+        f"{statistics.median(i.flow_s for i in run.done) - flow_staged:.3f} | - | - |"
+    )
+    return lines
 
 
 def _ram_gib() -> float:

@@ -7,7 +7,7 @@ What is timed, on reskin's side, is its Prefect-free core called directly, stage
 the remote wait left out (nothing here waits for a job):
 
 - ``intake``: :func:`reskin.media.intake.take_in` (copy + SHA-256 in one pass, probe, full
-  decode check and a second probe);
+  decode check against that probe);
 - ``conform``: :func:`reskin.media.conform.plan_conform_file` (layout: keyframes, index place,
   tags) and :func:`reskin.media.conform.conform` (hard link or ffmpeg, then a probe and checks);
 - ``upload``: :func:`reskin.storage.datauri.data_uri` when the clip fits the data-URI budget
@@ -16,8 +16,10 @@ the remote wait left out (nothing here waits for a job):
 - ``download``: :func:`reskin.download.download` of the stand-in's result and the full-decode
   :func:`reskin.media.verify.verify` of it: what :func:`reskin.edit.results.fetch_result`
   does, without its journal row;
-- ``sound``: :func:`reskin.media.sound.finish` (probe, mux, verify of the output);
-- ``preview``: :func:`reskin.media.preview.contact_sheet`.
+- ``sound``: :func:`reskin.media.sound.finish` (mux, verify of the output; the result's probe
+  is the download's verify, handed on as ``tasks/postprocess.py`` does);
+- ``preview``: :func:`reskin.media.preview.contact_sheet`, given the probes of the intake and
+  of ``finish``.
 
 The baseline is what a careful person would type for the same work: ``cp`` and ``sha256sum``,
 an ``ffmpeg -xerror ... -f null -`` decode check (ffmpeg prints the stream facts on the way, so
@@ -234,7 +236,7 @@ def reskin_pass(
     stage("upload")
     result = job / "result.mp4"
     asyncio.run(download(url, result, max_bytes=settings.download_max_bytes, timeout_s=TIMEOUT_S))
-    verify(
+    result_info = verify(
         result,
         tools,
         expect_audio=None,
@@ -245,9 +247,25 @@ def reskin_pass(
     stage("download")
     output = job / "out.mp4"
     original = OriginalSound.of(intake.path, plan, intake.info)
-    finish(result, output, original, tools, mode=AudioMode.RESTORE, timeout_s=TIMEOUT_S)
+    final = finish(
+        result,
+        output,
+        original,
+        tools,
+        mode=AudioMode.RESTORE,
+        timeout_s=TIMEOUT_S,
+        result_info=result_info,
+    )
     stage("sound")
-    contact_sheet(intake.path, output, job / "out.preview.png", tools, timeout_s=TIMEOUT_S)
+    contact_sheet(
+        intake.path,
+        output,
+        job / "out.preview.png",
+        tools,
+        timeout_s=TIMEOUT_S,
+        before_info=intake.info,
+        after_info=final,
+    )
     stage("preview")
     done.commands = list(argv_log.seen)
     shutil.rmtree(job, ignore_errors=True)

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         le=1800,
         description="Seconds to send a request body (a data URI can be tens of MB).",
     )
+    http_max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="Most connections one API client keeps open to the service, all kept "
+        "alive, so the status requests of many jobs in flight never queue in httpx's pool.",
+    )
     max_retries: int = Field(
         default=4,
         ge=0,

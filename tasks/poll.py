@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prefect import get_run_logger, task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.cache_policies import NO_CACHE
@@ -14,6 +16,25 @@ from reskin.submission import Submitted
 
 #: A log line at least this often while the status stays the same.
 LOG_EVERY_S = 30.0
+#: The progress artifact at least this often while the status stays the same. Not at every
+#: answer: each update is a write to the Prefect server's database, where (under SQLite) writes
+#: now and then collide and cost seconds (docs/bench.md, orchestration).
+PROGRESS_EVERY_S = 10.0
+
+
+@dataclass
+class Every:
+    """Whether to report a status answer: a new status, the end, or ``period_s`` since the last."""
+
+    period_s: float
+    status: str | None = None
+    at_s: float = 0.0
+
+    def due(self, status: str, elapsed_s: float, *, done: bool) -> bool:
+        if status == self.status and elapsed_s - self.at_s < self.period_s and not done:
+            return False
+        self.status, self.at_s = status, elapsed_s
+        return True
 
 
 @task(name="poll", task_run_name="poll {submitted.short_id}", cache_policy=NO_CACHE)
@@ -26,14 +47,14 @@ async def poll(prepared: Prepared, submitted: Submitted) -> Finished:
     artifact = await acreate_progress_artifact(
         progress=0.0, description=f"generation {submitted.generation_id}: waiting"
     )
-    last: tuple[str, float] = ("", -LOG_EVERY_S)
+    log_line, show = Every(LOG_EVERY_S), Every(PROGRESS_EVERY_S)
 
     async def progress(generation: Generation, elapsed_s: float) -> None:
-        nonlocal last
         done = generation.state is JobState.COMPLETED
-        if generation.status != last[0] or elapsed_s - last[1] >= LOG_EVERY_S or done:
+        if log_line.due(generation.status, elapsed_s, done=done):
             logger.info("%s, %.0f s elapsed", generation.status, elapsed_s)
-            last = (generation.status, elapsed_s)
+        if not show.due(generation.status, elapsed_s, done=done):
+            return
         # An estimate from the expected job length: it never claims done before the service.
         share = 100.0 if done else min(95.0, 100.0 * elapsed_s / expected)
         await aupdate_progress_artifact(

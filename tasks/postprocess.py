@@ -46,11 +46,13 @@ async def postprocess(request: EditRequest, prepared: Prepared, finished: Finish
     journal = journal_of(settings)
     began = time.monotonic()
     result = finished.downloaded
+    # The download's verify probed the result: handed on, so the sound step need not probe it.
+    result_info: MediaInfo | None = None
     if result is None:
         if finished.url is None:  # a Finished holds one or the other
             raise ValueError("a finished generation without a result")
         try:
-            result = await fetch_result(
+            result_info = await fetch_result(
                 finished.url,
                 prepared.fingerprint,
                 finished.credits_used,
@@ -61,11 +63,14 @@ async def postprocess(request: EditRequest, prepared: Prepared, finished: Finish
         except ResultExpiredError as exc:
             journal.failed(prepared.fingerprint, str(exc))
             raise
+        result = result_info.path
     downloaded = time.monotonic()
     video = staging_path(request, prepared.fingerprint, settings)
     original = OriginalSound.of(prepared.source, prepared.plan, prepared.source_info)
-    info = await make_output(result, video, original, tools, request.audio, settings)
-    sheet = await asyncio.to_thread(_preview, prepared, video, tools, settings)
+    info = await make_output(
+        result, video, original, tools, request.audio, settings, result_info=result_info
+    )
+    sheet = await asyncio.to_thread(_preview, prepared, video, info, tools, settings)
     delivered = await deliver(request, video, sheet, settings)
     journal.done(prepared.fingerprint)
     logger.info(
@@ -87,10 +92,10 @@ async def postprocess(request: EditRequest, prepared: Prepared, finished: Finish
 
 
 def _preview(
-    prepared: Prepared, video: Path, tools: FFmpegTools, settings: Settings
+    prepared: Prepared, video: Path, info: MediaInfo, tools: FFmpegTools, settings: Settings
 ) -> Path | None:
-    """The contact sheet beside ``video``; None (with a warning) when it cannot be drawn: the
-    edit is done and paid for, a missing picture must not fail it."""
+    """The contact sheet beside ``video`` (probed as ``info``); None (with a warning) when it
+    cannot be drawn: the edit is done and paid for, a missing picture must not fail it."""
     try:
         return contact_sheet(
             prepared.source,
@@ -99,6 +104,8 @@ def _preview(
             tools,
             timeout_s=settings.ffmpeg_timeout_s,
             before_start_s=prepared.plan.start_s,
+            before_info=prepared.source_info,
+            after_info=info,
         )
     except ReskinError as exc:
         logging.getLogger(__name__).warning("no before/after preview for %s: %s", video, exc)

@@ -103,10 +103,17 @@ def server_env(home: Path) -> dict[str, str]:
 
 
 def start_prefect_server(
-    home: Path, *, host: str = "127.0.0.1", timeout_s: float = START_TIMEOUT_S
+    home: Path,
+    *,
+    host: str = "127.0.0.1",
+    timeout_s: float = START_TIMEOUT_S,
+    env: Mapping[str, str] | None = None,
 ) -> PrefectServer:
     """Start ``prefect server start`` on a free port with ``home`` as its PREFECT_HOME and
-    return once ``/api/health`` answers; raise with the server's log when it does not."""
+    return once ``/api/health`` answers; raise with the server's log when it does not.
+
+    ``env`` adds to the server's environment, e.g. ``PREFECT_API_DATABASE_CONNECTION_URL``.
+    """
     home.mkdir(parents=True, exist_ok=True)
     prefect = Path(sys.executable).with_name("prefect")
     failure = ""
@@ -117,7 +124,11 @@ def start_prefect_server(
             process = subprocess.Popen(
                 [str(prefect), "server", "start", "--host", host, "--port", str(port)],
                 # Without it the UI is told its API is on the default port 4200, not this one.
-                env={**server_env(home), "PREFECT_UI_API_URL": f"http://{host}:{port}/api"},
+                env={
+                    **server_env(home),
+                    "PREFECT_UI_API_URL": f"http://{host}:{port}/api",
+                    **(env or {}),
+                },
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -53,6 +53,7 @@ def test_the_key_is_masked_in_repr_and_dumps():
         ("max_retries", -1),
         ("max_retries", 11),
         ("read_timeout_s", 0),
+        ("http_max_connections", 0),
         ("poll_deadline_s", 10**6),
         ("base_url", "ftp://example.test"),
         ("provider", "replicate"),

@@ -45,8 +45,10 @@ async def fetch_result(
     journal: Journal,
     settings: Settings,
     tools: FFmpegTools,
-) -> Path:
-    """Download the result for request ``fp``, decode it whole, and journal it."""
+) -> MediaInfo:
+    """Download the result for request ``fp``, decode it whole, and journal it; the verify's
+    probe of the download (``.path`` is the file), for :func:`make_output` to use rather than
+    probe it again."""
     folder = results_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     _prune(folder, settings.result_retention_h * 3600)
@@ -59,7 +61,7 @@ async def fetch_result(
         retry=RetryPolicy.from_settings(settings),
     )
     try:
-        await asyncio.to_thread(
+        info = await asyncio.to_thread(
             verify,
             dest,
             tools,
@@ -73,7 +75,7 @@ async def fetch_result(
         raise
     log.info("downloaded the result: %.1f MB", size / 1e6)
     journal.downloaded(fp, dest, credits_used)
-    return dest
+    return info
 
 
 async def make_output(
@@ -83,10 +85,20 @@ async def make_output(
     tools: FFmpegTools,
     mode: AudioMode,
     settings: Settings,
+    *,
+    result_info: MediaInfo | None = None,
 ) -> MediaInfo:
-    """The final video at ``output``: written whole and verified, or not at all."""
+    """The final video at ``output``: written whole and verified, or not at all.
+    ``result_info``: the probe of ``result`` when the caller holds one (else it is probed)."""
     return await asyncio.to_thread(
-        finish, result, output, original, tools, mode=mode, timeout_s=settings.ffmpeg_timeout_s
+        finish,
+        result,
+        output,
+        original,
+        tools,
+        mode=mode,
+        timeout_s=settings.ffmpeg_timeout_s,
+        result_info=result_info,
     )
 
 

@@ -1,7 +1,8 @@
 """Poll: wait for a submitted generation, keeping the journal up to date with how it ended.
 
 The schedule starts from the settings' prior and learns from how long this model's earlier jobs
-took (``reskin/durations.py``); each wait that sees its job run and complete adds its own.
+at the same service (``settings.base_url``) took (``reskin/durations.py``); each wait that sees
+its job run and complete adds its own.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def model_of(generation_id: str, settings: Settings) -> str:
 
 def _earlier(settings: Settings, model: str) -> list[float]:
     try:
-        return DurationLog(settings.work_dir / FILE_NAME).recent(model)
+        return DurationLog(settings.work_dir / FILE_NAME).recent(settings.base_url, model)
     except (sqlite3.Error, OSError) as exc:
         log.warning("durations of earlier jobs unreadable, polling from the settings: %s", exc)
         return []
@@ -69,7 +70,7 @@ def _remember(settings: Settings, model: str, watch: JobWatch) -> None:
     if watch.duration_s is None or watch.duration_s <= 0:
         return
     try:
-        DurationLog(settings.work_dir / FILE_NAME).add(model, watch.duration_s)
+        DurationLog(settings.work_dir / FILE_NAME).add(settings.base_url, model, watch.duration_s)
     except (sqlite3.Error, OSError) as exc:
         log.warning("could not record how long %s took: %s", model, exc)
 

@@ -10,7 +10,8 @@ or vanish meanwhile without reskin reading half of each.
 Checks, cheapest first, each refusing with one line that names the user's file and what to do:
 a regular file; not empty; at most ``max_bytes``; MP4/MOV/Matroska with a video stream that
 decodes (:func:`~reskin.media.probe.probe`, whitelisted demuxers only); and, unless turned off,
-the full decode of :func:`~reskin.media.verify.verify`, which catches damage in the middle.
+the full decode of :func:`~reskin.media.verify.verify`, which catches damage in the middle
+(and checks the decoded length against the probe taken here: the file is probed once).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def take_in(
         staged = final
         info = dataclasses.replace(info, path=final)
         if decode_check:
-            info = _decodes(final, tools, shown, timeout_s)
+            info = _decodes(final, info, tools, shown, timeout_s)
     except BaseException:
         staged.unlink(missing_ok=True)  # a refused input has no business in the job
         raise
@@ -158,7 +159,9 @@ def _rename_once(staged: Path, final: Path) -> None:
     staged.unlink()
 
 
-def _decodes(path: Path, tools: FFmpegTools, shown: str, timeout_s: float) -> MediaInfo:
+def _decodes(
+    path: Path, info: MediaInfo, tools: FFmpegTools, shown: str, timeout_s: float
+) -> MediaInfo:
     try:
         return verify(
             path,
@@ -167,6 +170,7 @@ def _decodes(path: Path, tools: FFmpegTools, shown: str, timeout_s: float) -> Me
             expected_duration_s=None,
             timeout_s=timeout_s,
             name=shown,
+            known=info,
         )
     except VerificationError as exc:
         raise ProbeError(f"{shown} is damaged: it {exc.reason}: {_DAMAGED_FIX}") from exc

@@ -51,6 +51,7 @@ from reskin.media.finalize import atomic_output
 from reskin.media.images import probe_image
 from reskin.media.probe import MediaInfo, probe
 from reskin.media.runner import run
+from reskin.media.verify import check_describes
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,8 @@ def contact_sheet(
     tile_height: int = DEFAULT_TILE_HEIGHT,
     before_start_s: float = 0.0,
     labels: bool = True,
+    before_info: MediaInfo | None = None,
+    after_info: MediaInfo | None = None,
 ) -> Path:
     """Draw the contact sheet of ``before`` (the input, from ``before_start_s``) over ``after``
     (the result) into ``dest``, a PNG of 2 rows of ``frames`` tiles ``tile_height`` px high.
@@ -196,11 +199,13 @@ def contact_sheet(
     :class:`~reskin.errors.ProbeError` for a clip that cannot be read,
     :class:`~reskin.errors.FFmpegError` when ffmpeg fails and
     :class:`~reskin.errors.VerificationError` when the PNG is not what was planned.
+    ``before_info`` and ``after_info`` are the probes of ``before`` and ``after`` when the caller
+    holds them; a clip without one is probed.
     """
     before, after, dest = Path(before), Path(after), Path(dest)
     plan = plan_sheet(
-        probe(before),
-        probe(after),
+        _probed(before, before_info),
+        _probed(after, after_info),
         frames=frames,
         tile_height=tile_height,
         before_start_s=before_start_s,
@@ -225,6 +230,10 @@ def contact_sheet(
         done.elapsed_s,
     )
     return dest
+
+
+def _probed(path: Path, info: MediaInfo | None) -> MediaInfo:
+    return probe(path) if info is None else check_describes(info, path)
 
 
 def _row(source: Any, plan: SheetPlan, label: str | None) -> Any:

@@ -35,7 +35,7 @@ from reskin.media.conform_plan import ConformPlan
 from reskin.media.finalize import atomic_output
 from reskin.media.probe import MediaInfo, probe
 from reskin.media.runner import run
-from reskin.media.verify import verify
+from reskin.media.verify import check_describes, verify
 
 log = logging.getLogger(__name__)
 
@@ -162,15 +162,19 @@ def finish(
     *,
     mode: AudioMode = AudioMode.RESTORE,
     timeout_s: float,
+    result_info: MediaInfo | None = None,
 ) -> MediaInfo:
     """Make the final video at ``output`` from the service's ``result`` and the original sound.
 
     ``output`` is written atomically: it holds the verified file, or (on any failure) what it
     held before. Raises :class:`~reskin.errors.FFmpegError` when ffmpeg fails and
     :class:`~reskin.errors.VerificationError` when the file is not what the plan promised.
+    ``result_info`` is the probe of ``result`` when the caller holds one (from the
+    :func:`~reskin.media.verify.verify` of the download); without it ``result`` is probed.
     """
     result, output = Path(result), Path(output)
-    plan = plan_mux(probe(result), original, mode=mode)
+    known = probe(result) if result_info is None else check_describes(result_info, result)
+    plan = plan_mux(known, original, mode=mode)
     log.info(
         "sound: %s, %s sound, %.2f s%s",
         plan.mode.value,

@@ -5,6 +5,8 @@ transcodes "successfully" into a result of half the length (``shared/MEDIA.md``)
 matters is decoded to its end with ``-xerror`` (the first decode error stops ffmpeg with a
 failure), then probed again, and its streams and length are compared with what the step that
 made it promised. The decode runs with the same input guards as every other ffmpeg command.
+A caller that has just probed the file may hand its :class:`MediaInfo` over (``known``): the
+probe is skipped, every check still runs against it.
 
 Run it on what reskin made (conformed clips, results, muxed outputs): a failure raises
 :class:`~reskin.errors.VerificationError`. :mod:`reskin.media.intake` runs it on a user's input too
@@ -82,27 +84,36 @@ def verify(
     tolerance_s: float = DEFAULT_TOLERANCE_S,
     timeout_s: float,
     name: str | None = None,
+    known: MediaInfo | None = None,
 ) -> MediaInfo:
-    """Decode ``path`` fully, probe it again and check it; return the fresh :class:`MediaInfo`.
+    """Decode ``path`` fully, probe it again (unless ``known``) and check it; return the
+    :class:`MediaInfo` it checked.
 
     ``expect_audio``: True or False to require an audio stream or its absence, None for either.
     ``expected_duration_s``: the length the step promised, within ``tolerance_s``; None to skip.
     The decoded length must match the stated one within ``tolerance_s`` in every case.
+    ``known``: the probe of ``path`` the caller already holds (its ``path`` must be ``path``);
+    it is checked as a fresh probe would be and returned, and the probe is not run again.
     Raises :class:`VerificationError` (one line) when a check fails, and :class:`FFmpegError`
     when ffmpeg itself could not run or ran out of time.
     """
     path = Path(path)
     shown = shown_name(name if name is not None else path.name)
+    if known is not None:
+        check_describes(known, path)
     try:
         done = run(decode_check_command(tools.ffmpeg, path), timeout_s=timeout_s)
     except FFmpegError as exc:
         if exc.returncode is None:
             raise
         _fail(path, shown, f"does not decode to its end ({_first_error(exc.stderr_tail)})", exc)
-    try:
-        info = probe(path, tools=tools, name=shown, timeout_s=timeout_s)
-    except ProbeError as exc:
-        _fail(path, shown, _reason(exc, shown), exc)
+    if known is not None:
+        info = known
+    else:
+        try:
+            info = probe(path, tools=tools, name=shown, timeout_s=timeout_s)
+        except ProbeError as exc:
+            _fail(path, shown, _reason(exc, shown), exc)
     decoded = decoded_seconds(done.stdout_text)
     if decoded is None:
         _fail(path, shown, "decoded to nothing")
@@ -115,6 +126,14 @@ def verify(
     if expect_audio is False and info.has_audio:
         _fail(path, shown, "has an audio stream, expected none")
     log.debug("verified %s: %.2f s decoded in %.2f s", shown, decoded, done.elapsed_s)
+    return info
+
+
+def check_describes(info: MediaInfo, path: Path) -> MediaInfo:
+    """``info``, when it is the probe of ``path``; a :class:`ValueError` (the caller's mistake,
+    not the file's) when it describes another file."""
+    if Path(info.path).absolute() != Path(path).absolute():
+        raise ValueError(f"the MediaInfo given for {path} describes {info.path}")
     return info
 
 

@@ -1,8 +1,11 @@
-"""The durations of earlier jobs: kept per model in one small file, learned by the next wait."""
+"""The durations of earlier jobs: kept per service and model in one small file, learned by the
+next wait."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ from pydantic import SecretStr
 
 from reskin.aimlapi.client import AimlapiClient
 from reskin.aimlapi.models import CreateRequest
-from reskin.durations import FILE_NAME, DurationLog
+from reskin.durations import FILE_NAME, MAX_AGE_S, DurationLog
 from reskin.edit.wait import model_of, schedule_of, wait
 from reskin.journal import Journal
 from reskin.settings import DEFAULT_MODEL, Settings
@@ -20,20 +23,54 @@ from reskin.storage.datauri import data_uri
 pytestmark = pytest.mark.anyio
 
 
-def test_the_log_keeps_the_latest_durations_of_each_model(tmp_path: Path):
+REAL = "https://api.aimlapi.com"
+LOCAL = "http://127.0.0.1:8000"
+
+
+def test_the_log_keeps_the_latest_durations_of_each_model_at_each_service(tmp_path: Path):
     ticks = iter(range(1000))
     log = DurationLog(tmp_path / FILE_NAME, keep=3, clock=lambda: float(next(ticks)))
-    for seconds in (10.0, 20.0, 30.0, 40.0):
-        log.add("model-a", seconds)
-    log.add("model-b", 99.0)
+    for seconds in (100.0, 200.0, 300.0, 400.0):
+        log.add(REAL, "model-a", seconds)
+    log.add(REAL, "model-b", 99.0)
+    # The stand-in's seconds-long jobs of the same model are kept apart, and trimmed apart.
+    log.add(LOCAL + "/", "model-a", 2.0)
     # Another process (another instance) sees the same file.
     other = DurationLog(tmp_path / FILE_NAME)
-    assert other.recent("model-a") == [20.0, 30.0, 40.0]
-    assert other.recent("model-a", limit=2) == [30.0, 40.0]
-    assert other.recent("model-b") == [99.0]
-    assert other.recent("model-c") == []
+    assert other.recent(REAL, "model-a") == [200.0, 300.0, 400.0]
+    assert other.recent(REAL + "/", "model-a", limit=2) == [300.0, 400.0]
+    assert other.recent(REAL, "model-b") == [99.0]
+    assert other.recent(LOCAL, "model-a") == [2.0]
+    assert other.recent(LOCAL, "model-b") == []
+    assert other.recent(REAL, "model-c") == []
     with pytest.raises(ValueError, match="positive"):
-        log.add("model-a", 0.0)
+        log.add(REAL, "model-a", 0.0)
+
+
+def test_rows_older_than_the_age_limit_go_whatever_their_service(tmp_path: Path):
+    now = [0.0]
+    log = DurationLog(tmp_path / FILE_NAME, clock=lambda: now[0])
+    log.add(LOCAL, "model-a", 2.0)  # a demo's stand-in, on a port never used again
+    log.add(REAL, "model-a", 250.0)
+    now[0] = MAX_AGE_S / 2
+    log.add(REAL, "model-a", 260.0)
+    now[0] = MAX_AGE_S + 1.0
+    log.add(REAL, "model-b", 30.0)
+    assert log.recent(LOCAL, "model-a") == []
+    assert log.recent(REAL, "model-a") == [260.0]
+    assert log.recent(REAL, "model-b") == [30.0]
+
+
+def test_a_file_of_the_old_shape_still_opens_and_its_rows_are_not_learned(tmp_path: Path):
+    # Before the service was recorded: one table keyed by model alone.
+    with closing(sqlite3.connect(tmp_path / FILE_NAME)) as db, db:
+        db.execute("CREATE TABLE durations (model TEXT, duration_s REAL, at REAL)")
+        db.execute("INSERT INTO durations VALUES ('model-a', 2.0, 1.0)")
+    log = DurationLog(tmp_path / FILE_NAME)
+    # Its jobs may have run at any service: none of them is taken for the real one.
+    assert log.recent(REAL, "model-a") == []
+    log.add(REAL, "model-a", 250.0)
+    assert DurationLog(tmp_path / FILE_NAME).recent(REAL, "model-a") == [250.0]
 
 
 def test_the_model_comes_from_the_generation_id():
@@ -83,7 +120,9 @@ async def test_a_wait_records_its_job_and_the_next_schedule_learns_from_it(
     generation_id = await submit(standin, clip)
     second = await wait(generation_id, "fp-2", journal, settings)
     assert second.url is not None
-    seen = DurationLog(work / FILE_NAME).recent(model_of(generation_id, settings))
+    seen = DurationLog(work / FILE_NAME).recent(
+        settings.base_url, model_of(generation_id, settings)
+    )
     assert len(seen) == 1
     # Measured from leaving the queue (0.2 s) to completion: the stand-in's 0.5 s of work
     # and its render, give or take half a pause.
@@ -92,4 +131,6 @@ async def test_a_wait_records_its_job_and_the_next_schedule_learns_from_it(
     assert learned.expected_s < settings.poll_expected_s
     # A wait that finds its job already done adds nothing.
     await wait(generation_id, "fp-2", journal, settings)
-    assert len(DurationLog(work / FILE_NAME).recent(DEFAULT_MODEL)) == 1
+    assert len(DurationLog(work / FILE_NAME).recent(settings.base_url, DEFAULT_MODEL)) == 1
+    # Nor does another service learn from it.
+    assert DurationLog(work / FILE_NAME).recent(REAL, DEFAULT_MODEL) == []

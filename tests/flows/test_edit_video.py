@@ -163,6 +163,10 @@ async def test_the_run_is_named_staged_summarised_and_holds_no_secret(
     for stage in STAGES:
         assert any(name.startswith(stage) for name in names), f"no {stage} task run in {names}"
     assert all(run.state is not None and run.state.is_completed() for run in task_runs)
+    # The caller's tags (run_edit_flow's) label the flow run; task runs carry none, so none of
+    # them asks the server for tag concurrency slots.
+    assert "reskin" in flow_run.tags
+    assert [run.tags for run in task_runs] == [[] for _ in task_runs]
 
     by_type: dict[str | None, list[object]] = {}
     for artifact in artifacts:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -34,3 +35,19 @@ def no_hits(listener: Listener) -> Iterator[Listener]:
     before = listener.seen()
     yield listener
     assert listener.seen() == before, f"a hostile input reached the network: {listener.seen()}"
+
+
+@pytest.fixture
+def probes(caplog: pytest.LogCaptureFixture) -> Callable[[], list[str]]:
+    """``probes()``: the probes the test has run so far, as their debug lines ("probing <name>
+    with PyAV"): every probe logs one, whichever backend runs it."""
+    caplog.set_level(logging.DEBUG, logger="reskin.media.probe")
+
+    def seen() -> list[str]:
+        return [
+            record.getMessage()
+            for record in caplog.records
+            if record.name == "reskin.media.probe" and record.getMessage().startswith("probing ")
+        ]
+
+    return seen

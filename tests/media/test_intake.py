@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,15 @@ def test_a_video_is_copied_under_a_name_reskin_chose(
     assert taken.info == probe(taken.path)
     assert taken.sha256 == hashlib.sha256(mine.read_bytes()).hexdigest()  # taken while copying
     assert sorted(p.name for p in job.iterdir()) == ["input.mp4"]
+
+
+def test_an_input_is_probed_once_for_the_probe_and_the_decode_check(
+    corpus: Corpus, ffmpeg_tools: FFmpegTools, job: Path, probes: Callable[[], list[str]]
+) -> None:
+    taken = take_in(corpus.path("plain"), job, ffmpeg_tools, max_bytes=CAP, timeout_s=60)
+
+    assert [line.split()[1] for line in probes()] == [corpus.path("plain").name]
+    assert taken.info == probe(taken.path)  # the decode check returned the one probe, moved
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ each tile compared with the frames of its clip decoded by PyAV."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -294,6 +295,37 @@ def test_the_sheet_shows_the_input_over_the_result_at_the_same_moments(
         assert sheet.mean(left + 250, 0, 70, 180) < 2
         assert sheet.mean(left + 70, 0, 180, 180) > 60
         assert sheet.mean(left, 180, 70, 180) > 60
+
+
+def test_the_probes_a_caller_holds_are_used_not_taken_again(
+    make_clip: MakeClip,
+    negative: Path,
+    ffmpeg_tools: FFmpegTools,
+    tmp_path: Path,
+    probes: Callable[[], list[str]],
+) -> None:
+    before = make_clip()
+    before_info, after_info = probe(before), probe(negative)
+    dest = tmp_path / "sheet.png"
+    with pytest.raises(ValueError, match="describes"):  # the input's probe given as the result's
+        contact_sheet(before, negative, dest, ffmpeg_tools, timeout_s=60, after_info=before_info)
+    assert not dest.exists()
+    probed = len(probes())
+
+    made = contact_sheet(
+        before,
+        negative,
+        dest,
+        ffmpeg_tools,
+        timeout_s=60,
+        labels=False,
+        before_info=before_info,
+        after_info=after_info,
+    )
+
+    assert len(probes()) == probed
+    plan = plan_sheet(before_info, after_info)
+    assert (read_sheet(made).width, read_sheet(made).height) == (plan.width, plan.height)
 
 
 def test_a_clip_shorter_than_the_sheet_repeats_its_frames(

@@ -4,6 +4,7 @@ measured: a beep-per-second clip must keep its beeps on its flashes within one f
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -254,6 +255,25 @@ def test_a_padded_short_clip_comes_back_at_its_own_length(
     assert probe(result).duration_s == pytest.approx(3.0, abs=0.05)
     assert final.duration_s == pytest.approx(1.0, abs=0.05)
     assert audio_seconds(final.path) == pytest.approx(1.0, abs=0.03)
+
+
+def test_the_result_is_not_probed_again_when_its_probe_is_handed_over(
+    make_clip: MakeClip, ffmpeg_tools: FFmpegTools, tmp_path: Path, probes: Callable[[], list[str]]
+) -> None:
+    source, result = make_clip(), make_clip(audio=False)
+    original = OriginalSound(path=source, start_s=0.0, duration_s=3.0, sent_s=3.0, has_audio=True)
+    output = tmp_path / "final.mp4"
+    with pytest.raises(ValueError, match="describes"):  # the source's probe given as the result's
+        finish(result, output, original, ffmpeg_tools, timeout_s=60, result_info=probe(source))
+    assert not output.exists()
+    result_info = probe(result)
+    probed = len(probes())
+
+    final = finish(result, output, original, ffmpeg_tools, timeout_s=60, result_info=result_info)
+
+    assert [line.split()[1] for line in probes()[probed:]] == ["final.mp4"]  # the output only
+    assert (final.path, final.has_audio) == (output, True)
+    assert final.duration_s == pytest.approx(3.0, abs=0.1)
 
 
 def test_a_silent_source_stays_silent(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +20,8 @@ from reskin.media.verify import decode_check_command, decoded_seconds, verify
 from .corpus import NEVER_OPENED, Corpus, Listener
 
 EXE = Path("/opt/ffmpeg/bin/ffmpeg")
+#: verify's arguments for a file whose streams and length are not prescribed.
+ANY_FILE: dict[str, Any] = {"expect_audio": None, "expected_duration_s": None, "timeout_s": 60}
 
 
 def test_the_decode_command_is_guarded_and_strict() -> None:
@@ -276,3 +281,37 @@ def test_a_file_that_decodes_but_was_cut_is_caught_by_the_probe_afterwards(
 
     assert caught.value.reason == "is cut short: it states 4.0 s but its data stops at 2.0 s"
     assert str(caught.value).startswith("truncated-mkv.mkv is cut short: it states 4.0 s")
+
+
+def test_a_known_probe_is_checked_as_a_fresh_one_would_be(
+    corpus: Corpus, ffmpeg_tools: FFmpegTools, probes: Callable[[], list[str]]
+) -> None:
+    path = corpus.path("plain")
+    fresh = probe(path)
+    longer = dataclasses.replace(fresh, duration_s=fresh.duration_s + 1.0)
+    silent = dataclasses.replace(fresh, has_audio=False)
+    probes_before = len(probes())
+
+    assert verify(path, ffmpeg_tools, **ANY_FILE, known=fresh) is fresh
+    # The decoded length is still compared with the stated one: a known probe is not trusted.
+    with pytest.raises(VerificationError, match=r"states 4\.00 s but decodes to 3\.00 s"):
+        verify(path, ffmpeg_tools, **ANY_FILE, known=longer)
+    with pytest.raises(VerificationError, match="has no audio stream, expected one"):
+        verify(
+            path,
+            ffmpeg_tools,
+            expect_audio=True,
+            expected_duration_s=3.0,
+            timeout_s=60,
+            known=silent,
+        )
+    assert len(probes()) == probes_before  # nothing probed again
+
+
+def test_a_known_probe_of_another_file_is_refused(
+    corpus: Corpus, ffmpeg_tools: FFmpegTools
+) -> None:
+    other = probe(corpus.path("no-audio"))
+
+    with pytest.raises(ValueError, match="describes"):
+        verify(corpus.path("plain"), ffmpeg_tools, **ANY_FILE, known=other)

@@ -124,17 +124,17 @@ class Settings(BaseSettings):
     # --- limits shared by every process on one Prefect server (tasks/limits.py) ---------------
     max_jobs_in_flight: int = Field(
         default=4,
-        ge=1,
+        ge=0,
         le=1000,
         description="Most generations at the service at once, counted across every process "
-        "that uses the same Prefect server and limits prefix.",
+        "that uses the same Prefect server and limits prefix; 0: no limit (no slot is taken).",
     )
     creates_per_minute: float = Field(
         default=10.0,
-        gt=0,
+        ge=0,
         le=600,
         description="Most creates sent per minute across those processes (one every 60/N s); "
-        "a 429 pauses them all for its Retry-After.",
+        "a 429 pauses them all for its Retry-After; 0: no pacing.",
     )
     limits_prefix: str = Field(
         default="reskin",

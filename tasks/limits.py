@@ -29,7 +29,10 @@ Both are used with ``strict=True``: Prefect silently skips an unknown limit name
 plus a create or an update only when one is missing or a setting changed (the last run to
 start wins if processes disagree). A limit found missing later (deleted by hand, or a task run
 outside ``edit_video``) is made again on the spot, never skipped. An operator may switch a
-limit off in the UI to run unthrottled; reskin leaves that switch alone. Costs per run: those
+limit off in the UI to run unthrottled; reskin leaves that switch alone. A setting of 0
+(``RESKIN_MAX_JOBS_IN_FLIGHT``, ``RESKIN_CREATES_PER_MINUTE``) switches that limit off for the
+run: nothing is made, taken or asked (on a SQLite server each costs a write that can meet a lock,
+docs/bench.md). Costs per run: those
 two reads, three calls for the job slot (acquire, renew, release; one more renewal per 45 s of
 polling) and one call per create sent.
 """
@@ -85,7 +88,9 @@ def jobs_limit(settings: Settings) -> LimitSpec:
 
 
 def creates_limit(settings: Settings) -> LimitSpec:
-    return LimitSpec(f"{settings.limits_prefix}-creates", 1, settings.creates_per_minute / 60.0)
+    """One slot decaying N/60 a second; no slot at all (switched off) for 0 creates a minute."""
+    slots = 1 if settings.creates_per_minute > 0 else 0
+    return LimitSpec(f"{settings.limits_prefix}-creates", slots, settings.creates_per_minute / 60.0)
 
 
 def shared_server() -> bool:
@@ -105,7 +110,9 @@ async def ensure_limits(settings: Settings) -> dict[str, Change]:
     """
     if not shared_server():
         return {}
-    specs = (jobs_limit(settings), creates_limit(settings))
+    specs = tuple(spec for spec in (jobs_limit(settings), creates_limit(settings)) if _wanted(spec))
+    if not specs:
+        return {}
     async with get_client() as client:
         changes = await asyncio.gather(*(_ensure(client, spec) for spec in specs))
     for spec, change in zip(specs, changes, strict=True):
@@ -154,9 +161,10 @@ async def _ensure(client: PrefectClient, spec: LimitSpec) -> Change:
 async def job_slot(settings: Settings) -> AsyncIterator[None]:
     """Hold one slot of the jobs-in-flight limit; waits (logging why) while all are taken.
 
-    Holds nothing without a shared server (:func:`shared_server`).
+    Holds nothing without a shared server (:func:`shared_server`), or with
+    ``RESKIN_MAX_JOBS_IN_FLIGHT=0`` (no limit).
     """
-    if not shared_server():
+    if not shared_server() or not _wanted(jobs_limit(settings)):
         yield
         return
     name = jobs_limit(settings).name
@@ -207,7 +215,7 @@ class CreatesThrottle:
 
     async def before_create(self) -> None:
         """Wait for this create's turn, shared by every process on the Prefect server."""
-        if not shared_server():
+        if not shared_server() or not _wanted(creates_limit(self.settings)):
             return
         try:
             await rate_limit(self.name, occupy=1, strict=True)
@@ -225,7 +233,7 @@ class CreatesThrottle:
 
         Best effort: if the Prefect server cannot be told, this run still waits its own delay.
         """
-        if not shared_server():
+        if not shared_server() or not _wanted(creates_limit(self.settings)):
             return
         try:
             async with get_client() as client:
@@ -244,6 +252,11 @@ class CreatesThrottle:
                     )
         except (httpx.HTTPError, ObjectNotFound) as exc:
             _logger().warning("could not pause the other runs' creates: %s", exc)
+
+
+def _wanted(spec: LimitSpec) -> bool:
+    """False for a limit the settings switch off: 0 jobs in flight, or 0 creates a minute."""
+    return spec.limit > 0
 
 
 def _locked(exc: ConcurrencySlotAcquisitionError) -> bool:

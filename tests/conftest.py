@@ -89,8 +89,11 @@ def standin_settings(standin: StandIn, work: Path) -> dict[str, str]:
         "RESKIN_POLL_DEADLINE_S": "60",
         "RESKIN_RETRY_BASE_DELAY_S": "0.05",
         "RESKIN_RETRY_MAX_DELAY_S": "0.2",
-        # One create every 0.1 s across the session's runs: the pacing is tested on its own.
-        "RESKIN_CREATES_PER_MINUTE": "600",
+        # The limits shared across processes are off (0): they are tested on their own
+        # (tests/tasks/test_limits.py, the two-worker deployment test), and on the tests'
+        # SQLite Prefect servers each slot is a write that can meet a lock (docs/bench.md).
+        "RESKIN_MAX_JOBS_IN_FLIGHT": "0",
+        "RESKIN_CREATES_PER_MINUTE": "0",
     }
 
 

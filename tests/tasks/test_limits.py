@@ -69,6 +69,23 @@ async def test_limits_are_made_when_missing_and_follow_the_settings() -> None:
     assert (await read(creates)).slot_decay_per_second == pytest.approx(0.5)
 
 
+async def test_a_limit_set_to_0_is_switched_off_made_taken_and_asked_for_nothing() -> None:
+    settings = limits_settings(max_jobs_in_flight=0, creates_per_minute=0)
+    assert await ensure_limits(settings) == {}
+    async with job_slot(settings):
+        pass
+    throttle = CreatesThrottle(settings)
+    await throttle.before_create()
+    await throttle.after_429(5.0)
+    for name in (jobs_limit(settings).name, creates_limit(settings).name):
+        with pytest.raises(ObjectNotFound):
+            await read(name)
+
+    # One switched off, the other still made.
+    half = limits_settings(max_jobs_in_flight=2, creates_per_minute=0)
+    assert await ensure_limits(half) == {jobs_limit(half).name: "created"}
+
+
 async def test_a_missing_limit_is_made_on_the_spot_never_skipped() -> None:
     settings = limits_settings(max_jobs_in_flight=2)  # never ensured: neither limit exists
     await CreatesThrottle(settings).before_create()

@@ -1,7 +1,7 @@
 """Orchestration: what the Prefect flow adds per clip, against the same core called directly.
 
 ``.venv/bin/python -m bench.orchestration [--clips 10] [--embedded 3]
-[--databases sqlite,postgres]``
+[--databases sqlite,postgres,sqlite-nolimits]``
 
 For each database in turn, a fresh ``prefect server start`` on it (started by the bench;
 ``postgres`` is a throwaway cluster, :mod:`bench.postgres`), warmed with one round, then
@@ -53,6 +53,9 @@ from reskin.media.commands import synthetic_clip_command
 from reskin.media.runner import run
 
 RESULTS = Path(__file__).parent / "results" / "orchestration.md"
+#: ``sqlite-nolimits``: a SQLite server, the runs with ``RESKIN_MAX_JOBS_IN_FLIGHT=0`` and
+#: ``RESKIN_CREATES_PER_MINUTE=0`` (one user with nothing to share the limits with).
+DATABASES = ("sqlite", "postgres", "sqlite-nolimits")
 PROMPT = "turn the scene into a snowy winter night"
 
 
@@ -219,8 +222,9 @@ def main(arguments: Sequence[str] | None = None) -> int:
     parser.add_argument("--embedded", type=int, default=3, help="rounds in embedded mode (0: none)")
     parser.add_argument(
         "--databases",
-        default="sqlite,postgres",
-        help="the servers' databases, in turn: sqlite, postgres (a throwaway cluster)",
+        default="sqlite,postgres,sqlite-nolimits",
+        help="the servers' databases, in turn: sqlite, postgres (a throwaway cluster), "
+        "sqlite-nolimits (SQLite, the runs with the shared limits switched off)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the table goes")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -231,10 +235,10 @@ def main(arguments: Sequence[str] | None = None) -> int:
     if args.child:
         return child(args)
     databases = [name.strip() for name in args.databases.split(",") if name.strip()]
-    if args.clips < 1 or args.embedded < 0 or not set(databases) <= {"sqlite", "postgres"}:
+    if args.clips < 1 or args.embedded < 0 or not set(databases) <= set(DATABASES):
         parser.error(
-            "give --clips of 1 or more, --embedded of 0 or more, --databases of sqlite "
-            "and/or postgres"
+            "give --clips of 1 or more, --embedded of 0 or more, --databases among "
+            + ", ".join(DATABASES)
         )
 
     from reskin.standin.config import StandInConfig
@@ -281,6 +285,9 @@ def run_on_server(
     """A fresh ``prefect server start`` on ``database``, warmed, then ``count`` rounds."""
     from tests.prefect_server import start_prefect_server
 
+    runs_env = dict(base)
+    if database == "sqlite-nolimits":
+        runs_env.update({"RESKIN_MAX_JOBS_IN_FLIGHT": "0", "RESKIN_CREATES_PER_MINUTE": "0"})
     with contextlib.ExitStack() as stack:
         server_env: dict[str, str] = {}
         if database == "postgres":
@@ -295,7 +302,7 @@ def run_on_server(
         print(f"{database}: server healthy after {healthy_s:.1f} s", file=sys.stderr)
         data = run_child(
             scratch / database,
-            {**base, "PREFECT_API_URL": server.api_url},
+            {**runs_env, "PREFECT_API_URL": server.api_url},
             clip,
             count,
             database,
@@ -350,7 +357,9 @@ def render(
         f"average at the end {os.getloadavg()[0]:.2f}",
         "- Prefect servers: `prefect server start` on loopback, started by the bench, one per "
         "database in turn: SQLite (Prefect's default) and PostgreSQL (a throwaway cluster, "
-        "`bench/postgres.py`; what Prefect advises for more than one writer); each warmed "
+        "`bench/postgres.py`; what Prefect advises for more than one writer); "
+        "`sqlite-nolimits` is SQLite with the runs' shared limits switched off "
+        "(`RESKIN_MAX_JOBS_IN_FLIGHT=0`, `RESKIN_CREATES_PER_MINUTE=0`); each warmed "
         "with one round not counted; the rounds run in a fresh process per server",
         "- clip: 4 s of 1280x720 at 30 fps, H.264 + AAC (index at the end: conformed by a "
         "stream copy, no re-encode), sent as a data URI; stand-in in the bench's process, "

@@ -40,7 +40,6 @@ import platform
 import re
 import resource
 import secrets
-import shlex
 import statistics
 import subprocess
 import sys
@@ -54,6 +53,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from bench.report import command_of, publish, ram_gib
 from reskin.aimlapi.client import AimlapiClient
 from reskin.aimlapi.models import CreateRequest, Generation
 from reskin.aimlapi.polling import wait_for_generation
@@ -321,7 +321,7 @@ def render(outcomes: list[Outcome], args: argparse.Namespace, command: str, tota
         "# In flight: generations one worker process polls at once",
         "",
         f"- command: `{command}` ({total_s / 60:.1f} min in all)",
-        f"- machine: {os.cpu_count()} cores (nproc), {_ram_gib():.1f} GiB RAM, "
+        f"- machine: {os.cpu_count()} cores (nproc), {ram_gib():.1f} GiB RAM, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
         + (
             f"**{args.busy} processes burning CPU** beside the runs (`--busy`)"
@@ -354,11 +354,6 @@ def render(outcomes: list[Outcome], args: argparse.Namespace, command: str, tota
             f"| {o.worst_lag_s:.2f} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def _ram_gib() -> float:
-    match = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE)
-    return int(match.group(1)) / MIB if match else 0.0
 
 
 def main(arguments: Sequence[str] | None = None) -> int:
@@ -414,14 +409,9 @@ def main(arguments: Sequence[str] | None = None) -> int:
             burner.wait()
         standin.terminate()
         standin.wait(timeout=30)
-    command = shlex.join(
-        [".venv/bin/python", "-m", "bench.in_flight", *(arguments or sys.argv[1:])]
-    )
+    command = command_of("bench.in_flight", arguments)
     page = render(outcomes, args, command, time.monotonic() - started)
-    print(page)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(page)
-    print(f"written to {args.output}", file=sys.stderr)
+    publish(page, args.output)
     return 0
 
 

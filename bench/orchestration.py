@@ -36,8 +36,6 @@ import contextlib
 import json
 import os
 import platform
-import re
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -48,6 +46,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bench.report import command_of, publish, ram_gib
 from reskin.media.binaries import find_ffmpeg
 from reskin.media.commands import synthetic_clip_command
 from reskin.media.runner import run
@@ -261,14 +260,9 @@ def main(arguments: Sequence[str] | None = None) -> int:
                 embedded = run_child(scratch / "embedded", base, clip, args.embedded, "embedded")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    command = shlex.join(
-        [".venv/bin/python", "-m", "bench.orchestration", *(arguments or sys.argv[1:])]
-    )
+    command = command_of("bench.orchestration", arguments)
     report = render(servers, embedded, command, time.monotonic() - started)
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    print(f"written to {args.output}", file=sys.stderr)
+    publish(report, args.output)
     return 0
 
 
@@ -352,7 +346,7 @@ def render(
         "# Orchestration: the Prefect flow against the same core called directly",
         "",
         f"- command: `{command}` ({total_s / 60:.1f} min in all)",
-        f"- machine: {os.cpu_count()} cores (nproc), {_ram_gib():.1f} GiB RAM, Python "
+        f"- machine: {os.cpu_count()} cores (nproc), {ram_gib():.1f} GiB RAM, Python "
         f"{platform.python_version()}, {platform.system()} {platform.release()}; load "
         f"average at the end {os.getloadavg()[0]:.2f}",
         "- Prefect servers: `prefect server start` on loopback, started by the bench, one per "
@@ -449,11 +443,6 @@ def _server_section(run: ServerRun) -> list[str]:
         f"{statistics.median(i.flow_s for i in run.done) - flow_staged:.3f} | - | - |"
     )
     return lines
-
-
-def _ram_gib() -> float:
-    match = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE)
-    return int(match.group(1)) / (1024 * 1024) if match else 0.0
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ from pathlib import Path
 import ffmpeg
 import httpx
 
+from bench.report import command_of, publish, ram_gib
 from reskin.download import download
 from reskin.media.binaries import FFmpegTools, find_ffmpeg
 from reskin.media.conform import Action, conform, fits_datauri, plan_conform_file
@@ -477,12 +478,9 @@ def main(arguments: Sequence[str] | None = None) -> int:
             ]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    command = shlex.join([".venv/bin/python", "-m", "bench.overhead", *(arguments or sys.argv[1:])])
+    command = command_of("bench.overhead", arguments)
     report = render(clips, command, time.monotonic() - started, tools, args.upload)
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    print(f"written to {args.output}", file=sys.stderr)
+    publish(report, args.output)
     return 0
 
 
@@ -493,7 +491,7 @@ def render(
         "# Local overhead: reskin's local work against the bare commands",
         "",
         f"- command: `{command}` ({total_s / 60:.1f} min in all)",
-        f"- machine: {os.cpu_count()} cores (nproc), {_ram_gib():.1f} GiB RAM, Python "
+        f"- machine: {os.cpu_count()} cores (nproc), {ram_gib():.1f} GiB RAM, Python "
         f"{platform.python_version()}, {platform.system()} {platform.release()}; ffmpeg "
         f"{tools.version} ({tools.source}), ffprobe: "
         f"{'yes' if tools.ffprobe else 'none (reskin probes with PyAV)'}",
@@ -560,11 +558,6 @@ def _profile_lines(text: str) -> list[str]:
     start = next((i for i, line in enumerate(keep) if "ncalls" in line), 0)
     return [re.sub(r"/work/main/(\.venv/lib/python3\.\d+/site-packages/)?", "", line)
             for line in keep[start:]]  # fmt: skip
-
-
-def _ram_gib() -> float:
-    match = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE)
-    return int(match.group(1)) / (1024 * 1024) if match else 0.0
 
 
 if __name__ == "__main__":

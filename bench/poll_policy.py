@@ -491,24 +491,16 @@ def plot(sim: Simulated, path: Path) -> None:
             )
         for name, fill in ((RESKIN, "tab:red"), (RESKIN_COLD, "none")):
             f = figures[name]
-            ax.plot(
-                [f.requests_mean],
-                [f.p50_s],
-                "o",
-                ms=9,
-                markerfacecolor=fill,
-                markeredgecolor="tab:red",
-                label=f"{name}, p50",
-            )
-            ax.plot(
-                [f.requests_mean],
-                [f.p95_s],
-                "s",
-                ms=9,
-                markerfacecolor=fill,
-                markeredgecolor="tab:red",
-                label=f"{name}, p95",
-            )
+            for shown, delay_s, marker in (("p50", f.p50_s, "o"), ("p95", f.p95_s, "s")):
+                ax.plot(
+                    [f.requests_mean],
+                    [delay_s],
+                    marker,
+                    ms=9,
+                    markerfacecolor=fill,
+                    markeredgecolor="tab:red",
+                    label=f"{name}, {shown}",
+                )
         if dist.key == "log-normal":
             ax.axhline(GOAL_P50_S, color="grey", lw=0.8, ls=":")
             ax.axhline(GOAL_P95_S, color="grey", lw=0.8, ls=":")

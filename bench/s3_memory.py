@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import re
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -50,6 +49,7 @@ from pathlib import Path
 
 import ffmpeg
 
+from bench.report import command_of, publish, ram_gib
 from reskin.media.binaries import find_ffmpeg
 from reskin.media.conform import plan_conform_file
 from reskin.media.probe import probe
@@ -362,14 +362,9 @@ def main(arguments: Sequence[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
-    command = shlex.join(
-        [".venv/bin/python", "-m", "bench.s3_memory", *(arguments or sys.argv[1:])]
-    )
+    command = command_of("bench.s3_memory", arguments)
     report = render(runs, command, time.monotonic() - started)
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    print(f"written to {args.output}", file=sys.stderr)
+    publish(report, args.output)
     return 0
 
 
@@ -469,7 +464,7 @@ def render(runs: list[Run], command: str, total_s: float) -> str:
         "# Peak memory of one `reskin edit` on the S3 path, by input size",
         "",
         f"- command: `{command}` ({total_s / 60:.1f} min in all)",
-        f"- machine: {os.cpu_count()} cores (nproc), {_ram_gib():.1f} GiB RAM, "
+        f"- machine: {os.cpu_count()} cores (nproc), {ram_gib():.1f} GiB RAM, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}",
         f"- input: {DURATION_S} s of {WIDTH}x{HEIGHT} at {FPS} fps, H.264 yuv420p of a noisy "
         "test pattern, AAC stereo, in a moto S3 bucket; output to the same bucket; stand-in "
@@ -513,11 +508,6 @@ def render(runs: list[Run], command: str, total_s: float) -> str:
             ]
             lines.append(f"| {size:.1f} | {rows[0].conform} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _ram_gib() -> float:
-    match = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE)
-    return int(match.group(1)) / MIB if match else 0.0
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ from reskin.aimlapi.client import AimlapiClient
 from reskin.aimlapi.models import CreateRequest, Generation
 from reskin.aimlapi.polling import wait_for_generation
 from reskin.edit.wait import schedule_of
-from reskin.settings import DEFAULT_MODEL, Settings
+from reskin.registry import DEFAULT_MODEL
+from reskin.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "in_flight.md"
 MODES = ("shared", "per-job", "httpx-pool")

@@ -76,10 +76,14 @@ from reskin.media.probe import probe
 from reskin.media.runner import run
 from reskin.media.sound import AudioMode, OriginalSound, finish
 from reskin.media.verify import verify
+from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.settings import Settings
 from reskin.standin.config import StandInConfig
 from reskin.standin.server import StandIn
 from reskin.storage.datauri import data_uri
+
+#: The limits a clip is conformed to: the default model's.
+LIMITS = spec_for(DEFAULT_MODEL).limits
 
 RESULTS = Path(__file__).parent / "results" / "overhead.md"
 DURATION_S = 10
@@ -220,7 +224,7 @@ def reskin_pass(
 
     intake = take_in(clip, job, tools, max_bytes=settings.download_max_bytes, timeout_s=TIMEOUT_S)
     stage("intake")
-    plan = plan_conform_file(intake.info)
+    plan = plan_conform_file(intake.info, limits=LIMITS)
     conformed = conform(
         intake.path,
         job / "clip.mp4",
@@ -228,6 +232,7 @@ def reskin_pass(
         tools,
         timeout_s=TIMEOUT_S,
         preset=settings.conform_preset,
+        limits=LIMITS,
         crf=settings.conform_crf,
     )
     stage("conform")
@@ -380,14 +385,15 @@ def bench_clip(
     print(f"{spec.name}: making the clip", file=sys.stderr)
     run(clip_argv(tools.ffmpeg, spec, clip), timeout_s=1800)
     info = probe(clip)
-    plan = plan_conform_file(info)
+    plan = plan_conform_file(info, limits=LIMITS)
     work = scratch / f"work-{spec.name}"
     work.mkdir()
     # The stand-in gets the clip as reskin conforms it (one untimed pass makes it).
     seed = make_job_dir(work / "seed")
     intake = take_in(clip, seed, tools, max_bytes=settings.download_max_bytes, timeout_s=TIMEOUT_S)
     sent = conform(intake.path, seed / "clip.mp4", plan, tools, timeout_s=TIMEOUT_S,
-                   preset=settings.conform_preset, crf=settings.conform_crf)  # fmt: skip
+                   preset=settings.conform_preset, crf=settings.conform_crf,
+                   limits=LIMITS)  # fmt: skip
     print(f"{spec.name}: one job on the stand-in", file=sys.stderr)
     url = one_result(standin, sent.path, seed / "result.mp4")
     shutil.rmtree(seed, ignore_errors=True)

@@ -53,7 +53,8 @@ from reskin.edit.wait import schedule_of
 from reskin.media.binaries import find_ffmpeg
 from reskin.media.commands import synthetic_clip_command
 from reskin.media.runner import run as run_ffmpeg
-from reskin.settings import DEFAULT_MODEL, Settings
+from reskin.registry import DEFAULT_MODEL
+from reskin.settings import Settings
 from reskin.standin.config import StandInConfig
 from reskin.standin.server import StandIn
 from reskin.storage.datauri import data_uri

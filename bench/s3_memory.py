@@ -23,7 +23,7 @@ which is ``reskin`` itself. Beside it: ``VmHWM`` of the ``reskin`` process from
 largest ffmpeg child seen by the polling. The table goes to stdout and to
 ``bench/results/s3_memory.md``.
 
-``--via function`` runs the same request through ``reskin.edit_cli``'s own functions
+``--via function`` runs the same request through ``reskin.cli.edit``'s own functions
 (``build_request``, ``run_edit``) in a process of the same shape, without typer: for when the
 command line itself stands in the way.
 """
@@ -54,6 +54,7 @@ from reskin.media.binaries import find_ffmpeg
 from reskin.media.conform import plan_conform_file
 from reskin.media.probe import probe
 from reskin.media.runner import run
+from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.standin.config import StandInConfig
 from reskin.standin.server import StandIn
 from tests.prefect_server import PrefectServer, start_prefect_server
@@ -68,6 +69,8 @@ WIDTH, HEIGHT, FPS = 1920, 1080, 30
 SAMPLE_S = 0.05
 TIME = "/usr/bin/time"  # GNU time: %M is the maximum RSS of what it ran, in kB
 RUN_TIMEOUT_S = 900
+#: The limits a clip is conformed to: the default model's.
+LIMITS = spec_for(DEFAULT_MODEL).limits
 RESULTS = Path(__file__).parent / "results" / "s3_memory.md"
 PROMPT = "turn the scene into a snowy winter night"
 VARIANTS = ("passthrough", "copy")
@@ -75,8 +78,9 @@ VARIANTS = ("passthrough", "copy")
 FUNCTION_ENTRY = """
 import logging, sys
 logging.getLogger("httpx").setLevel(logging.WARNING)
-from reskin.edit_cli import build_request, require_service, run_edit
+from reskin.cli.edit import build_request, require_service, run_edit
 from reskin.settings import load_settings
+
 request = build_request(input=sys.argv[1], prompt=sys.argv[2], output=sys.argv[3])
 require_service(load_settings())
 print(run_edit(request)[0].model_dump_json())
@@ -316,7 +320,7 @@ def backend_of(stderr: str) -> str:
 
 
 def edit_argv(via: str, source: str, output: str) -> list[str]:
-    """``reskin edit`` (``via`` cli), or the same request through ``reskin.edit_cli``'s own
+    """``reskin edit`` (``via`` cli), or the same request through ``reskin.cli.edit``'s own
     functions in a process of the same shape (``via`` function)."""
     if via == "function":
         return [sys.executable, "-c", FUNCTION_ENTRY, source, PROMPT, output]
@@ -339,7 +343,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
         choices=("cli", "function"),
         default="cli",
         help="cli: `python -m reskin edit ... --json`; function: the same request through "
-        "reskin.edit_cli.run_edit in a process of its own (no typer)",
+        "reskin.cli.edit.run_edit in a process of its own (no typer)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the table goes")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
@@ -403,7 +407,7 @@ def bench(
                     made["copy"] = tail
                 for variant in variants:
                     path = made[variant]
-                    action = plan_conform_file(probe(path)).action.value
+                    action = plan_conform_file(probe(path), limits=LIMITS).action.value
                     key = f"in/{path.name}"
                     client.upload_file(str(path), bucket, key)
                     print(
@@ -421,7 +425,7 @@ def bench(
                         if output != f"s3://{bucket}/{out_key}":
                             raise RuntimeError(
                                 f"reskin edit wrote its output to {output!r}, not to S3 (does "
-                                "reskin/edit_cli.py type --output as a Path, which folds "
+                                "reskin/cli/edit.py type --output as a Path, which folds "
                                 "s3:// into s3:/?): fix it, or rerun with --via function"
                             )
                         client.head_object(Bucket=bucket, Key=out_key)

@@ -35,9 +35,8 @@ from reskin.batch.reuse import fingerprint_of_done, request_key
 from reskin.batch.schedule import Outcome, RunClip, run_clips
 from reskin.edit.prepare import journal_of
 from reskin.edit.request import EditResult
-from reskin.errors import ReskinError
 from reskin.journal import Journal
-from reskin.limits import KLING_O1_EDIT, billed_seconds, limits_for
+from reskin.registry import spec_for
 from reskin.settings import Settings, load_settings
 from tasks.batch import check_deployment, plan_batch, publish_batch, read_child_result
 
@@ -198,15 +197,9 @@ async def _done(
         fingerprint=fp,
         request_key=request_key(clip, settings),
     )
-    try:
-        limits = limits_for(clip.request.model or settings.model)
-    except ReskinError:
-        limits = KLING_O1_EDIT
-    return Outcome(row, billed_seconds(result.input_duration_s, limits))
+    billing = spec_for(clip.request.model or settings.model).billing
+    return Outcome(row, billing.billed_seconds(result.input_duration_s))
 
 
 def _max_billed_s(settings: Settings) -> float:
-    try:
-        return limits_for(settings.model).max_billed_s
-    except ReskinError:
-        return KLING_O1_EDIT.max_billed_s
+    return spec_for(settings.model).billing.max_billed_s

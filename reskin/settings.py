@@ -14,11 +14,9 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reskin.errors import ConfigError
+from reskin.registry import DEFAULT_MODEL, MODELS
 
 DEFAULT_BASE_URL = "https://api.aimlapi.com"
-DEFAULT_MODEL = "klingai/video-o1-video-to-video-edit"
-
-Provider = Literal["auto", "kling", "klingai", "fal"]
 UploadBackend = Literal["auto", "datauri", "s3", "standin-files"]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 
@@ -54,11 +52,7 @@ class Settings(BaseSettings):
         default=DEFAULT_MODEL,
         min_length=1,
         max_length=200,
-        description="Model id sent with every generation.",
-    )
-    provider: Provider = Field(
-        default="auto",
-        description="Provider routing asked of the service: auto (Kling, then fal), kling, fal.",
+        description="Model of a request that names none: " + ", ".join(MODELS) + ".",
     )
 
     # --- HTTP --------------------------------------------------------------------------------
@@ -266,6 +260,13 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https:// or http://")
         return value.rstrip("/")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in MODELS:
+            raise ValueError(f"unknown model {value!r}: choose one of {', '.join(MODELS)}")
+        return value
 
     @field_validator("s3_endpoint_url")
     @classmethod

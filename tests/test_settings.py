@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from reskin.errors import ConfigError
-from reskin.settings import DEFAULT_BASE_URL, DEFAULT_MODEL, Settings, load_settings
+from reskin.registry import DEFAULT_MODEL
+from reskin.settings import DEFAULT_BASE_URL, Settings, load_settings
 
 
 def test_defaults_point_at_the_real_service_without_a_key():
@@ -56,7 +57,7 @@ def test_the_key_is_masked_in_repr_and_dumps():
         ("http_max_connections", 0),
         ("poll_deadline_s", 10**6),
         ("base_url", "ftp://example.test"),
-        ("provider", "replicate"),
+        ("model", "runway/gen5"),
         ("model", ""),
     ],
 )

@@ -13,7 +13,7 @@ from reskin.aimlapi.models import CreateRequest
 from reskin.aimlapi.retry import RetryPolicy
 from reskin.errors import BadRequestError, GenerationFailedError, SubmissionUnknownError
 from reskin.journal import Journal, Phase
-from reskin.settings import DEFAULT_MODEL
+from reskin.registry import DEFAULT_MODEL
 from reskin.standin.server import StandIn
 from reskin.storage.datauri import data_uri
 from reskin.submission import submit_once

@@ -1,6 +1,6 @@
-"""The AI/ML API: request and answer models, the retry policy, the async client, polling."""
+"""The AI/ML API: request and answer models (``models.py``), the retry policy (``retry.py``),
+the async client (``client.py``) and polling (``polling.py``).
 
-from reskin.aimlapi.client import AimlapiClient
-from reskin.aimlapi.models import CreateRequest, Generation, JobState
-
-__all__ = ["AimlapiClient", "CreateRequest", "Generation", "JobState"]
+Nothing is imported here: the wire models are read by the model registry, which the settings
+read, which the client reads, so an eager import of the client would make a cycle.
+"""

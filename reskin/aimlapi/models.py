@@ -7,81 +7,32 @@ parsed loosely, because the service's error objects do not always follow its own
 from __future__ import annotations
 
 import json
-import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-MAX_PROMPT_CHARS = 2500
-# The spec allows 7 reference images, but Kling accepts at most 4 alongside a video (API.md).
-MAX_REFERENCE_IMAGES = 4
-MAX_ELEMENTS = 4
-
-_VIDEO_DATA_URI = re.compile(r"^data:video/(mp4|quicktime);base64,", re.IGNORECASE)
-_IMAGE_DATA_URI = re.compile(r"^data:image/(png|jpeg);base64,", re.IGNORECASE)
-
-
-def _check_media_url(value: str, *, data_uri: re.Pattern[str], kind: str) -> str:
-    if value.startswith(("https://", "http://")):
-        return value
-    if data_uri.match(value):
-        return value
-    raise ValueError(f"must be an http(s) URL or a data:{kind};base64 URI")
-
-
-class Element(BaseModel):
-    """A character or object the model should keep."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    frontal_image_url: str
-    reference_image_urls: list[str] = Field(min_length=1, max_length=4)
-
 
 class CreateRequest(BaseModel):
-    """Body of ``POST /v2/video/generations``."""
+    """Body of ``POST /v2/video/generations``: the three fields every video-edit model takes,
+    and the model's own ones (built and checked by its spec in :mod:`reskin.registry`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str = Field(min_length=1)
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    prompt: str = Field(min_length=1)
     # repr=False: a data URI is megabytes of base64 and has no place in logs or tracebacks.
     video_url: str = Field(repr=False)
-    image_list: list[str] | None = Field(
-        default=None, min_length=1, max_length=MAX_REFERENCE_IMAGES
-    )
-    elements: list[Element] | None = Field(default=None, max_length=MAX_ELEMENTS)
-    keep_audio: bool = False
-    provider: Literal["auto", "kling", "klingai", "fal"] | None = None
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
-
-    @field_validator("video_url")
-    @classmethod
-    def _video_url(cls, value: str) -> str:
-        return _check_media_url(value, data_uri=_VIDEO_DATA_URI, kind="video/mp4")
-
-    @field_validator("image_list")
-    @classmethod
-    def _image_urls(cls, value: list[str] | None) -> list[str] | None:
-        for url in value or []:
-            _check_media_url(url, data_uri=_IMAGE_DATA_URI, kind="image/png")
-        return value
-
-    @field_validator("provider", mode="before")
-    @classmethod
-    def _provider_lower(cls, value: object) -> object:
-        return value.lower() if isinstance(value, str) else value
+    fields: dict[str, Any] = Field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
-        """The JSON body, without the fields left at their unset defaults."""
-        return self.model_dump(exclude_none=True)
+        """The JSON body."""
+        return {
+            "model": self.model,
+            "prompt": self.prompt,
+            "video_url": self.video_url,
+            **self.fields,
+        }
 
 
 class JobState(StrEnum):
@@ -115,6 +66,21 @@ class VideoRef(BaseModel):
     url: str | None = None
 
 
+def _video_loosely(value: object) -> object:
+    """``video`` as models answer it: ``{"url"}``, a list of URLs (Aleph) or a list of
+    ``{"url"}``; the first URL found, as ``{"url"}`` (None when there is none)."""
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, str) and item:
+                return {"url": item}
+            if isinstance(item, dict) and isinstance(item.get("url"), str):
+                return item
+        return None
+    if isinstance(value, str):
+        return {"url": value} if value else None
+    return value
+
+
 class JobError(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -144,6 +110,11 @@ class Generation(BaseModel):
     video: VideoRef | None = None
     error: JobError | None = None
     meta: Meta | None = None
+
+    @field_validator("video", mode="before")
+    @classmethod
+    def _loose_video(cls, value: object) -> object:
+        return _video_loosely(value)
 
     @field_validator("error", mode="before")
     @classmethod

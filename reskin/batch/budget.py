@@ -8,9 +8,9 @@ The rule, exactly (``docs/batch.md`` says the same):
 - **rate**: credits per billed second, learned from every clip that finished with its credits
   reported (resumed ones included: they show the price too); unknown until the first one;
 - **in flight**: each running clip's billed seconds (its window, or its probed length, clamped
-  to what the model bills: :func:`reskin.limits.billed_seconds`; the model's most when the
-  length is unknown, as for a URL or an ``s3://`` object, whose length would take a download or
-  ranged reads to tell) times the rate; nothing while the rate is unknown;
+  to what the model bills: :meth:`reskin.registry.spec.Billing.billed_seconds`; the model's
+  most when the length is unknown, as for a URL or an ``s3://`` object, whose length would
+  take a download or ranged reads to tell) times the rate; nothing while the rate is unknown;
 - **committed** = spent + in flight. A clip is sent only while committed < budget. When it is
   reached, no new clip is sent: the batch waits for the clips in flight, and if the budget is
   still reached once none is left (estimates replaced by what was really billed), every clip
@@ -33,8 +33,8 @@ from pathlib import Path
 from reskin.edit.request import EditRequest
 from reskin.edit.source import is_remote
 from reskin.errors import ReskinError
-from reskin.limits import KLING_O1_EDIT, billed_seconds, limits_for
 from reskin.media.probe import probe
+from reskin.registry import spec_for
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Budget:
     #: Billed seconds each clip (by index) is expected to cost; None when not known.
     estimates: Mapping[int, float | None] = field(default_factory=dict)
     #: What a clip of unknown length is assumed to bill: the model's most.
-    max_billed_s: float = KLING_O1_EDIT.max_billed_s
+    max_billed_s: float = field(kw_only=True)
     spent: float = 0.0
     _credits_seen: float = 0.0
     _billed_seen: float = 0.0
@@ -102,12 +102,12 @@ def billed_estimate(request: EditRequest, model: str) -> float | None:
     (probed with PyAV, a few milliseconds), clamped to what ``model`` bills; None when unknown
     (a URL or an ``s3://`` object, an unreadable file, a model without known limits)."""
     try:
-        limits = limits_for(model)
+        billing = spec_for(model).billing
     except ReskinError:
         return None
     start = request.start_s or 0.0
     if request.end_s is not None:
-        return billed_seconds(request.end_s - start, limits)
+        return billing.billed_seconds(request.end_s - start)
     if is_remote(request.input):
         return None
     try:
@@ -115,4 +115,4 @@ def billed_estimate(request: EditRequest, model: str) -> float | None:
     except ReskinError as exc:
         log.debug("no length for %s (%s): the most a clip bills is assumed", request.input, exc)
         return None
-    return billed_seconds(max(info.duration_s - start, 0.0), limits)
+    return billing.billed_seconds(max(info.duration_s - start, 0.0))

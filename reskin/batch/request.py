@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from reskin.aimlapi.models import MAX_PROMPT_CHARS
+from reskin.edit.request import MAX_PROMPT_CHARS
 from reskin.errors import InputError
 from reskin.media.sound import AudioMode
 from reskin.storage.s3 import S3Prefix

@@ -40,7 +40,7 @@ from reskin.batch.places import StorageOf, is_s3
 from reskin.batch.report import clip_row
 from reskin.batch.request import ClipRow, ClipStatus
 from reskin.edit.prepare import request_fingerprint
-from reskin.edit.request import EditRequest
+from reskin.edit.request import EditRequest, resolve
 from reskin.edit.source import is_remote
 from reskin.journal import Journal, Phase, file_sha256
 from reskin.settings import Settings
@@ -61,7 +61,7 @@ def local_fingerprint(request: EditRequest, settings: Settings) -> str | None:
         sha = file_sha256(Path(request.input).expanduser())
     except OSError:
         return None
-    return request_fingerprint(request, settings, sha, ())
+    return request_fingerprint(request, resolve(request, settings.model), settings, sha, ())
 
 
 def request_key(clip: Clip, settings: Settings) -> str | None:
@@ -70,7 +70,8 @@ def request_key(clip: Clip, settings: Settings) -> str | None:
     request = clip.request
     if not is_s3(request.input) or clip.input_version is None or request.reference_images:
         return None
-    return request_fingerprint(request, settings, f"s3 object {clip.input_version}", ())
+    version = f"s3 object {clip.input_version}"
+    return request_fingerprint(request, resolve(request, settings.model), settings, version, ())
 
 
 def fingerprint_of_done(

@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reskin.edit.references import Reference, take_references
-from reskin.edit.request import EditRequest
+from reskin.edit.request import EditRequest, Resolved, resolve
 from reskin.edit.source import is_http, is_remote, take_source
 from reskin.journal import Journal, fingerprint
-from reskin.limits import ModelLimits, limits_for
 from reskin.media.binaries import FFmpegTools
 from reskin.media.conform import Action, ConformPlan, ConformResult, conform, plan_conform_file
 from reskin.media.intake import make_job_dir
 from reskin.media.probe import MediaInfo
 from reskin.media.sound import AudioMode
+from reskin.registry.options import OptionValue
+from reskin.registry.spec import InputLimits, ModelSpec
 from reskin.settings import Settings
 from reskin.storage.s3 import S3Storage
 from reskin.submission import earlier_generation
@@ -45,8 +46,9 @@ class Prepared:
     source_info: MediaInfo
     plan: ConformPlan
     fingerprint: str
-    model: str
-    provider: str
+    spec: ModelSpec
+    #: The request's model options, typed.
+    options: dict[str, OptionValue]
     #: The conformed clip, or None when an earlier generation for this request is resumed.
     clip: Path | None
     #: The input's own https URL when the clip is sent as it is: the service fetches it there.
@@ -61,29 +63,37 @@ def journal_of(settings: Settings) -> Journal:
 
 
 def request_fingerprint(
-    request: EditRequest, settings: Settings, source_sha256: str, refs: tuple[Reference, ...]
+    request: EditRequest,
+    resolved: Resolved,
+    settings: Settings,
+    source_sha256: str,
+    refs: tuple[Reference, ...],
 ) -> str:
-    return fingerprint(
-        {
-            "v": 1,
-            "service": settings.base_url,
-            "model": request.model or settings.model,
-            "provider": request.provider or settings.provider,
-            "source": source_sha256,
-            "window": [request.start_s, request.end_s],
-            "prompt": request.prompt,
-            "keep_audio": request.audio is AudioMode.MODEL,
-            "images": [ref.identity for ref in refs],
-        }
-    )
+    # Shaped as before models had options, so a journal written then still matches a
+    # request asked the same way now (a changed fingerprint would pay again).
+    options = dict(resolved.options)
+    identity: dict[str, object] = {
+        "v": 1,
+        "service": settings.base_url,
+        "model": resolved.spec.id,
+        "provider": str(options.pop("provider", "auto")),
+        "source": source_sha256,
+        "window": [request.start_s, request.end_s],
+        "prompt": request.prompt,
+        "keep_audio": request.audio is AudioMode.MODEL,
+        "images": [ref.identity for ref in refs],
+    }
+    if options:
+        identity["options"] = dict(sorted(options.items()))
+    return fingerprint(identity)
 
 
 async def prepare(
     request: EditRequest, settings: Settings, tools: FFmpegTools, journal: Journal
 ) -> Prepared:
     """Take the input in, check and identify it, and conform it unless the request resumes."""
-    model = request.model or settings.model
-    limits = limits_for(model)
+    resolved = resolve(request, settings.model)
+    limits = resolved.spec.limits
     output = request.output_location
     if output is not None:  # before anything is paid for
         await asyncio.to_thread(S3Storage.from_settings(settings).check_bucket, output)
@@ -92,11 +102,13 @@ async def prepare(
     job_dir = make_job_dir(jobs)
     try:
         intake = await take_source(request.input, job_dir, tools, settings)
-        refs = await take_references(request.reference_images, job_dir, limits, settings)
+        refs = await take_references(
+            request.reference_images, job_dir, resolved.spec.references, settings
+        )
         plan = await asyncio.to_thread(
             plan_conform_file, intake.info, window=request.window, limits=limits
         )
-        fp = request_fingerprint(request, settings, intake.sha256, refs)
+        fp = request_fingerprint(request, resolved, settings, intake.sha256, refs)
         # The submit stage's own decision, taken now: a refusal (failed before, answer lost)
         # comes before any conform, and a live generation needs no clip.
         resumable = (
@@ -131,8 +143,8 @@ async def prepare(
         source_info=intake.info,
         plan=plan,
         fingerprint=fp,
-        model=model,
-        provider=request.provider or settings.provider,
+        spec=resolved.spec,
+        options=resolved.options,
         clip=clip,
         source_url=source_url,
         references=refs,
@@ -146,7 +158,7 @@ def _conform(
     plan: ConformPlan,
     tools: FFmpegTools,
     settings: Settings,
-    limits: ModelLimits,
+    limits: InputLimits,
 ) -> ConformResult:
     return conform(
         source,

@@ -16,8 +16,8 @@ from pathlib import Path
 from reskin.edit.source import fetch_remote, is_http, is_remote
 from reskin.errors import InputError
 from reskin.journal import file_sha256
-from reskin.limits import ModelLimits
 from reskin.media.images import ImageInfo, check_reference_images, image_data_uri
+from reskin.registry.spec import ReferenceLimits
 from reskin.settings import Settings
 
 
@@ -42,13 +42,16 @@ class Reference:
 
 
 async def take_references(
-    items: Sequence[str], job_dir: Path, limits: ModelLimits, settings: Settings
+    items: Sequence[str], job_dir: Path, limits: ReferenceLimits | None, settings: Settings
 ) -> tuple[Reference, ...]:
-    """Copy or download each image into ``job_dir``, check all of them, and identify them."""
-    if len(items) > limits.max_reference_images:
+    """Copy or download each image into ``job_dir``, check all of them, and identify them.
+    ``limits``: the model's, None when it takes no images."""
+    if not items:
+        return ()
+    if limits is None or len(items) > limits.max_count:
+        most = 0 if limits is None else limits.max_count
         raise InputError(
-            f"{len(items)} reference images given, the model takes at most "
-            f"{limits.max_reference_images}: drop some"
+            f"{len(items)} reference images given, the model takes at most {most}: drop some"
         )
     folder = job_dir / "references"
     folder.mkdir(exist_ok=True)
@@ -59,7 +62,7 @@ async def take_references(
             await fetch_remote(
                 item,
                 target,
-                max_bytes=limits.max_image_bytes,
+                max_bytes=limits.max_bytes,
                 settings=settings,
                 what=f"reference image {index + 1}",
             )
@@ -82,15 +85,15 @@ def _name(item: str) -> str:
     return item.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or item
 
 
-def _copy(item: str, target: Path, limits: ModelLimits) -> None:
+def _copy(item: str, target: Path, limits: ReferenceLimits) -> None:
     source = Path(item).expanduser()
     try:
         size = source.stat().st_size
     except OSError as exc:
         raise InputError(f"reference image {source.name}: cannot read it ({exc.strerror})") from exc
-    if size > limits.max_image_bytes:
+    if size > limits.max_bytes:
         raise InputError(
             f"reference image {source.name} is {size / 1e6:.1f} MB, over the "
-            f"{limits.max_image_bytes / 1e6:g} MB limit: make it smaller"
+            f"{limits.max_bytes / 1e6:g} MB limit: make it smaller"
         )
     shutil.copyfile(source, target)

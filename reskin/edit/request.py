@@ -8,8 +8,8 @@ hold video bytes, a data URI or a key: Prefect stores parameters and shows them 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -20,13 +20,19 @@ from pydantic import (
     model_validator,
 )
 
-from reskin.aimlapi.models import MAX_PROMPT_CHARS, MAX_REFERENCE_IMAGES
 from reskin.errors import InputError
 from reskin.media.conform_plan import Window
 from reskin.media.sound import AudioMode
+from reskin.registry import DEFAULT_MODEL, MODELS, ModelSpec, spec_for
+from reskin.registry.options import OptionValue
 from reskin.storage.s3 import S3Location
 
-Provider = Literal["auto", "kling", "fal"]
+#: The longest prompt and the most reference images any model takes; each model's own limits
+#: are checked by :func:`resolve` once the model is known.
+MAX_PROMPT_CHARS = max(spec.prompt_max for spec in MODELS.values())
+MAX_REFERENCE_IMAGES = max(
+    spec.references.max_count for spec in MODELS.values() if spec.references is not None
+)
 #: A cell of :meth:`EditResult.as_row`.
 Cell = str | float | bool | None
 #: Prefix of the row's columns that hold :attr:`EditResult.timings_s`.
@@ -79,19 +85,21 @@ class EditRequest(BaseModel):
         title="Model",
         default=None,
         max_length=200,
-        description="Model id; empty: RESKIN_MODEL (klingai/video-o1-video-to-video-edit).",
+        description=f"Model id, one of {', '.join(MODELS)}; empty: RESKIN_MODEL "
+        f"({DEFAULT_MODEL} unless set).",
     )
-    provider: Provider | None = Field(
-        title="Provider",
-        default=None,
-        description="Provider routing; empty: RESKIN_PROVIDER (auto).",
+    options: dict[str, OptionValue] = Field(
+        title="Model options",
+        default_factory=dict,
+        description="The model's own options by name, e.g. seed: 7 or frame_size: 960:960 "
+        "(see the models table in the README); empty: the service's defaults.",
     )
     reference_images: list[str] = Field(
         title="Reference images",
         default_factory=list,
         max_length=MAX_REFERENCE_IMAGES,
-        description="Up to 4 reference images: local JPG/PNG paths, https:// URLs or s3:// "
-        "objects.",
+        description="Reference images for models that take them (Kling: up to 4, Aleph: 1): "
+        "local JPG/PNG paths, https:// URLs or s3:// objects.",
     )
     force: bool = Field(
         title="Force a new submission",
@@ -130,10 +138,28 @@ class EditRequest(BaseModel):
             raise ValueError("must end in .mp4 (reskin writes H.264 MP4)")
         return value
 
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str | None) -> str | None:
+        if value is not None and value not in MODELS:
+            raise ValueError(f"unknown model {value!r}: choose one of {', '.join(MODELS)}")
+        return value
+
     @model_validator(mode="after")
     def _window_order(self) -> EditRequest:
         if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
             raise ValueError("end_s must be after start_s")
+        return self
+
+    @model_validator(mode="after")
+    def _fits_its_model(self) -> EditRequest:
+        # With the model named, its own limits and options are checked with the rest of the
+        # form; without, resolve() checks them against RESKIN_MODEL's.
+        if self.model is not None:
+            try:
+                resolve(self, self.model)
+            except InputError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     @property
@@ -160,6 +186,26 @@ class EditRequest(BaseModel):
         """The input as a run name shows it: the file's name, not its folders or query."""
         tail = self.input.split("?", 1)[0].rstrip("/")
         return tail.rsplit("/", 1)[-1] or self.input
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A request's model and its options, typed and checked against that model."""
+
+    spec: ModelSpec
+    options: dict[str, OptionValue]
+
+
+def resolve(request: EditRequest, default_model: str) -> Resolved:
+    """The model ``request`` runs on (its own, else ``default_model``: RESKIN_MODEL) and its
+    options, after the checks that depend on the model: the prompt's length, the reference
+    images' count, the sound asked for, each option's name and value. One-line
+    :class:`InputError` (or :class:`~reskin.errors.ConfigError` for an unknown model)."""
+    spec = spec_for(request.model or default_model)
+    spec.check_prompt(request.prompt)
+    spec.check_references(len(request.reference_images))
+    spec.check_sound(wants_model_sound=request.audio is AudioMode.MODEL)
+    return Resolved(spec, spec.read_options(request.options))
 
 
 class EditResult(BaseModel):

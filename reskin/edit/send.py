@@ -23,14 +23,12 @@ def create_request(
             "the earlier generation for this request is gone and the clip was not prepared "
             "again: rerun the same command"
         )
-    images = [ref.image_url() for ref in prepared.references]
-    return CreateRequest(
-        model=prepared.model,
+    return prepared.spec.create_request(
         prompt=request.prompt,
         video_url=placed.video_url(settings),
-        image_list=images or None,
+        references=[ref.image_url() for ref in prepared.references],
+        options=prepared.options,
         keep_audio=request.audio is AudioMode.MODEL,
-        provider=prepared.provider,
     )
 
 

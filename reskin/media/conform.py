@@ -19,7 +19,6 @@ from pathlib import Path
 import av
 
 from reskin.errors import ProbeError, VerificationError
-from reskin.limits import KLING_O1_EDIT, ModelLimits, violations
 from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import conform_copy_command, conform_encode_command
 from reskin.media.conform_plan import (
@@ -35,6 +34,7 @@ from reskin.media.conform_plan import (
 from reskin.media.finalize import atomic_output, link_or_copy
 from reskin.media.probe import OPEN_OPTIONS, MediaInfo, keyframe_times, probe
 from reskin.media.runner import run
+from reskin.registry.spec import InputLimits
 
 __all__ = [
     "Action",
@@ -98,7 +98,7 @@ def read_layout(path: Path, *, until_s: float) -> Layout:
 
 
 def plan_conform_file(
-    info: MediaInfo, *, window: Window | None = None, limits: ModelLimits = KLING_O1_EDIT
+    info: MediaInfo, *, window: Window | None = None, limits: InputLimits
 ) -> ConformPlan:
     """:func:`plan_conform` with the layout of ``info.path`` read first."""
     until = (window.start_s if window else 0.0) + 1.0
@@ -116,7 +116,7 @@ def conform(
     timeout_s: float,
     preset: str = "veryfast",
     crf: int = 20,
-    limits: ModelLimits = KLING_O1_EDIT,
+    limits: InputLimits,
 ) -> ConformResult:
     """Carry ``plan`` out on ``source``, check the output conforms, and move it to ``dest``.
 
@@ -157,9 +157,9 @@ def conform(
     )
 
 
-def conform_problems(info: MediaInfo, plan: ConformPlan, limits: ModelLimits) -> list[str]:
+def conform_problems(info: MediaInfo, plan: ConformPlan, limits: InputLimits) -> list[str]:
     """Why a conformed clip (as probed) is not what ``plan`` promised; empty when it is."""
-    problems = violations(info, limits)
+    problems = limits.violations(info)
     if info.container != "mp4":
         problems.append(f"container {info.container}, not MP4")
     if (info.video_codec, info.pix_fmt) != ("h264", "yuv420p"):

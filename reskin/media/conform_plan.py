@@ -1,8 +1,9 @@
 """The conform plan: what to do to a clip so the model takes it, decided from facts alone.
 
 :func:`plan_conform` is pure: from what the probe found (:class:`MediaInfo`), the part the user
-asked for (:class:`Window`), the model's :class:`~reskin.limits.ModelLimits` and, when known, the
-file's :class:`Layout`, it chooses one of three actions, each with its reasons in a few words:
+asked for (:class:`Window`), the model's :class:`~reskin.registry.spec.InputLimits` and, when
+known, the file's :class:`Layout`, it chooses one of three actions, each with its reasons in a
+few words:
 
 - ``passthrough``: the file goes as it is (a hard link): MP4, H.264 yuv420p, even sizes within
   the limits, a constant rate within them, index first, nothing private in its metadata;
@@ -26,9 +27,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from reskin.errors import OutOfLimitsError
-from reskin.limits import KLING_O1_EDIT, ModelLimits
 from reskin.media.commands import AudioOut
 from reskin.media.probe import MediaInfo
+from reskin.registry.spec import InputLimits
 
 #: How far a conformed clip's length may stray from the plan: a copied cut ends on a packet.
 DURATION_TOLERANCE_S = 0.1
@@ -128,7 +129,7 @@ def plan_conform(
     info: MediaInfo,
     *,
     window: Window | None = None,
-    limits: ModelLimits = KLING_O1_EDIT,
+    limits: InputLimits,
     layout: Layout | None = None,
 ) -> ConformPlan:
     """Decide how to make ``info``'s clip (or its ``window``) acceptable to the model.
@@ -198,7 +199,7 @@ def plan_conform(
     )
 
 
-def conform_size(width: int, height: int, limits: ModelLimits = KLING_O1_EDIT) -> tuple[int, int]:
+def conform_size(width: int, height: int, limits: InputLimits) -> tuple[int, int]:
     """The displayed ``width`` x ``height`` made even and within the model's sides, its aspect
     kept as closely as even numbers allow: small pictures are scaled up, large ones down."""
     if width <= 0 or height <= 0:
@@ -230,7 +231,7 @@ def conform_size(width: int, height: int, limits: ModelLimits = KLING_O1_EDIT) -
     )
 
 
-def conform_fps(fps: float, *, variable: bool, limits: ModelLimits = KLING_O1_EDIT) -> float:
+def conform_fps(fps: float, *, variable: bool, limits: InputLimits) -> float:
     """The constant rate to encode at: the source's (a variable one rounded to whole frames),
     clamped into the model's range; 23.976 becomes 24, 120 becomes 60."""
     if not math.isfinite(fps) or fps <= 0:
@@ -239,14 +240,15 @@ def conform_fps(fps: float, *, variable: bool, limits: ModelLimits = KLING_O1_ED
     return min(max(rate, limits.min_fps), limits.max_fps)
 
 
-def _window(info: MediaInfo, window: Window | None, limits: ModelLimits) -> tuple[float, float]:
+def _window(info: MediaInfo, window: Window | None, limits: InputLimits) -> tuple[float, float]:
     total = info.duration_s
     most = limits.max_duration_s
     if window is None:
         if total > most:
             raise OutOfLimitsError(
-                f"the video lasts {total:.2f} s and the model takes at most {most:g} s: choose "
-                f"a part of it with --start and --end (long videos are not supported yet)"
+                f"the video lasts {total:.2f} s and {limits.model} edits at most {most:g} s: "
+                f"choose a part of it of at most {most:g} s with --start and --end, or a model "
+                "that edits longer clips"
             )
         return 0.0, total
     start = window.start_s
@@ -268,14 +270,15 @@ def _window(info: MediaInfo, window: Window | None, limits: ModelLimits) -> tupl
     end = min(end, total)
     if end - start > most:
         raise OutOfLimitsError(
-            f"the part from {start:.2f} s to {end:.2f} s lasts {end - start:.2f} s and the model "
-            f"takes at most {most:g} s: choose --start and --end at most {most:g} s apart"
+            f"the part from {start:.2f} s to {end:.2f} s lasts {end - start:.2f} s and "
+            f"{limits.model} edits at most {most:g} s: choose --start and --end at most "
+            f"{most:g} s apart"
         )
     return start, end - start
 
 
 def _picture_reasons(
-    info: MediaInfo, width: int, height: int, fps: float, limits: ModelLimits
+    info: MediaInfo, width: int, height: int, fps: float, limits: InputLimits
 ) -> list[str]:
     reasons: list[str] = []
     if info.rotation:
@@ -312,7 +315,7 @@ def _copy_reasons(
     start: float,
     length: float,
     read: float,
-    limits: ModelLimits,
+    limits: InputLimits,
 ) -> list[str]:
     reasons: list[str] = []
     if info.container != "mp4":
@@ -333,7 +336,7 @@ def _copy_reasons(
     return reasons
 
 
-def _extended(length: float, read: float, limits: ModelLimits) -> str:
+def _extended(length: float, read: float, limits: InputLimits) -> str:
     return (
         f"{length:.2f} s is under {limits.min_duration_s:g} s: send {read:.2f} s of the clip, "
         "cut back after"

@@ -4,7 +4,7 @@ and build its data URI.
 ``shared/API.md`` limits reference images to JPG or PNG, the shorter side at least 300 px, an
 aspect between 1:2.5 and 2.5:1, at most 10 MB, and at most 4 beside a video. A picture that
 breaks one is refused here, before any paid call, with one line naming the file, the value and
-the limit (the numbers live in :class:`~reskin.limits.ModelLimits`).
+the limit (the numbers live in :class:`~reskin.registry.spec.ReferenceLimits`).
 
 The demuxer is chosen from the file's first bytes, not by ffmpeg's probe: the probe ignores
 ``format_whitelist`` and ranks a ``.jpg`` *name* above JPEG *content*, so a real photo would be
@@ -25,17 +25,15 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import av
 
 from reskin.errors import InputError, OutOfLimitsError
-from reskin.limits import ModelLimits
 from reskin.media.probe import shown_name
+from reskin.registry.spec import ImageFormat, ReferenceLimits
 
 log = logging.getLogger(__name__)
 
-ImageFormat = Literal["jpeg", "png"]
 
 #: The one demuxer each accepted format is opened with (the names PyAV reports for such files).
 DEMUXERS: dict[ImageFormat, str] = {"png": "png_pipe", "jpeg": "jpeg_pipe"}
@@ -95,22 +93,22 @@ def probe_image(path: Path, *, name: str | None = None) -> ImageInfo:
     return ImageInfo(path, fmt, size[0], size[1], status.st_size)
 
 
-def image_violations(info: ImageInfo, limits: ModelLimits) -> list[str]:
+def image_violations(info: ImageInfo, limits: ReferenceLimits) -> list[str]:
     """Every image limit ``info`` breaks, each naming the value and the limit; empty when fine."""
     found: list[str] = []
-    if info.format not in limits.image_formats:
-        allowed = " or ".join(_LABEL[fmt] for fmt in limits.image_formats)
+    if info.format not in limits.formats:
+        allowed = " or ".join(_LABEL[fmt] for fmt in limits.formats)
         found.append(f"format {_LABEL[info.format]} is not accepted ({allowed} only)")
-    if info.size_bytes > limits.max_image_bytes:
+    if info.size_bytes > limits.max_bytes:
         found.append(
-            f"size {_amount(info.size_bytes)} is over the {_amount(limits.max_image_bytes)} limit"
+            f"size {_amount(info.size_bytes)} is over the {_amount(limits.max_bytes)} limit"
         )
     short, long = sorted((info.width, info.height))
-    if short < limits.min_image_side:
-        found.append(f"shorter side {short} px is under the {limits.min_image_side} px minimum")
+    if short < limits.min_side:
+        found.append(f"shorter side {short} px is under the {limits.min_side} px minimum")
     # Compared as a product so that exactly 2.5:1 (750x300) is not lost to rounding.
-    if long > limits.max_image_aspect * short:
-        most = f"{limits.max_image_aspect:g}"
+    if long > limits.max_aspect * short:
+        most = f"{limits.max_aspect:g}"
         found.append(
             f"aspect {info.width}x{info.height} ({long / short:.2f}:1) is outside "
             f"1:{most}..{most}:1"
@@ -119,7 +117,7 @@ def image_violations(info: ImageInfo, limits: ModelLimits) -> list[str]:
 
 
 def check_reference_images(
-    paths: Sequence[Path], limits: ModelLimits, *, names: Sequence[str] | None = None
+    paths: Sequence[Path], limits: ReferenceLimits, *, names: Sequence[str] | None = None
 ) -> list[ImageInfo]:
     """Probe and check every reference image, in order, before anything is paid for.
 
@@ -127,7 +125,7 @@ def check_reference_images(
     Raises :class:`OutOfLimitsError` for too many images or for the first image that breaks a
     limit (all of its broken limits in one line), :class:`InputError` for an unreadable file.
     """
-    most = limits.max_reference_images
+    most = limits.max_count
     if len(paths) > most:
         raise OutOfLimitsError(
             f"{len(paths)} reference images given, but {limits.model} takes at most {most} "

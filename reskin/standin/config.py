@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from reskin.settings import DEFAULT_MODEL
+from reskin.registry import DEFAULT_MODEL
 from reskin.standin.faults import Faults
 
 Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"]

@@ -15,11 +15,12 @@ import time
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from reskin.aimlapi.models import CreateRequest
+from reskin.registry import MODELS
+from reskin.registry.spec import BodyError
 from reskin.standin.auth import require_key
-from reskin.standin.http_errors import ApiProblem, bad_request, from_validation_error
+from reskin.standin.http_errors import ApiProblem, bad_request
 from reskin.standin.jobs import Job, generation_body
 from reskin.standin.service import Service
 
@@ -49,11 +50,8 @@ def generations_router(service: Service) -> APIRouter:
             raise ApiProblem(status, f"Service unavailable (stand-in fault create_5xx, {status})")
         try:
             payload = await _read_json(request, service.config.max_input_bytes)
-            body = CreateRequest.model_validate(payload)
+            body = read_body(payload)
             job = await anyio.to_thread.run_sync(service.accept, body)
-        except ValidationError as exc:
-            service.counters.bump("jobs_refused")
-            raise from_validation_error(exc) from exc
         except ApiProblem:
             service.counters.bump("jobs_refused")
             raise
@@ -77,6 +75,23 @@ def generations_router(service: Service) -> APIRouter:
         return _answer(request, job)
 
     return router
+
+
+def read_body(payload: object) -> CreateRequest:
+    """The body as the named model's own schema reads it (unknown fields, out-of-range
+    options, a prompt over that model's limit and strings for booleans are refused)."""
+    if not isinstance(payload, dict):
+        raise ApiProblem(400, "Request body must be a JSON object")
+    model = payload.get("model")
+    if not isinstance(model, str) or not model:
+        raise bad_request("model is required", field="model")
+    spec = MODELS.get(model)
+    if spec is None:
+        raise bad_request(f"unknown model {model!r}", field="model")
+    try:
+        return spec.read_body(payload)
+    except BodyError as exc:
+        raise bad_request(str(exc), field=exc.field) from exc
 
 
 def _answer(request: Request, job: Job) -> JSONResponse:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from reskin.aimlapi.models import CreateRequest
 from reskin.errors import ProbeError
-from reskin.limits import KLING_O1_EDIT, credits_used, violations
 from reskin.media.binaries import find_ffmpeg
 from reskin.media.probe import MediaInfo, probe
+from reskin.registry import spec_for
 from reskin.standin.config import StandInConfig
 from reskin.standin.faults import FaultBoard
 from reskin.standin.files import FileStore
@@ -55,8 +55,6 @@ class Service:
         self.counters = Counters()
         self.jobs = JobStore()
         self.files = FileStore(self.work_dir / "files", max_bytes=config.max_upload_bytes)
-        # The same limits conforming reads; only the size cap is the stand-in's own setting.
-        self.limits = dataclasses.replace(KLING_O1_EDIT, max_bytes=config.max_input_bytes)
         self.renderer: Renderer = renderer or FFmpegRenderer(
             tools=find_ffmpeg(config.ffmpeg_binary),
             long_side=config.output_long_side,
@@ -85,8 +83,6 @@ class Service:
 
         Raises :class:`ApiProblem` (400) naming the broken rule; blocks on the download.
         """
-        if request.model != self.config.model:
-            raise bad_request(f"unknown model {request.model!r}", field="model")
         job_uuid = uuid.uuid4()
         if self.prepared is not None:
             return self._accept_for_load(request, job_uuid, self.prepared)
@@ -98,7 +94,7 @@ class Service:
                 max_bytes=self.config.max_input_bytes,
                 timeout_s=self.config.download_timeout_s,
             )
-            info = self._checked(source)
+            info = self._checked(source, request.model)
         except (InputRefused, ProbeError) as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise bad_request(str(exc), field="video_url") from exc
@@ -110,7 +106,7 @@ class Service:
                 look=job.look,
                 display_width=info.display_width,
                 display_height=info.display_height,
-                keep_audio=request.keep_audio,
+                keep_audio=request.fields.get("keep_audio") is True,
             )
             job.render = self._pool.submit(self.renderer, task)
             job.render.add_done_callback(self._count_render)
@@ -119,7 +115,7 @@ class Service:
             job.id,
             job.look.name,
             info.duration_s,
-            request.keep_audio,
+            request.fields.get("keep_audio") is True,
         )
         return job
 
@@ -133,9 +129,14 @@ class Service:
             job.render = prepared.done
         return job
 
-    def _checked(self, source: Path) -> MediaInfo:
+    def _checked(self, source: Path, model: str) -> MediaInfo:
         info = probe(source)
-        broken = violations(info, self.limits)
+        # The same limits conforming reads; only the size cap is the stand-in's own setting.
+        limits = spec_for(model).limits
+        limits = dataclasses.replace(
+            limits, max_bytes=min(limits.max_bytes, self.config.max_input_bytes)
+        )
+        broken = limits.violations(info)
         if broken:
             raise InputRefused("; ".join(broken))
         return info
@@ -155,9 +156,10 @@ class Service:
             queued_s=self.config.queued_s * faults.slow_jobs,
             generating_s=(self.config.generating_s + spread) * faults.slow_jobs,
             look=choose_look(request.prompt),
-            keep_audio=request.keep_audio,
+            keep_audio=request.fields.get("keep_audio") is True,
             duration_s=duration_s,
-            credits=credits_used(duration_s, self.config.credits_per_second),
+            credits=spec_for(request.model).billing.billed_whole_seconds(duration_s)
+            * self.config.credits_per_second,
             injected_error=self.faults.take("job_error"),
             status_word=faults.unknown_status_word if self.faults.take("unknown_status") else None,
         )

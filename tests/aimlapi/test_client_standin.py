@@ -28,7 +28,7 @@ from reskin.errors import (
     SubmissionUnknownError,
 )
 from reskin.media.probe import probe
-from reskin.settings import DEFAULT_MODEL
+from reskin.registry import DEFAULT_MODEL
 from reskin.standin.server import StandIn
 from reskin.storage.datauri import data_uri
 

@@ -16,7 +16,8 @@ from reskin.aimlapi.models import CreateRequest
 from reskin.durations import FILE_NAME, MAX_AGE_S, DurationLog
 from reskin.edit.wait import model_of, schedule_of, wait
 from reskin.journal import Journal
-from reskin.settings import DEFAULT_MODEL, Settings
+from reskin.registry import DEFAULT_MODEL
+from reskin.settings import Settings
 from reskin.standin.server import StandIn
 from reskin.storage.datauri import data_uri
 

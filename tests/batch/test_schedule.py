@@ -133,7 +133,7 @@ async def test_without_a_budget_every_clip_runs() -> None:
 async def test_with_a_budget_clips_go_one_at_a_time_until_the_price_is_known() -> None:
     clips = _clips(6)
     service = Service()
-    budget = Budget(1000, estimates={index: 3.0 for index in range(6)})
+    budget = Budget(1000, max_billed_s=10.0, estimates={index: 3.0 for index in range(6)})
     task, _ = await _scheduled(clips, service, max_parallel=3, budget=budget)
     await service.started_with(0)
     # A failure tells no price: still one at a time.
@@ -160,7 +160,7 @@ async def test_with_a_budget_clips_go_one_at_a_time_until_the_price_is_known() -
 async def test_once_spent_reaches_the_budget_the_rest_are_over_budget() -> None:
     clips = _clips(4)
     service = Service()
-    budget = Budget(300, estimates={})
+    budget = Budget(300, max_billed_s=10.0, estimates={})
     task, seen = await _scheduled(clips, service, max_parallel=1, budget=budget)
     await service.started_with(0)
     service.finish(clips[0], credits=300)
@@ -176,7 +176,7 @@ async def test_reused_generations_cost_nothing_but_tell_the_price() -> None:
     clips = _clips(3)
     service = Service()
     # Unknown lengths count as the most a clip bills: 10 s.
-    budget = Budget(2000, estimates={0: None, 1: None, 2: None})
+    budget = Budget(2000, max_billed_s=10.0, estimates={0: None, 1: None, 2: None})
     task, _ = await _scheduled(clips, service, max_parallel=2, budget=budget)
     await service.started_with(0)
     service.finish(clips[0], credits=300, billed=3, paid=False)

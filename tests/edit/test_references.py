@@ -12,10 +12,20 @@ import pytest
 
 from reskin.edit.references import take_references
 from reskin.errors import InputError
-from reskin.limits import KLING_O1_EDIT
 from reskin.media.binaries import FFmpegTools
 from reskin.media.runner import run
+from reskin.registry import DEFAULT_MODEL, spec_for
+from reskin.registry.spec import ReferenceLimits
 from reskin.settings import Settings
+
+
+def _reference_limits() -> ReferenceLimits:
+    limits = spec_for(DEFAULT_MODEL).references
+    assert limits is not None
+    return limits
+
+
+IMAGES = _reference_limits()
 
 pytestmark = pytest.mark.anyio
 
@@ -39,7 +49,7 @@ async def test_a_local_image_is_copied_checked_and_sent_inline(
 ) -> None:
     job = tmp_path / "job"
     job.mkdir()
-    (ref,) = await take_references([str(png)], job, KLING_O1_EDIT, settings)
+    (ref,) = await take_references([str(png)], job, IMAGES, settings)
     assert ref.url is None
     assert ref.path.parent == job / "references"
     data = await anyio.Path(png).read_bytes()
@@ -56,7 +66,7 @@ async def test_five_images_are_refused_before_any_is_copied(
     job = tmp_path / "job"
     job.mkdir()
     with pytest.raises(InputError) as caught:
-        await take_references([str(png)] * 5, job, KLING_O1_EDIT, settings)
+        await take_references([str(png)] * 5, job, IMAGES, settings)
     message = str(caught.value)
     assert "\n" not in message
     assert "5 reference images given" in message
@@ -69,4 +79,4 @@ async def test_a_missing_image_is_named_by_its_file(tmp_path: Path, settings: Se
     job = tmp_path / "job"
     job.mkdir()
     with pytest.raises(InputError, match=r"reference image gone\.png: cannot read it"):
-        await take_references([str(tmp_path / "gone.png")], job, KLING_O1_EDIT, settings)
+        await take_references([str(tmp_path / "gone.png")], job, IMAGES, settings)

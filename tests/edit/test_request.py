@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from reskin.edit.request import EditRequest, EditResult
+from reskin.edit.request import EditRequest, EditResult, resolve
+from reskin.errors import InputError
 from reskin.media.conform_plan import Window
 from reskin.media.sound import AudioMode
 
 BASE = {"input": "in.mp4", "prompt": "sepia film", "output": "out.mp4"}
+KLING, ALEPH, LUMA = "klingai/video-o1-video-to-video-edit", "runway/gen4_aleph", "luma/ray-3.2"
 
 
 def test_defaults_restore_the_sound_and_edit_the_whole_clip():
@@ -32,17 +34,43 @@ def test_defaults_restore_the_sound_and_edit_the_whole_clip():
         ({"output": "s3://bucket/"}, "expected s3://bucket/key"),
         ({"output": "s3://bucket/out.mov"}, "must end in .mp4"),
         ({"prompt": "   "}, "must not be blank"),
-        ({"prompt": "x" * 2501}, "at most 2500"),
+        ({"prompt": "x" * 5001}, "at most 5000"),
+        ({"model": KLING, "prompt": "x" * 2501}, "takes at most 2500"),
+        ({"model": ALEPH, "prompt": "x" * 1001}, "takes at most 1000"),
+        ({"model": "runway/gen5"}, "unknown model 'runway/gen5': choose one of klingai/"),
+        ({"model": ALEPH, "options": {"sed": 7}}, "unknown option 'sed' for runway/gen4_aleph"),
+        ({"model": ALEPH, "options": {"seed": -1}}, "option seed of runway/gen4_aleph: -1"),
+        ({"model": ALEPH, "reference_images": ["a.png"] * 2}, "takes at most 1 reference"),
+        ({"model": LUMA, "reference_images": ["a.png"]}, "takes no reference images"),
+        ({"model": LUMA, "audio": "model"}, "luma/ray-3.2 returns no sound"),
         ({"start_s": 5, "end_s": 5}, "end_s must be after start_s"),
         ({"start_s": -1}, "greater than or equal to 0"),
         ({"reference_images": ["a.png"] * 5}, "at most 4"),
-        ({"provider": "runway"}, "'auto', 'kling' or 'fal'"),
+        ({"model": KLING, "options": {"provider": "runway"}}, "one of auto, kling, klingai"),
         ({"api_key": "sk-x"}, "Extra inputs are not permitted"),
     ],
 )
 def test_what_cannot_work_is_refused(change: dict[str, object], complaint: str):
     with pytest.raises(ValidationError, match=complaint):
         EditRequest.model_validate({**BASE, **change})
+
+
+def test_without_a_model_the_default_models_limits_apply_when_resolved():
+    request = EditRequest.model_validate({**BASE, "prompt": "x" * 2501})  # fits Luma or Krea
+    with pytest.raises(InputError, match="takes at most 2500: shorten it"):
+        resolve(request, KLING)
+    assert resolve(request, LUMA).spec.id == LUMA
+
+
+def test_options_are_typed_from_text_or_json():
+    request = EditRequest.model_validate(
+        {**BASE, "model": "krea/krea-wan-14b/video-to-video", "options": {"seed": "7"}}
+    )
+    assert resolve(request, KLING).options == {"seed": 7}
+    typed = request.model_copy(
+        update={"options": {"strength": "0.5", "enable_prompt_expansion": "no"}}
+    )
+    assert resolve(typed, KLING).options == {"strength": 0.5, "enable_prompt_expansion": False}
 
 
 def test_a_window_is_derived_from_start_and_end():

@@ -28,12 +28,15 @@ from reskin.errors import ConfigError
 from reskin.media.binaries import FFmpegTools
 from reskin.media.conform import Action, conform, plan_conform_file
 from reskin.media.probe import probe
+from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.settings import load_settings
 from reskin.standin.server import StandIn
 from reskin.storage.s3 import S3Location, S3Storage
 from tests.conftest import MakeClip
 from tests.flows.recorder import Recorder
 from tests.s3_server import S3Server
+
+LIMITS = spec_for(DEFAULT_MODEL).limits
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.anyio]
 
@@ -69,9 +72,14 @@ async def test_an_s3_clip_is_edited_into_s3_with_a_presigned_url_as_all_the_serv
 ) -> None:  # fmt: skip
     clip = make_clip(duration_s=3.0, width=1280, height=720, fps=30)
     ready = conform(
-        clip, edit_env / "ready.mp4", plan_conform_file(probe(clip)), ffmpeg_tools, timeout_s=120
+        clip,
+        edit_env / "ready.mp4",
+        plan_conform_file(probe(clip), limits=LIMITS),
+        ffmpeg_tools,
+        timeout_s=120,
+        limits=LIMITS,
     ).path
-    assert plan_conform_file(probe(ready)).action is Action.PASSTHROUGH
+    assert plan_conform_file(probe(ready), limits=LIMITS).action is Action.PASSTHROUGH
     storage = S3Storage.from_settings(load_settings())
     source = S3Location.parse(f"s3://{bucket}/incoming/harbour.mp4")
     storage.upload(ready, source)

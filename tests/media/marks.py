@@ -21,7 +21,7 @@ from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import FilterStep, render_command
 from reskin.media.probe import OPEN_OPTIONS, probe
 from reskin.media.runner import run
-from reskin.settings import DEFAULT_MODEL
+from reskin.registry import DEFAULT_MODEL
 from reskin.standin.server import StandIn
 
 #: Sound louder than this (of 32767) is a beep; the marks are at half scale.

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from reskin.errors import OutOfLimitsError, VerificationError
-from reskin.limits import KLING_O1_EDIT
 from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import synthetic_clip_command
 from reskin.media.conform import (
@@ -29,11 +28,14 @@ from reskin.media.conform import (
 )
 from reskin.media.probe import probe
 from reskin.media.runner import run
+from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.standin.server import StandIn
 from tests.infos import LEGAL_1080P
 
 from .corpus import Corpus, MakeClip
 from .marks import create_at_standin, video_packet_hashes
+
+LIMITS = spec_for(DEFAULT_MODEL).limits
 
 #: A 1080p H.264 clip that breaks no limit.
 LEGAL = LEGAL_1080P
@@ -45,7 +47,9 @@ def plan(
     layout: Layout | None = CLEAN, window: Window | None = None, **changes: Any
 ) -> ConformPlan:
     """The plan for :data:`LEGAL` with ``changes``."""
-    return plan_conform(dataclasses.replace(LEGAL, **changes), window=window, layout=layout)
+    return plan_conform(
+        dataclasses.replace(LEGAL, **changes), window=window, layout=layout, limits=LIMITS
+    )
 
 
 # --- the planner ----------------------------------------------------------------------------
@@ -162,7 +166,7 @@ def test_an_encode_says_every_reason() -> None:
     ],
 )
 def test_conform_size_exact_cases(size: tuple[int, int], expected: tuple[int, int]) -> None:
-    assert conform_size(*size) == expected
+    assert conform_size(*size, limits=LIMITS) == expected
 
 
 @pytest.mark.parametrize(
@@ -172,19 +176,19 @@ def test_conform_size_exact_cases(size: tuple[int, int], expected: tuple[int, in
 def test_conform_size_is_even_within_the_sides_and_keeps_the_aspect(
     size: tuple[int, int],
 ) -> None:
-    width, height = conform_size(*size)
+    width, height = conform_size(*size, limits=LIMITS)
 
     assert width % 2 == height % 2 == 0
-    assert KLING_O1_EDIT.min_side <= min(width, height)
-    assert max(width, height) <= KLING_O1_EDIT.max_side
+    assert LIMITS.min_side <= min(width, height)
+    assert max(width, height) <= LIMITS.max_side
     assert width / height == pytest.approx(size[0] / size[1], rel=0.004)
 
 
 def test_a_picture_too_narrow_for_any_allowed_size_is_refused() -> None:
     with pytest.raises(OutOfLimitsError, match=r"3000x720, longer than 3:1.*crop it"):
-        conform_size(3000, 720)
+        conform_size(3000, 720, limits=LIMITS)
     with pytest.raises(OutOfLimitsError, match=r"720x2400, longer than 3:1"):
-        conform_size(720, 2400)
+        conform_size(720, 2400, limits=LIMITS)
 
 
 @pytest.mark.parametrize(
@@ -202,7 +206,7 @@ def test_a_picture_too_narrow_for_any_allowed_size_is_refused() -> None:
     ],
 )
 def test_conform_fps(fps: float, variable: bool, expected: float) -> None:
-    assert conform_fps(fps, variable=variable) == expected
+    assert conform_fps(fps, variable=variable, limits=LIMITS) == expected
 
 
 def test_a_clip_under_3_s_is_padded_to_3_s_and_remembers_its_length() -> None:
@@ -309,10 +313,12 @@ def test_a_conforming_1080p_clip_is_never_re_encoded(
     info = probe(source)
     caplog.set_level(logging.INFO, logger="reskin.media.conform")
 
-    first = plan_conform_file(info)
-    copied = conform(source, tmp_path / "c1.mp4", first, ffmpeg_tools, timeout_s=60)
-    again = plan_conform_file(copied.info)
-    passed = conform(copied.path, tmp_path / "c2.mp4", again, ffmpeg_tools, timeout_s=60)
+    first = plan_conform_file(info, limits=LIMITS)
+    copied = conform(source, tmp_path / "c1.mp4", first, ffmpeg_tools, timeout_s=60, limits=LIMITS)
+    again = plan_conform_file(copied.info, limits=LIMITS)
+    passed = conform(
+        copied.path, tmp_path / "c2.mp4", again, ffmpeg_tools, timeout_s=60, limits=LIMITS
+    )
 
     # ffmpeg writes the index last: a remux moves it to the front, copying every packet.
     assert first.action is Action.COPY
@@ -340,7 +346,12 @@ def test_private_metadata_is_stripped_by_the_copy(
 
     before = read_layout(source, until_s=1.0)
     done = conform(
-        source, tmp_path / "out.mp4", plan_conform(info, layout=before), ffmpeg_tools, timeout_s=60
+        source,
+        tmp_path / "out.mp4",
+        plan_conform(info, layout=before, limits=LIMITS),
+        ffmpeg_tools,
+        timeout_s=60,
+        limits=LIMITS,
     )
     after = read_layout(done.path, until_s=1.0)
 
@@ -370,9 +381,10 @@ def test_a_window_on_a_keyframe_is_cut_by_copy_to_the_frame(
     done = conform(
         gop_clip,
         tmp_path / "cut.mp4",
-        plan_conform_file(info, window=Window(2.0, 6.0)),
+        plan_conform_file(info, window=Window(2.0, 6.0), limits=LIMITS),
         ffmpeg_tools,
         timeout_s=60,
+        limits=LIMITS,
     )
 
     assert done.plan.action is Action.COPY
@@ -384,10 +396,16 @@ def test_a_window_between_keyframes_is_re_encoded_exactly(
     gop_clip: Path, ffmpeg_tools: FFmpegTools, tmp_path: Path
 ) -> None:
     info = probe(gop_clip)
-    window_plan = plan_conform_file(info, window=Window(2.5, 6.5))
+    window_plan = plan_conform_file(info, window=Window(2.5, 6.5), limits=LIMITS)
 
     done = conform(
-        gop_clip, tmp_path / "cut.mp4", window_plan, ffmpeg_tools, timeout_s=60, preset="ultrafast"
+        gop_clip,
+        tmp_path / "cut.mp4",
+        window_plan,
+        ffmpeg_tools,
+        timeout_s=60,
+        preset="ultrafast",
+        limits=LIMITS,
     )
 
     assert window_plan.action is Action.ENCODE
@@ -424,7 +442,7 @@ def test_every_conformable_clip_of_the_corpus_conforms_and_is_accepted(
     source = corpus.path(name)
     info = probe(source)
 
-    done_plan = plan_conform_file(info, window=WINDOWS.get(name))
+    done_plan = plan_conform_file(info, window=WINDOWS.get(name), limits=LIMITS)
     done = conform(
         source,
         tmp_path / "conformed.mp4",
@@ -432,6 +450,7 @@ def test_every_conformable_clip_of_the_corpus_conforms_and_is_accepted(
         ffmpeg_tools,
         timeout_s=120,
         preset="ultrafast",
+        limits=LIMITS,
     )
 
     assert done_plan.action is action, done_plan.reasons
@@ -467,7 +486,7 @@ def test_every_conformable_clip_of_the_corpus_conforms_and_is_accepted(
 
 def test_the_25_s_clip_without_a_window_is_refused(corpus: Corpus) -> None:
     with pytest.raises(OutOfLimitsError, match="--start and --end"):
-        plan_conform_file(probe(corpus.path("25s")))
+        plan_conform_file(probe(corpus.path("25s")), limits=LIMITS)
 
 
 def test_23_976_fps_is_conformed_to_24(
@@ -479,10 +498,11 @@ def test_23_976_fps_is_conformed_to_24(
     done = conform(
         source,
         tmp_path / "out.mp4",
-        plan_conform_file(info),
+        plan_conform_file(info, limits=LIMITS),
         ffmpeg_tools,
         timeout_s=60,
         preset="ultrafast",
+        limits=LIMITS,
     )
 
     assert info.fps == pytest.approx(23.976, abs=0.001)
@@ -494,10 +514,10 @@ def test_an_output_that_does_not_conform_is_refused_and_never_reaches_the_destin
     make_clip: MakeClip, ffmpeg_tools: FFmpegTools, tmp_path: Path
 ) -> None:
     source = make_clip()
-    wrong = dataclasses.replace(plan_conform_file(probe(source)), width=1280)
+    wrong = dataclasses.replace(plan_conform_file(probe(source), limits=LIMITS), width=1280)
     dest = tmp_path / "out" / "conformed.mp4"
 
     with pytest.raises(VerificationError, match=r"conformed.mp4 does not conform: picture 720x720"):
-        conform(source, dest, wrong, ffmpeg_tools, timeout_s=60)
+        conform(source, dest, wrong, ffmpeg_tools, timeout_s=60, limits=LIMITS)
 
     assert list(dest.parent.iterdir()) == []

@@ -13,10 +13,12 @@ from reskin.media.binaries import FFmpegTools
 from reskin.media.conform import conform, plan_conform_file
 from reskin.media.conform_plan import Window
 from reskin.media.intake import make_job_dir, take_in
-from reskin.settings import DEFAULT_MODEL
+from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.standin.server import StandIn
 
 from .corpus import SPECS, Corpus, Listener
+
+LIMITS = spec_for(DEFAULT_MODEL).limits
 
 CAP = 500_000_000
 
@@ -49,8 +51,10 @@ def test_conformed_then_accepted_by_the_standin_first_try(
     job = make_job_dir(tmp_path)
     intake = take_in(corpus.clips[name].path, job, ffmpeg_tools, max_bytes=CAP, timeout_s=120)
     window = Window(0.0, 10.0) if intake.info.duration_s > 10.05 else None
-    plan = plan_conform_file(intake.info, window=window)
-    result = conform(intake.path, job / "conformed.mp4", plan, ffmpeg_tools, timeout_s=300)
+    plan = plan_conform_file(intake.info, window=window, limits=LIMITS)
+    result = conform(
+        intake.path, job / "conformed.mp4", plan, ffmpeg_tools, timeout_s=300, limits=LIMITS
+    )
     body = {
         "model": DEFAULT_MODEL,
         "prompt": "sepia",

@@ -13,12 +13,10 @@ import av
 import pytest
 
 from reskin.errors import InputError, OutOfLimitsError
-from reskin.limits import KLING_O1_EDIT
 from reskin.media.binaries import FFmpegTools
 from reskin.media.images import (
     DEMUXERS,
     OPEN_OPTIONS,
-    ImageFormat,
     ImageInfo,
     check_reference_images,
     image_data_uri,
@@ -26,6 +24,17 @@ from reskin.media.images import (
     probe_image,
 )
 from reskin.media.runner import run
+from reskin.registry import DEFAULT_MODEL, spec_for
+from reskin.registry.spec import ImageFormat, ReferenceLimits
+
+
+def _reference_limits() -> ReferenceLimits:
+    limits = spec_for(DEFAULT_MODEL).references
+    assert limits is not None
+    return limits
+
+
+IMAGES = _reference_limits()
 
 MakeImage = Callable[[str, int, int], Path]
 
@@ -191,7 +200,7 @@ def test_the_truncated_jpeg_still_decodes_so_the_end_marker_is_what_refuses_it(
 
 @pytest.mark.parametrize(("width", "height"), [(300, 300), (750, 300), (300, 750), (2000, 1000)])
 def test_sizes_within_the_limits_break_nothing(width: int, height: int) -> None:
-    assert image_violations(_info(width, height), KLING_O1_EDIT) == []
+    assert image_violations(_info(width, height), IMAGES) == []
 
 
 @pytest.mark.parametrize(
@@ -214,30 +223,30 @@ def test_sizes_within_the_limits_break_nothing(width: int, height: int) -> None:
 def test_each_broken_size_limit_names_the_value_and_the_limit(
     width: int, height: int, expected: list[str]
 ) -> None:
-    assert image_violations(_info(width, height), KLING_O1_EDIT) == expected
+    assert image_violations(_info(width, height), IMAGES) == expected
 
 
 def test_bytes_and_format_limits() -> None:
-    assert image_violations(_info(400, 400, size_bytes=10_000_000), KLING_O1_EDIT) == []
-    assert image_violations(_info(400, 400, size_bytes=10_000_001), KLING_O1_EDIT) == [
+    assert image_violations(_info(400, 400, size_bytes=10_000_000), IMAGES) == []
+    assert image_violations(_info(400, 400, size_bytes=10_000_001), IMAGES) == [
         "size 10.0 MB is over the 10.0 MB limit"
     ]
-    jpeg_only = dataclasses.replace(KLING_O1_EDIT, image_formats=("jpeg",))
+    jpeg_only = dataclasses.replace(IMAGES, formats=("jpeg",))
     assert image_violations(_info(400, 400), jpeg_only) == ["format PNG is not accepted (JPG only)"]
 
 
 def test_the_kling_limits_are_those_of_the_api_page() -> None:
-    limits = KLING_O1_EDIT
-    assert limits.max_reference_images == 4
-    assert (limits.min_image_side, limits.max_image_aspect) == (300, 2.5)
-    assert (limits.max_image_bytes, limits.image_formats) == (10_000_000, ("jpeg", "png"))
+    limits = IMAGES
+    assert limits.max_count == 4
+    assert (limits.min_side, limits.max_aspect) == (300, 2.5)
+    assert (limits.max_bytes, limits.formats) == (10_000_000, ("jpeg", "png"))
 
 
 @pytest.mark.parametrize("ext", ["png", "jpg"])
 def test_valid_references_are_returned_in_order(make_image: MakeImage, ext: str) -> None:
     paths = [make_image(ext, 640, 360), make_image(ext, 300, 750)]
 
-    infos = check_reference_images(paths, KLING_O1_EDIT)
+    infos = check_reference_images(paths, IMAGES)
 
     assert [(i.path, i.width, i.height) for i in infos] == [
         (paths[0], 640, 360),
@@ -255,7 +264,7 @@ def test_a_real_image_out_of_limits_is_refused_naming_the_file(
     good, bad = make_image("png", 640, 360), make_image("jpg", width, height)
 
     with pytest.raises(OutOfLimitsError) as caught:
-        check_reference_images([good, bad], KLING_O1_EDIT, names=["a.png", "b.jpg"])
+        check_reference_images([good, bad], IMAGES, names=["a.png", "b.jpg"])
 
     message = str(caught.value)
     assert message.startswith("b.jpg: ")
@@ -265,7 +274,7 @@ def test_a_real_image_out_of_limits_is_refused_naming_the_file(
 
 def test_every_broken_limit_of_the_image_is_in_the_one_line(make_image: MakeImage) -> None:
     with pytest.raises(OutOfLimitsError) as caught:
-        check_reference_images([make_image("png", 299, 800)], KLING_O1_EDIT)
+        check_reference_images([make_image("png", 299, 800)], IMAGES)
 
     assert str(caught.value) == (
         "299x800.png: shorter side 299 px is under the 300 px minimum; aspect 299x800 (2.68:1) "
@@ -278,12 +287,12 @@ def test_an_unreadable_reference_is_called_by_the_users_name(tmp_path: Path) -> 
     copy.write_text("not an image")
 
     with pytest.raises(InputError, match=r"^holiday\.webp is not a JPG or PNG image"):
-        check_reference_images([copy], KLING_O1_EDIT, names=["holiday.webp"])
+        check_reference_images([copy], IMAGES, names=["holiday.webp"])
 
 
 def test_too_many_bytes_with_a_smaller_limit(make_image: MakeImage) -> None:
     path = make_image("png", 640, 360)
-    small = dataclasses.replace(KLING_O1_EDIT, max_image_bytes=1000)
+    small = dataclasses.replace(IMAGES, max_bytes=1000)
 
     with pytest.raises(OutOfLimitsError, match=r"over the 1\.0 kB limit") as caught:
         check_reference_images([path], small)
@@ -292,17 +301,17 @@ def test_too_many_bytes_with_a_smaller_limit(make_image: MakeImage) -> None:
 
 def test_four_images_pass_and_five_are_refused_before_any_is_read(make_image: MakeImage) -> None:
     image = make_image("png", 640, 360)
-    assert len(check_reference_images([image] * 4, KLING_O1_EDIT)) == 4
+    assert len(check_reference_images([image] * 4, IMAGES)) == 4
 
     missing = [Path(f"/nowhere/{n}.png") for n in range(5)]
     with pytest.raises(OutOfLimitsError, match="5 reference images given") as caught:
-        check_reference_images(missing, KLING_O1_EDIT)
+        check_reference_images(missing, IMAGES)
     assert "at most 4" in str(caught.value)
     assert "leave out 1" in str(caught.value)
 
 
 def test_a_model_without_image_limits_takes_no_references(make_image: MakeImage) -> None:
-    limits = dataclasses.replace(KLING_O1_EDIT, max_reference_images=0)
+    limits = dataclasses.replace(IMAGES, max_count=0)
 
     assert check_reference_images([], limits) == []
     with pytest.raises(OutOfLimitsError, match="at most 0"):
@@ -311,7 +320,7 @@ def test_a_model_without_image_limits_takes_no_references(make_image: MakeImage)
 
 def test_names_must_match_the_paths(make_image: MakeImage) -> None:
     with pytest.raises(ValueError, match="zip"):
-        check_reference_images([make_image("png", 640, 360)], KLING_O1_EDIT, names=[])
+        check_reference_images([make_image("png", 640, 360)], IMAGES, names=[])
 
 
 # --- data URI -------------------------------------------------------------------------------

@@ -16,11 +16,14 @@ from reskin.media.conform import Window, conform, plan_conform_file
 from reskin.media.probe import MediaInfo, probe
 from reskin.media.runner import run
 from reskin.media.sound import AudioMode, OriginalSound, finish, mux_argv, plan_mux
+from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.standin.server import StandIn
 from tests.infos import media_info
 
 from .corpus import Corpus, MakeClip
 from .marks import audio_seconds, beep_onsets, edit_at_standin, flash_onsets, render_result
+
+LIMITS = spec_for(DEFAULT_MODEL).limits
 
 FRAME_24 = 1 / 24
 SOURCE = Path("/job/input.mkv")
@@ -163,8 +166,16 @@ def conformed(
     source: Path, folder: Path, tools: FFmpegTools, window: Window | None = None
 ) -> tuple[Path, OriginalSound]:
     info = probe(source)
-    plan = plan_conform_file(info, window=window)
-    done = conform(source, folder / "conformed.mp4", plan, tools, timeout_s=60, preset="ultrafast")
+    plan = plan_conform_file(info, window=window, limits=LIMITS)
+    done = conform(
+        source,
+        folder / "conformed.mp4",
+        plan,
+        tools,
+        timeout_s=60,
+        preset="ultrafast",
+        limits=LIMITS,
+    )
     return done.path, OriginalSound.of(source, plan, info)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reskin.settings import DEFAULT_MODEL
+from reskin.registry import DEFAULT_MODEL
 from reskin.standin.server import StandIn
 
 from .wire import GENERATIONS, assert_error_body, data_uri

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from reskin.aimlapi.models import Generation, JobState, parse_error_body
-from reskin.settings import DEFAULT_MODEL
+from reskin.registry import DEFAULT_MODEL
 from reskin.standin.server import StandIn
 
 from .wire import GENERATIONS, Api, assert_error_body, data_uri

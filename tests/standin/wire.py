@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from reskin.settings import DEFAULT_MODEL
+from reskin.registry import DEFAULT_MODEL
 
 GENERATIONS = "/v2/video/generations"
 TERMINAL = ("completed", "error")

@@ -20,7 +20,8 @@ from reskin.aimlapi.models import CreateRequest, JobState
 from reskin.aimlapi.polling import PollSchedule, wait_for_generation
 from reskin.aimlapi.retry import RetryPolicy
 from reskin.errors import ConfigError, InputError, StorageError
-from reskin.settings import DEFAULT_MODEL, Settings
+from reskin.registry import DEFAULT_MODEL
+from reskin.settings import Settings
 from reskin.standin.server import StandIn
 from reskin.storage.s3 import MIB, PRESIGN_MAX_S, S3Location, S3Prefix, S3Storage, s3_client
 from tests.prefect_server import free_port

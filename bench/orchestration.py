@@ -10,13 +10,11 @@ settings once per process). The stand-in of the API runs in the bench's process 
 fastest jobs (queued 0 s, generating 0 s, ``ultrafast`` renders). Each round edits the same
 small clip twice, alternating which goes first:
 
-- ``flow``: :func:`flows.edit_video.run_edit_flow`, the ``edit_video`` flow with its six tasks,
-  the shared limits (a global concurrency slot, the creates rate limit), artifacts and logs;
-- ``direct``: the same core functions in the same order without Prefect
-  (:func:`reskin.edit.prepare.prepare`, :func:`reskin.storage.upload.place_clip`,
-  :func:`reskin.edit.send.send`, :func:`reskin.edit.wait.wait`,
-  :func:`reskin.edit.results.fetch_result`, :func:`~reskin.edit.results.make_output`,
-  :func:`reskin.media.preview.contact_sheet`, :func:`reskin.edit.outputs.deliver`).
+- ``flow``: :func:`flows.edit_video.run_edit_flow`, the ``edit_video`` flow: the core pipeline
+  with each stage a task, the shared limits (a global concurrency slot, the creates rate limit),
+  artifacts and logs;
+- ``direct``: the same pipeline (:func:`reskin.edit.pipeline.edit`) with the core's stage
+  functions called directly: the one composition both run, so nothing here is a copy.
 
 Each edit has a prompt of its own, so nothing is resumed or reused. Both poll with the same
 settings (0.1 to 0.5 s between status requests), so the wait costs both the same. The per-clip
@@ -47,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.report import command_of, publish, ram_gib
+from reskin.edit.pipeline import STAGES
 from reskin.media.binaries import find_ffmpeg
 from reskin.media.commands import synthetic_clip_command
 from reskin.media.runner import run
@@ -87,69 +86,17 @@ def bench_env(standin_url: str, key: str, work: Path) -> dict[str, str]:
 
 
 async def direct_edit(request_json: str) -> dict[str, float]:
-    """The flow's stages in the flow's order, without Prefect; seconds per stage."""
-    from reskin.edit.outputs import deliver, preview_name, staging_path
-    from reskin.edit.prepare import journal_of, prepare
+    """The same pipeline the flow runs (:func:`reskin.edit.pipeline.edit`), with the core's
+    stages called directly instead of as tasks; seconds per stage."""
+    from reskin.edit.pipeline import edit
     from reskin.edit.request import EditRequest
-    from reskin.edit.results import fetch_result, make_output
-    from reskin.edit.send import send
-    from reskin.edit.wait import wait
-    from reskin.media.preview import contact_sheet
-    from reskin.media.sound import OriginalSound
+    from reskin.edit.services import open_services
     from reskin.settings import load_settings
-    from reskin.storage.upload import place_clip, release
 
     request = EditRequest.model_validate_json(request_json)
-    timings: dict[str, float] = {}
-    clock = time.monotonic()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.monotonic()
-        timings[stage] = now - clock
-        clock = now
-
-    settings = load_settings()
-    tools = find_ffmpeg(settings.ffmpeg_binary)
-    journal = journal_of(settings)
-    prepared = await prepare(request, settings, tools, journal)
-    placed = None
-    try:
-        lap("preprocess")
-        assert prepared.clip is not None  # a new prompt: never resumed
-        placed = await place_clip(prepared.clip, prepared.source_url, settings)
-        lap("upload")
-        submitted = await send(request, prepared, placed, settings, journal)
-        lap("submit")
-        finished = await wait(submitted.generation_id, prepared.fingerprint, journal, settings)
-        lap("poll")
-        assert finished.url is not None
-        result = await fetch_result(
-            finished.url, prepared.fingerprint, finished.credits_used, journal, settings, tools
-        )
-        video = staging_path(request, prepared.fingerprint, settings)
-        original = OriginalSound.of(prepared.source, prepared.plan, prepared.source_info)
-        info = await make_output(
-            result.path, video, original, tools, request.audio, settings, result_info=result
-        )
-        sheet = await asyncio.to_thread(
-            contact_sheet,
-            prepared.source,
-            video,
-            Path(preview_name(str(video))),
-            tools,
-            timeout_s=settings.ffmpeg_timeout_s,
-            before_start_s=prepared.plan.start_s,
-            before_info=prepared.source_info,
-            after_info=info,
-        )
-        await deliver(request, video, sheet, settings)
-        journal.done(prepared.fingerprint)
-        lap("postprocess")
-    finally:
-        shutil.rmtree(prepared.job_dir, ignore_errors=True)
-        await release(placed, settings)
-    return timings
+    async with open_services(load_settings()) as services:
+        result = await edit(request, services)
+    return result.timings_s
 
 
 async def rounds(clip: Path, out: Path, count: int, tag: str) -> list[Round]:
@@ -433,7 +380,7 @@ def _server_section(run: ServerRun) -> list[str]:
         "| stage | flow | direct | flow - direct |",
         "|---|---:|---:|---:|",
     ]
-    for stage in ("preprocess", "upload", "submit", "poll", "postprocess"):
+    for stage in STAGES:
         mine = statistics.median(i.flow_stages.get(stage, 0.0) for i in run.done)
         theirs = statistics.median(i.direct_stages.get(stage, 0.0) for i in run.done)
         lines.append(f"| {stage} | {mine:.3f} | {theirs:.3f} | {mine - theirs:+.3f} |")

@@ -186,7 +186,7 @@ def one_result(standin: StandIn, clip: Path, dest: Path) -> str:
     with httpx.Client(base_url=standin.base_url, headers=headers, timeout=120) as http:
         put = http.put(f"/files/{clip.name}", content=clip.read_bytes())
         put.raise_for_status()
-        body = {"model": standin.config.model, "prompt": PROMPT, "video_url": put.json()["url"]}
+        body = {"model": DEFAULT_MODEL, "prompt": PROMPT, "video_url": put.json()["url"]}
         created = http.post("/v2/video/generations", json=body)
         created.raise_for_status()
         generation = created.json()["id"]

@@ -1,6 +1,9 @@
-"""The ``edit_video`` flow: one clip, preprocess -> upload -> submit -> poll -> postprocess.
+"""The ``edit_video`` flow: one clip, take_in -> plan -> conform -> place -> submit -> poll ->
+fetch -> sound -> deliver, then publish.
 
-Orchestration only: each stage is a task in ``tasks/`` over the Prefect-free core. The request
+Orchestration only: the core's :func:`reskin.edit.pipeline.edit` orders the stages and the flow
+hands it the tasks of ``tasks/`` to run them with (``tasks/stages.py``), over services built once
+for the run; publish (the run's artifacts) is the flow's own last task. The request
 is one Pydantic model, so a deployment's run form shows its fields; settings (the key among
 them) come from the environment of whatever process runs the flow, never from parameters.
 
@@ -8,24 +11,18 @@ No ``from __future__ import annotations`` here: ``serve`` pickles the flow into 
 where a string annotation of the parameter no longer resolves and every run fails validation.
 """
 
-import shutil
-import time
-
 from prefect import flow, tags
 from prefect.client.schemas.objects import FlowRun
 from prefect.context import TagsContext
 from prefect.runtime import flow_run
 
+from reskin.edit.pipeline import edit
 from reskin.edit.request import EditRequest, EditResult
+from reskin.edit.services import open_services
 from reskin.settings import load_settings
-from reskin.storage.upload import release
-from tasks.limits import ensure_limits, job_slot
-from tasks.poll import poll
-from tasks.postprocess import postprocess
-from tasks.preprocess import preprocess
+from tasks.limits import CreatesThrottle, ensure_limits
 from tasks.publish import publish
-from tasks.submit import submit
-from tasks.upload import upload
+from tasks.stages import TASKS
 
 
 def run_name() -> str:
@@ -51,51 +48,9 @@ async def edit_video(request: EditRequest) -> EditResult:
 async def _stages(request: EditRequest) -> EditResult:
     settings = load_settings()  # a bad setting fails the run before any work
     await ensure_limits(settings)  # the limits shared with every other run (tasks/limits.py)
-    timings: dict[str, float] = {}
-    clock = time.monotonic()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.monotonic()
-        timings[stage] = round(now - clock, 3)
-        clock = now
-
-    prepared = await preprocess(request)
-    placed = None
-    try:
-        lap("preprocess")
-        placed = await upload(prepared)
-        lap("upload")
-        # One slot of the jobs-in-flight limit from just before the create to the end of the
-        # poll: counted across every process on the Prefect server.
-        async with job_slot(settings):
-            submitted = await submit(request, prepared, placed)
-            lap("submit")
-            finished = await poll(prepared, submitted)
-            lap("poll")
-        produced = await postprocess(request, prepared, finished)
-        lap("postprocess")
-    finally:
-        shutil.rmtree(prepared.job_dir, ignore_errors=True)
-        # Whatever the outcome: the presigned URL the service had has expired or soon will.
-        await release(placed, settings)
-    result = EditResult(
-        output=produced.output,
-        preview=produced.preview,
-        generation_id=submitted.generation_id,
-        credits_used=finished.credits_used,
-        resumed=submitted.resumed,
-        reused_download=produced.reused_download,
-        input_duration_s=prepared.plan.duration_s,
-        output_duration_s=produced.info.duration_s,
-        width=produced.info.width,
-        height=produced.info.height,
-        has_audio=produced.info.has_audio,
-        conform="not needed (resumed)" if prepared.clip is None else prepared.plan.describe(),
-        sound=request.audio.value,
-        timings_s=timings,
-    )
-    await publish(request, result)
+    async with open_services(settings, throttle=CreatesThrottle(settings)) as services:
+        result = await edit(request, services, TASKS)
+        await publish(request, result, services)
     return result
 
 

@@ -24,8 +24,8 @@ from reskin.batch.places import Folder
 from reskin.batch.plan import Plan, make_plan
 from reskin.batch.report import counts_line, table, upload_results, write_results
 from reskin.batch.request import BatchRequest, BatchResult, ClipRow
-from reskin.edit.prepare import journal_of
 from reskin.edit.request import EditResult
+from reskin.edit.services import journal_of
 from reskin.errors import ConfigError, ReskinError
 from reskin.settings import load_settings
 from reskin.storage.s3 import S3Prefix, S3Storage

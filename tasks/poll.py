@@ -1,4 +1,4 @@
-"""Stage 4, poll: wait for the generation, showing progress in the UI and the log."""
+"""Stage ``poll``: wait for the generation, showing progress in the UI and the log."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifa
 from prefect.cache_policies import NO_CACHE
 
 from reskin.aimlapi.models import Generation, JobState
-from reskin.edit.prepare import Prepared, journal_of
-from reskin.edit.wait import Finished, wait
-from reskin.settings import load_settings
+from reskin.edit import wait
+from reskin.edit.prepare import Taken
+from reskin.edit.services import Services
+from reskin.edit.wait import Downloaded, Finished
 from reskin.submission import Submitted
 
 #: A log line at least this often while the status stays the same.
@@ -38,12 +39,10 @@ class Every:
 
 
 @task(name="poll", task_run_name="poll {submitted.short_id}", cache_policy=NO_CACHE)
-async def poll(prepared: Prepared, submitted: Submitted) -> Finished:
-    """Wait (async, with a deadline) until the generation completes."""
-    settings = load_settings()
+async def poll(taken: Taken, submitted: Submitted, services: Services) -> Finished:
+    """Wait (async, with a deadline) until the generation completes, showing its progress."""
     logger = get_run_logger()
-    journal = journal_of(settings)
-    expected = settings.poll_expected_s
+    expected = services.settings.poll_expected_s
     artifact = await acreate_progress_artifact(
         progress=0.0, description=f"generation {submitted.generation_id}: waiting"
     )
@@ -64,10 +63,7 @@ async def poll(prepared: Prepared, submitted: Submitted) -> Finished:
             f"{elapsed_s:.0f} s elapsed",
         )
 
-    finished = await wait(
-        submitted.generation_id, prepared.fingerprint, journal, settings, on_update=progress
-    )
-    if finished.downloaded is not None:
-        logger.info("the result was downloaded by an earlier run: not polling")
+    finished = await wait.poll(taken, submitted, services, on_update=progress)
+    if isinstance(finished, Downloaded):
         await aupdate_progress_artifact(artifact, 100.0, description="downloaded earlier")
     return finished

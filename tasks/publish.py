@@ -1,5 +1,5 @@
-"""Stage 6, publish: the run's summary, its result as a one-row table and a link to the output,
-as Prefect artifacts.
+"""The flow's last task, publish: the run's summary, its result as a one-row table and a link
+to the output, as Prefect artifacts.
 
 The table is for programs: a batch reads it back (``tasks/batch.py``) to learn what a clip's run
 did wherever it ran, since the flow keeps no result of its own. Artifacts hold names, ids,
@@ -22,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 
 from reskin.edit.outputs import Delivered, artifact_links
 from reskin.edit.request import EditRequest, EditResult
-from reskin.settings import load_settings
+from reskin.edit.services import Services
 
 #: Key of every edit's result table: the UI's artifacts page lists them as one history.
 RESULT_KEY = "reskin-edit-result"
@@ -45,6 +45,7 @@ def summary_markdown(
         ("input", f"`{request.input}`"),
         ("prompt", request.prompt),
         ("output", f"`{result.output}`"),
+        ("model", f"`{result.model}`"),
         ("generation", f"`{generation}`"),
         ("credits used", credits),
         ("input length", f"{result.input_duration_s:.2f} s"),
@@ -66,8 +67,8 @@ def summary_markdown(
 
 
 @task(name="publish", task_run_name="publish {result.output}", cache_policy=NO_CACHE)
-async def publish(request: EditRequest, result: EditResult) -> None:
-    settings = load_settings()
+async def publish(request: EditRequest, result: EditResult, services: Services) -> None:
+    settings = services.settings
     video_link, preview_link = artifact_links(Delivered(result.output, result.preview), settings)
     await acreate_markdown_artifact(
         summary_markdown(request, result, preview_link),

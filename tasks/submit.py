@@ -1,4 +1,4 @@
-"""Stage 3, submit: create the generation at most once per request.
+"""Stage ``submit``: create the generation at most once per request.
 
 Two layers retry, and they do not multiply blindly: the client retries each HTTP call (a create
 only while the service surely has not accepted it), and this task retries the whole submission
@@ -16,14 +16,13 @@ from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
-from reskin.edit.prepare import Prepared, journal_of
+from reskin.edit import send
+from reskin.edit.prepare import Taken
 from reskin.edit.request import EditRequest
-from reskin.edit.send import send
+from reskin.edit.services import Services
 from reskin.errors import ApiConnectionError, RateLimitError, ServerError
-from reskin.settings import load_settings
 from reskin.storage.upload import Placed
 from reskin.submission import Submitted
-from tasks.limits import CreatesThrottle
 
 
 async def surely_not_accepted(
@@ -43,17 +42,12 @@ async def surely_not_accepted(
     retry_condition_fn=surely_not_accepted,
     cache_policy=NO_CACHE,
 )
-async def submit(request: EditRequest, prepared: Prepared, placed: Placed | None) -> Submitted:
-    """The generation id: resumed from the journal, or created (and journaled) now."""
-    settings = load_settings()
-    submitted = await send(
-        request,
-        prepared,
-        placed,
-        settings,
-        journal_of(settings),
-        throttle=CreatesThrottle(settings),
-    )
+async def submit(
+    request: EditRequest, taken: Taken, placed: Placed | None, services: Services
+) -> Submitted:
+    """The generation id: resumed from the journal, or created (and journaled) now; every
+    create sent takes its turn of the shared creates limit (the run's client's throttle)."""
+    submitted = await send.submit(request, taken, placed, services)
     verb = "resumed" if submitted.resumed else "submitted"
     get_run_logger().info("%s generation %s", verb, submitted.generation_id)
     return submitted

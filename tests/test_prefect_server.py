@@ -29,7 +29,18 @@ from tests.prefect_server import PrefectServer
 
 pytestmark = pytest.mark.slow
 
-STAGES = ("preprocess", "upload", "submit", "poll", "postprocess", "publish")
+STAGES = (
+    "take_in",
+    "plan",
+    "conform",
+    "place",
+    "submit",
+    "poll",
+    "fetch",
+    "sound",
+    "deliver",
+    "publish",
+)
 
 
 def edit_json(run_reskin: RunReskin, clip: Path, output: Path, **env: str) -> dict[str, Any]:
@@ -106,11 +117,12 @@ def test_the_run_its_stages_artifacts_and_logs_are_on_the_server(
         if log["task_run_id"] in by_task:
             lines[by_task[log["task_run_id"]]].append(log["message"])
     expected = {
-        "preprocess": f"input {clip.name}: 720x720, 3.00 s, with sound",
-        "upload": "the service will get the clip as ",
+        "take_in": f"input {clip.name}: 720x720, 3.00 s, with sound",
+        "plan": "plan: ",
+        "place": "the service will get the clip as ",
         "submit": f"submitted generation {generation_id}",
         "poll": "completed, ",
-        "postprocess": f"wrote {output}: ",
+        "deliver": f"wrote {output}: ",
     }
     for stage, start in expected.items():
         assert any(line.startswith(start) for line in lines[stage]), (stage, lines[stage])

@@ -41,7 +41,6 @@ from pydantic import ValidationError
 
 from reskin.batch.places import (
     Folder,
-    StorageOf,
     folder_of,
     named_in,
     object_version,
@@ -52,7 +51,7 @@ from reskin.edit.request import EditRequest
 from reskin.edit.source import is_remote
 from reskin.errors import InputError
 from reskin.media.probe import shown_name
-from reskin.storage.s3 import S3Prefix, S3Storage
+from reskin.storage.s3 import S3Prefix, S3Storage, StorageOf
 
 COLUMNS = ("input", "prompt", "start_s", "end_s", "audio", "output")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")

@@ -20,15 +20,12 @@ freshest one (a batch killed half-way never reached its upload).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
-from reskin.storage.s3 import S3Prefix, S3Storage
+from reskin.storage.s3 import S3Prefix
 
 #: A batch's folder: a local one (absolute) or an S3 prefix.
 Folder = Path | S3Prefix
-#: The S3 storage, made when first needed (a batch without ``s3://`` never builds a client).
-StorageOf = Callable[[], S3Storage]
 
 
 def is_s3(location: str) -> bool:

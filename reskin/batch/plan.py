@@ -12,14 +12,14 @@ from pathlib import Path
 
 from reskin.batch.budget import billed_estimate
 from reskin.batch.manifest import Clip, load_clips, output_folder
-from reskin.batch.places import Folder, StorageOf, is_s3, object_version, results_folder
+from reskin.batch.places import Folder, is_s3, object_version, results_folder
 from reskin.batch.report import read_results
 from reskin.batch.request import BatchRequest, ClipRow
 from reskin.batch.reuse import already_done
 from reskin.errors import InputError
 from reskin.journal import Journal
 from reskin.settings import Settings
-from reskin.storage.s3 import S3Location, S3Prefix, S3Storage
+from reskin.storage.s3 import S3Location, S3Prefix, S3Storage, StorageOf
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reskin.batch.manifest import Clip
-from reskin.batch.places import StorageOf, is_s3
+from reskin.batch.places import is_s3
 from reskin.batch.report import clip_row
 from reskin.batch.request import ClipRow, ClipStatus
 from reskin.edit.prepare import request_fingerprint
@@ -44,7 +44,7 @@ from reskin.edit.request import EditRequest, resolve
 from reskin.edit.source import is_remote
 from reskin.journal import Journal, Phase, file_sha256
 from reskin.settings import Settings
-from reskin.storage.s3 import S3Location
+from reskin.storage.s3 import S3Location, StorageOf
 
 log = logging.getLogger(__name__)
 

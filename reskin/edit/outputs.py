@@ -1,6 +1,7 @@
-"""Where an edit's output goes, with its before/after preview, and the links a run shows.
+"""``deliver``: where an edit's output goes, with its before/after preview, and the links a run
+shows.
 
-A local output is written in place (atomically, verified: :func:`~reskin.edit.results.make_output`)
+A local output is written in place (atomically, verified: :func:`~reskin.edit.results.sound`)
 and its preview ``<name>.preview.png`` beside it. An ``s3://`` output is first written and
 verified in the work folder exactly the same way; only then are the preview and the video
 uploaded (the video last, so an object at the output key is always a whole, verified edit),
@@ -15,8 +16,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from reskin.edit.prepare import Planned, Taken
 from reskin.edit.request import EditRequest
+from reskin.edit.results import Sounded
+from reskin.edit.services import Services
 from reskin.errors import ReskinError
+from reskin.media.preview import contact_sheet
 from reskin.settings import Settings
 from reskin.storage.s3 import S3Location, S3Storage
 
@@ -52,33 +57,59 @@ def preview_name(output: str) -> str:
     return output[: -len(".mp4")] + PREVIEW_SUFFIX
 
 
-def staging_path(request: EditRequest, fingerprint: str, settings: Settings) -> Path:
-    """Where the verified video is written on this machine: the output itself when local, a
-    folder of the request's own in the work folder when the output is in S3."""
-    location = request.output_location
-    if location is None:
-        return request.output_path
-    return settings.work_dir / "outputs" / fingerprint[:32] / Path(location.key).name
-
-
 async def deliver(
-    request: EditRequest, video: Path, preview: Path | None, settings: Settings
+    request: EditRequest, taken: Taken, planned: Planned, sounded: Sounded, services: Services
 ) -> Delivered:
-    """Put the verified ``video`` and its ``preview`` where ``request`` wants them."""
+    """Draw the before/after preview beside the verified video, put both where ``request``
+    wants them, and journal the request as done."""
+    video = sounded.path
+    sheet = await asyncio.to_thread(_preview, taken, planned, sounded, services)
     location = request.output_location
     if location is None:
-        return Delivered(str(video), None if preview is None else str(preview))
-    storage = S3Storage.from_settings(settings)
-    shown_preview = None
-    if preview is not None:
-        target = S3Location.parse(preview_name(location.url))
-        await asyncio.to_thread(storage.upload, preview, target)
-        shown_preview = target.url
-    await asyncio.to_thread(storage.upload, video, location)
-    log.info("uploaded the output to %s", location)
-    # The result download is kept for reruns; this copy of it only existed to be uploaded.
-    shutil.rmtree(video.parent, ignore_errors=True)
-    return Delivered(location.url, shown_preview)
+        delivered = Delivered(str(video), None if sheet is None else str(sheet))
+    else:
+        storage = services.storage
+        shown_preview = None
+        if sheet is not None:
+            target = S3Location.parse(preview_name(location.url))
+            await asyncio.to_thread(storage.upload, sheet, target)
+            shown_preview = target.url
+        await asyncio.to_thread(storage.upload, video, location)
+        log.info("uploaded the output to %s", location)
+        # The result download is kept for reruns; this copy of it only existed to be uploaded.
+        shutil.rmtree(video.parent, ignore_errors=True)
+        delivered = Delivered(location.url, shown_preview)
+    services.journal.done(taken.fingerprint)
+    info = sounded.info
+    log.info(
+        "wrote %s: %dx%d, %.2f s, %s",
+        delivered.output,
+        info.width,
+        info.height,
+        info.duration_s,
+        "with sound" if info.has_audio else "silent",
+    )
+    return delivered
+
+
+def _preview(taken: Taken, planned: Planned, sounded: Sounded, services: Services) -> Path | None:
+    """The contact sheet beside the video; None (with a warning) when it cannot be drawn: the
+    edit is done and paid for, a missing picture must not fail it."""
+    video = sounded.path
+    try:
+        return contact_sheet(
+            taken.source,
+            video,
+            Path(preview_name(str(video))),
+            services.tools,
+            timeout_s=services.settings.ffmpeg_timeout_s,
+            before_start_s=planned.conform.start_s,
+            before_info=taken.info,
+            after_info=sounded.info,
+        )
+    except ReskinError as exc:
+        log.warning("no before/after preview for %s: %s", video, exc)
+        return None
 
 
 def artifact_links(delivered: Delivered, settings: Settings) -> tuple[str, str | None]:

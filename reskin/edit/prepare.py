@@ -1,9 +1,11 @@
-"""Preprocess: take the input in, plan its conform, identify the request, conform if it is sent.
+"""The first three stages: ``take_in`` (the input and its references into a job folder, the
+request identified), ``plan`` (what conforming will do, and whether the journal already holds a
+live generation for this request), ``conform`` (the clip the service gets).
 
 The request's fingerprint (what was asked: the source's content hash, the window, the prompt,
 the model, the options, the service) is what the submission journal keys on. When the journal
-already holds a live generation for it, the clip will not be sent again, so the conform itself
-is skipped (the plan alone tells postprocess where the sound comes from).
+already holds a live generation for it, ``plan`` says so (:class:`ToResume`) and the clip is
+neither conformed nor placed; the plan alone tells ``sound`` where the sound comes from.
 """
 
 from __future__ import annotations
@@ -17,17 +19,15 @@ from pathlib import Path
 
 from reskin.edit.references import Reference, take_references
 from reskin.edit.request import EditRequest, Resolved, resolve
+from reskin.edit.services import Services
 from reskin.edit.source import is_http, is_remote, take_source
-from reskin.journal import Journal, fingerprint
-from reskin.media.binaries import FFmpegTools
-from reskin.media.conform import Action, ConformPlan, ConformResult, conform, plan_conform_file
+from reskin.journal import fingerprint
+from reskin.media.conform import Action, ConformPlan, plan_conform_file
+from reskin.media.conform import conform as conform_file
 from reskin.media.intake import make_job_dir
 from reskin.media.probe import MediaInfo
-from reskin.media.sound import AudioMode
-from reskin.registry.options import OptionValue
-from reskin.registry.spec import InputLimits, ModelSpec
+from reskin.media.sound import AudioMode, OriginalSound
 from reskin.settings import Settings
-from reskin.storage.s3 import S3Storage
 from reskin.submission import earlier_generation
 
 log = logging.getLogger(__name__)
@@ -37,29 +37,52 @@ STALE_JOB_S = 24 * 3600.0
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """Everything later stages need about the input; paths only, no bytes."""
+class Taken:
+    """The input as taken in (``take_in``): paths and facts, never bytes."""
 
     job_dir: Path
     #: The job's copy of the input (the original sound comes from here).
     source: Path
-    source_info: MediaInfo
-    plan: ConformPlan
-    fingerprint: str
-    spec: ModelSpec
-    #: The request's model options, typed.
-    options: dict[str, OptionValue]
-    #: The conformed clip, or None when an earlier generation for this request is resumed.
-    clip: Path | None
-    #: The input's own https URL when the clip is sent as it is: the service fetches it there.
-    source_url: str | None
+    info: MediaInfo
     references: tuple[Reference, ...]
-    #: The journal already holds a live generation for this request.
-    resumable: bool
+    #: The request's model and its typed options.
+    resolved: Resolved
+    #: The journal's key for this request.
+    fingerprint: str
 
 
-def journal_of(settings: Settings) -> Journal:
-    return Journal(settings.work_dir / "journal.sqlite3")
+@dataclass(frozen=True)
+class ToSend:
+    """``plan``: the clip is to be conformed as ``conform`` says and sent."""
+
+    conform: ConformPlan
+    #: The input's own URL (https, or ``s3://``) when it goes as it is: the service fetches it.
+    source_url: str | None
+
+
+@dataclass(frozen=True)
+class ToResume:
+    """``plan``: the journal holds a live generation for this request; nothing is sent."""
+
+    conform: ConformPlan
+    generation_id: str
+
+
+Planned = ToSend | ToResume
+
+
+@dataclass(frozen=True)
+class Clip:
+    """``conform``: the clip as the service will get it."""
+
+    path: Path
+    #: The input's own URL when the clip is the input unchanged (see :class:`ToSend`).
+    source_url: str | None
+
+
+def original_sound(taken: Taken, planned: Planned) -> OriginalSound:
+    """The part of the source the model is sent, as far as its sound is concerned."""
+    return OriginalSound.of(taken.source, planned.conform, taken.info)
 
 
 def request_fingerprint(
@@ -88,88 +111,75 @@ def request_fingerprint(
     return fingerprint(identity)
 
 
-async def prepare(
-    request: EditRequest, settings: Settings, tools: FFmpegTools, journal: Journal
-) -> Prepared:
-    """Take the input in, check and identify it, and conform it unless the request resumes."""
+async def take_in(request: EditRequest, services: Services) -> Taken:
+    """Check what can be checked without the input (the model, the output bucket), then copy
+    or download the input and the reference images into a new job folder and identify the
+    request. The job folder is removed again if anything fails."""
+    settings = services.settings
     resolved = resolve(request, settings.model)
-    limits = resolved.spec.limits
     output = request.output_location
     if output is not None:  # before anything is paid for
-        await asyncio.to_thread(S3Storage.from_settings(settings).check_bucket, output)
+        await asyncio.to_thread(services.storage.check_bucket, output)
     jobs = settings.work_dir / "jobs"
     _prune(jobs)
     job_dir = make_job_dir(jobs)
     try:
-        intake = await take_source(request.input, job_dir, tools, settings)
+        intake = await take_source(request.input, job_dir, services.tools, settings)
         refs = await take_references(
             request.reference_images, job_dir, resolved.spec.references, settings
-        )
-        plan = await asyncio.to_thread(
-            plan_conform_file, intake.info, window=request.window, limits=limits
-        )
-        fp = request_fingerprint(request, resolved, settings, intake.sha256, refs)
-        # The submit stage's own decision, taken now: a refusal (failed before, answer lost)
-        # comes before any conform, and a live generation needs no clip.
-        resumable = (
-            earlier_generation(
-                journal,
-                fp,
-                force=request.force,
-                retention_s=settings.result_retention_h * 3600,
-            )
-            is not None
-        )
-        clip: Path | None = None
-        if resumable:
-            log.info("this request was submitted before: its generation is reused, not resent")
-        else:
-            clip = (
-                await asyncio.to_thread(
-                    _conform, intake.path, job_dir, plan, tools, settings, limits
-                )
-            ).path
-        source_url = (
-            request.input
-            if plan.action is Action.PASSTHROUGH and _reachable(request.input, settings)
-            else None
         )
     except BaseException:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
-    return Prepared(
+    return Taken(
         job_dir=job_dir,
         source=intake.path,
-        source_info=intake.info,
-        plan=plan,
-        fingerprint=fp,
-        spec=resolved.spec,
-        options=resolved.options,
-        clip=clip,
-        source_url=source_url,
+        info=intake.info,
         references=refs,
-        resumable=resumable,
+        resolved=resolved,
+        fingerprint=request_fingerprint(request, resolved, settings, intake.sha256, refs),
     )
 
 
-def _conform(
-    source: Path,
-    job_dir: Path,
-    plan: ConformPlan,
-    tools: FFmpegTools,
-    settings: Settings,
-    limits: InputLimits,
-) -> ConformResult:
-    return conform(
-        source,
-        job_dir / "clip.mp4",
-        plan,
-        tools,
+async def plan(request: EditRequest, taken: Taken, services: Services) -> Planned:
+    """What conforming will do, and the submit stage's own journal decision taken now: a
+    refusal (failed before, answer lost) comes before any ffmpeg run, and a live generation
+    needs no clip."""
+    settings = services.settings
+    conform = await asyncio.to_thread(
+        plan_conform_file,
+        taken.info,
+        window=request.window,
+        limits=taken.resolved.spec.limits,
+    )
+    earlier = earlier_generation(
+        services.journal,
+        taken.fingerprint,
+        force=request.force,
+        retention_s=settings.result_retention_h * 3600,
+    )
+    if earlier is not None:
+        log.info("this request was submitted before: its generation is reused, not resent")
+        return ToResume(conform, earlier)
+    passthrough = conform.action is Action.PASSTHROUGH and _reachable(request.input, settings)
+    return ToSend(conform, request.input if passthrough else None)
+
+
+async def conform(taken: Taken, planned: ToSend, services: Services) -> Clip:
+    """The clip the service gets, made as ``planned`` says (a hard link when it conforms)."""
+    settings = services.settings
+    done = await asyncio.to_thread(
+        conform_file,
+        taken.source,
+        taken.job_dir / "clip.mp4",
+        planned.conform,
+        services.tools,
         timeout_s=settings.ffmpeg_timeout_s,
         preset=settings.conform_preset,
         crf=settings.conform_crf,
-        limits=limits,
+        limits=taken.resolved.spec.limits,
     )
+    return Clip(done.path, planned.source_url)
 
 
 def _reachable(location: str, settings: Settings) -> bool:

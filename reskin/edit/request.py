@@ -215,6 +215,8 @@ class EditResult(BaseModel):
 
     #: A local path or an ``s3://`` URL.
     output: str
+    #: The model that made it.
+    model: str
     generation_id: str
     credits_used: float | None
     #: The generation was an earlier run's (no new job was paid for).

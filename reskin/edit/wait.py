@@ -1,4 +1,4 @@
-"""Poll: wait for a submitted generation, keeping the journal up to date with how it ended.
+"""``poll``: wait for a submitted generation, keeping the journal up to date with how it ended.
 
 The schedule starts from the settings' prior and learns from how long this model's earlier jobs
 at the same service (``settings.base_url``) took (``reskin/durations.py``); each wait that sees
@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reskin.aimlapi.client import AimlapiClient
 from reskin.aimlapi.polling import (
     JobWatch,
     OnUpdate,
@@ -23,24 +22,37 @@ from reskin.aimlapi.polling import (
     wait_for_generation,
 )
 from reskin.durations import FILE_NAME, DurationLog
-from reskin.edit.results import reusable_download
+from reskin.edit.prepare import Taken
+from reskin.edit.services import Services
 from reskin.errors import GenerationFailedError
-from reskin.journal import Journal
+from reskin.journal import Entry, Phase
 from reskin.settings import Settings
+from reskin.submission import Submitted
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Finished:
-    """A completed generation: its result URL, or the earlier download of it."""
+class Ready:
+    """``poll``: the generation completed; its result waits at ``url`` (download it at once:
+    result links expire)."""
 
     generation_id: str
     credits_used: float | None
-    url: str | None
-    #: The result as an earlier run downloaded it; nothing to fetch.
-    downloaded: Path | None
+    url: str
     waited_s: float
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """``poll``: an earlier run downloaded this request's result already; nothing to fetch."""
+
+    generation_id: str
+    credits_used: float | None
+    path: Path
+
+
+Finished = Ready | Downloaded
 
 
 def schedule_of(settings: Settings, earlier: Iterable[float] = ()) -> PollSchedule:
@@ -50,12 +62,6 @@ def schedule_of(settings: Settings, earlier: Iterable[float] = ()) -> PollSchedu
         min_interval_s=settings.poll_min_interval_s,
         max_interval_s=settings.poll_max_interval_s,
     ).learned(earlier)
-
-
-def model_of(generation_id: str, settings: Settings) -> str:
-    """The model a generation runs on: ids read ``<uuid>:<model>`` (shared/API.md)."""
-    _, sep, model = generation_id.partition(":")
-    return model if sep and model else settings.model
 
 
 def _earlier(settings: Settings, model: str) -> list[float]:
@@ -75,47 +81,70 @@ def _remember(settings: Settings, model: str, watch: JobWatch) -> None:
         log.warning("could not record how long %s took: %s", model, exc)
 
 
-async def wait(
+def reusable_download(entry: Entry | None) -> Path | None:
+    """The earlier download of this request's result, when it is still on disk."""
+    if entry is None or entry.phase not in (Phase.DOWNLOADED, Phase.DONE):
+        return None
+    if entry.result_path is None or not Path(entry.result_path).is_file():
+        return None
+    return Path(entry.result_path)
+
+
+async def poll(
+    taken: Taken, submitted: Submitted, services: Services, *, on_update: OnUpdate | None = None
+) -> Finished:
+    """Wait (async, with a deadline) until the generation completes, unless an earlier run
+    downloaded its result."""
+    return await wait_for(
+        submitted.generation_id,
+        taken.fingerprint,
+        taken.resolved.spec.id,
+        services,
+        on_update=on_update,
+    )
+
+
+async def wait_for(
     generation_id: str,
     fp: str,
-    journal: Journal,
-    settings: Settings,
+    model: str,
+    services: Services,
     *,
     on_update: OnUpdate | None = None,
 ) -> Finished:
-    """Wait for ``generation_id`` (request ``fp``) to complete, unless it was downloaded."""
+    """Wait for ``generation_id`` (request ``fp``, on ``model``) to complete, keeping the
+    journal up to date with how it ended."""
+    settings, journal = services.settings, services.journal
     entry = journal.get(fp)
     earlier = reusable_download(entry)
     if earlier is not None and entry is not None:
-        return Finished(generation_id, entry.credits_used, None, earlier, 0.0)
+        log.info("the result was downloaded by an earlier run: not polling")
+        return Downloaded(generation_id, entry.credits_used, earlier)
     began = time.monotonic()
     accepted_at = entry.accepted_at if entry is not None else None
-    model = model_of(generation_id, settings)
     watch = JobWatch()
-    async with AimlapiClient.from_settings(settings) as client:
-        try:
-            done = await wait_for_generation(
-                client.fetch,
-                generation_id,
-                deadline_s=settings.poll_deadline_s,
-                schedule=schedule_of(settings, _earlier(settings, model)),
-                # Wall time, so a resumed wait picks up the schedule where the job stands.
-                clock=time.time,
-                started_at=accepted_at,
-                on_update=on_update,
-                watch=watch,
-            )
-        except GenerationFailedError as exc:
-            journal.failed(fp, str(exc))
-            # The service's words say what went wrong; the user also needs what to do next.
-            raise GenerationFailedError(
-                f"{str(exc).rstrip('. ')}; change the request, or rerun it with --force to pay "
-                "for a new attempt",
-                generation_id=exc.generation_id,
-                name=exc.name,
-                detail=exc.detail,
-            ) from exc
+    try:
+        done = await wait_for_generation(
+            services.client.fetch,
+            generation_id,
+            deadline_s=settings.poll_deadline_s,
+            schedule=schedule_of(settings, _earlier(settings, model)),
+            # Wall time, so a resumed wait picks up the schedule where the job stands.
+            clock=time.time,
+            started_at=accepted_at,
+            on_update=on_update,
+            watch=watch,
+        )
+    except GenerationFailedError as exc:
+        journal.failed(fp, str(exc))
+        # The service's words say what went wrong; the user also needs what to do next.
+        raise GenerationFailedError(
+            f"{str(exc).rstrip('. ')}; change the request, or rerun it with --force to pay "
+            "for a new attempt",
+            generation_id=exc.generation_id,
+            name=exc.name,
+            detail=exc.detail,
+        ) from exc
     _remember(settings, model, watch)
-    return Finished(
-        generation_id, done.credits_used, result_url(done), None, time.monotonic() - began
-    )
+    url = result_url(done)
+    return Ready(generation_id, done.credits_used, url, time.monotonic() - began)

@@ -34,7 +34,7 @@ import mimetypes
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -469,3 +469,8 @@ def _too_big(location: S3Location, max_bytes: int, verb: str) -> str:
         f"{location} {verb} the {max_bytes}-byte cap: raise RESKIN_DOWNLOAD_MAX_BYTES "
         "or use a smaller file"
     )
+
+
+#: The S3 storage, made when first needed (most runs never touch S3, and boto3 is slow to
+#: load).
+StorageOf = Callable[[], S3Storage]

@@ -14,8 +14,9 @@ backend            what the service is handed
 
 ``RESKIN_UPLOAD=auto`` takes the input's own URL when it conforms, else a data URI within
 ``RESKIN_DATAURI_MAX_BYTES``, else S3 when a bucket is set, else refuses with what to configure.
-A :class:`Placed` holds a path, a URL or an ``s3://`` location, never the bytes nor a presigned
-URL: it travels between Prefect tasks, and both are bearer material.
+A :data:`Placed` is one of three exact types (:class:`Inline`, :class:`AtUrl`, :class:`InS3`)
+holding a path, a URL or an ``s3://`` location, never the bytes nor a presigned URL: it travels
+between Prefect tasks, and both are bearer material.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, assert_never
 
 import anyio
 import httpx
@@ -34,66 +35,85 @@ import httpx
 from reskin.errors import ApiConnectionError, ConfigError, InputError, ReskinError
 from reskin.settings import Settings
 from reskin.storage.datauri import data_uri
-from reskin.storage.s3 import S3Location, S3Storage
+from reskin.storage.s3 import S3Location, S3Storage, StorageOf
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["url", "datauri", "s3", "standin-files"]
-
 
 @dataclass(frozen=True)
-class Placed:
-    """Where the service will find the clip."""
+class Inline:
+    """The clip goes inline, as a data URI built when the create is sent."""
 
-    backend: Backend
-    path: Path | None = None
-    url: str | None = None
-    #: ``s3://bucket/key`` of the object the service will fetch (backend ``s3``).
-    location: str | None = None
-    #: reskin uploaded the object, so it deletes it after the job (never a user's input).
-    uploaded: bool = False
-
-    def video_url(self, settings: Settings) -> str:
-        """The ``video_url`` to send, made now: a data URI from the file, or a presigned URL
-        that expires ``RESKIN_S3_PRESIGN_EXPIRY_S`` after the create (a retried create gets a
-        fresh one)."""
-        if self.location is not None:
-            storage = S3Storage.from_settings(settings)
-            return storage.presign_get(
-                S3Location.parse(self.location), settings.s3_presign_expiry_s
-            )
-        if self.url is not None:
-            return self.url
-        assert self.path is not None  # noqa: S101 (a Placed has one of the three)
-        return data_uri(self.path, max_bytes=settings.datauri_max_bytes)
+    path: Path
 
     @property
     def shown(self) -> str:
-        """For logs and artifacts: the backend and where, never a data URI or a presigned URL."""
-        if self.backend == "datauri":
-            return "data URI (inline)"
-        if self.location is not None:
-            return f"s3: {self.location} (presigned when sent)"
+        return "data URI (inline)"
+
+
+@dataclass(frozen=True)
+class AtUrl:
+    """The service fetches the clip at ``url``: the input's own, or the stand-in's file server."""
+
+    url: str
+    #: ``url`` or ``standin-files``: which backend put it there.
+    backend: Literal["url", "standin-files"] = "url"
+
+    @property
+    def shown(self) -> str:
         return f"{self.backend}: {self.url}"
 
 
-async def place_clip(clip: Path, source_url: str | None, settings: Settings) -> Placed:
+@dataclass(frozen=True)
+class InS3:
+    """The service fetches the clip from S3 through a presigned URL made when the create is
+    sent (a retried create gets a fresh one)."""
+
+    location: S3Location
+    #: reskin uploaded the object, so it deletes it after the job (never a user's input).
+    uploaded: bool
+
+    @property
+    def shown(self) -> str:
+        return f"s3: {self.location.url} (presigned when sent)"
+
+
+Placed = Inline | AtUrl | InS3
+
+
+def video_url(placed: Placed, settings: Settings, storage: StorageOf) -> str:
+    """The ``video_url`` to send, made now: a data URI from the file, or a presigned URL that
+    expires ``RESKIN_S3_PRESIGN_EXPIRY_S`` after the create."""
+    match placed:
+        case Inline(path):
+            return data_uri(path, max_bytes=settings.datauri_max_bytes)
+        case AtUrl(url):
+            return url
+        case InS3(location):
+            return storage().presign_get(location, settings.s3_presign_expiry_s)
+        case _:
+            assert_never(placed)
+
+
+async def place_clip(
+    clip: Path, source_url: str | None, settings: Settings, storage: StorageOf
+) -> Placed:
     """Choose the backend for ``clip`` and put it there. ``source_url`` is the input's own URL
     (http(s) or ``s3://``) when the input conforms as it is."""
     if source_url is not None and settings.upload in ("auto", "s3"):
         if source_url.startswith("s3://"):
-            return Placed("s3", location=source_url)
+            return InS3(S3Location.parse(source_url), uploaded=False)
         if settings.upload == "auto":
-            return Placed("url", url=source_url)
+            return AtUrl(source_url)
     if settings.upload == "standin-files":
-        return Placed("standin-files", url=await put_standin_file(clip, settings))
+        return AtUrl(await put_standin_file(clip, settings), backend="standin-files")
     if settings.upload == "s3":
-        return await _put_s3(clip, settings)
+        return await _put_s3(clip, storage())
     size = (await anyio.Path(clip).stat()).st_size
     if size <= settings.datauri_max_bytes:
-        return Placed("datauri", path=clip)
+        return Inline(clip)
     if settings.upload == "auto" and settings.s3_bucket is not None:
-        return await _put_s3(clip, settings)
+        return await _put_s3(clip, storage())
     storage_hint = "RESKIN_UPLOAD=auto and " if settings.upload == "datauri" else ""
     raise InputError(
         f"the conformed clip is {size / 1e6:.1f} MB, over the "
@@ -103,25 +123,21 @@ async def place_clip(clip: Path, source_url: str | None, settings: Settings) -> 
     )
 
 
-async def _put_s3(clip: Path, settings: Settings) -> Placed:
-    storage = S3Storage.from_settings(settings)
+async def _put_s3(clip: Path, storage: S3Storage) -> InS3:
     # A name nobody can guess: the object is only ever reached through its presigned URL.
     location = storage.location_for(f"uploads/{secrets.token_hex(12)}{clip.suffix}")
     await asyncio.to_thread(storage.upload, clip, location)
-    return Placed("s3", location=location.url, uploaded=True)
+    return InS3(location, uploaded=True)
 
 
-async def release(placed: Placed | None, settings: Settings) -> bool:
+async def release(placed: Placed | None, settings: Settings, storage: StorageOf) -> bool:
     """Delete the object reskin uploaded for the service, once its job is over (unless
     ``RESKIN_S3_DELETE_UPLOADS=false``); True when one was deleted. Best effort: a failure is
     logged, never raised (the edit itself succeeded or failed already)."""
-    if placed is None or not placed.uploaded or placed.location is None:
-        return False
-    if not settings.s3_delete_uploads:
+    if not isinstance(placed, InS3) or not placed.uploaded or not settings.s3_delete_uploads:
         return False
     try:
-        storage = S3Storage.from_settings(settings)
-        await asyncio.to_thread(storage.delete, S3Location.parse(placed.location))
+        await asyncio.to_thread(storage().delete, placed.location)
     except ReskinError as exc:
         log.warning("could not delete the uploaded clip %s: %s", placed.location, exc)
         return False

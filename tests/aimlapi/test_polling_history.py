@@ -14,7 +14,8 @@ from pydantic import SecretStr
 from reskin.aimlapi.client import AimlapiClient
 from reskin.aimlapi.models import CreateRequest
 from reskin.durations import FILE_NAME, MAX_AGE_S, DurationLog
-from reskin.edit.wait import model_of, schedule_of, wait
+from reskin.edit.services import Services
+from reskin.edit.wait import Ready, schedule_of, wait_for
 from reskin.journal import Journal
 from reskin.registry import DEFAULT_MODEL
 from reskin.settings import Settings
@@ -74,12 +75,6 @@ def test_a_file_of_the_old_shape_still_opens_and_its_rows_are_not_learned(tmp_pa
     assert DurationLog(tmp_path / FILE_NAME).recent(REAL, "model-a") == [250.0]
 
 
-def test_the_model_comes_from_the_generation_id():
-    settings = Settings(_env_file=None, model="fallback/model")
-    assert model_of(f"0e6d:{DEFAULT_MODEL}", settings) == DEFAULT_MODEL
-    assert model_of("no-model-in-it", settings) == "fallback/model"
-
-
 def settings_for(standin: StandIn, work: Path) -> Settings:
     return Settings(
         _env_file=None,
@@ -107,31 +102,31 @@ async def test_a_wait_records_its_job_and_the_next_schedule_learns_from_it(
     clip = make_clip(duration_s=3.0, width=720, height=720, audio=False)
     work = tmp_path / "work"
     settings = settings_for(standin, work)
-    journal = Journal(work / "journal.sqlite3")
+    services = Services(settings, journal=Journal(work / "journal.sqlite3"))
+    try:
+        # An unusable durations file costs the learning, never the wait.
+        (work / FILE_NAME).mkdir(parents=True)
+        caplog.set_level(logging.WARNING, logger="reskin.edit.wait")
+        first = await wait_for(await submit(standin, clip), "fp-1", DEFAULT_MODEL, services)
+        assert isinstance(first, Ready)
+        assert "durations of earlier jobs unreadable" in caplog.text
+        assert "could not record how long" in caplog.text
+        (work / FILE_NAME).rmdir()
 
-    # An unusable durations file costs the learning, never the wait.
-    (work / FILE_NAME).mkdir(parents=True)
-    caplog.set_level(logging.WARNING, logger="reskin.edit.wait")
-    first = await wait(await submit(standin, clip), "fp-1", journal, settings)
-    assert first.url is not None
-    assert "durations of earlier jobs unreadable" in caplog.text
-    assert "could not record how long" in caplog.text
-    (work / FILE_NAME).rmdir()
-
-    generation_id = await submit(standin, clip)
-    second = await wait(generation_id, "fp-2", journal, settings)
-    assert second.url is not None
-    seen = DurationLog(work / FILE_NAME).recent(
-        settings.base_url, model_of(generation_id, settings)
-    )
-    assert len(seen) == 1
-    # Measured from leaving the queue (0.2 s) to completion: the stand-in's 0.5 s of work
-    # and its render, give or take half a pause.
-    assert 0.2 < seen[0] < second.waited_s
-    learned = schedule_of(settings, seen)
-    assert learned.expected_s < settings.poll_expected_s
-    # A wait that finds its job already done adds nothing.
-    await wait(generation_id, "fp-2", journal, settings)
-    assert len(DurationLog(work / FILE_NAME).recent(settings.base_url, DEFAULT_MODEL)) == 1
-    # Nor does another service learn from it.
-    assert DurationLog(work / FILE_NAME).recent(REAL, DEFAULT_MODEL) == []
+        generation_id = await submit(standin, clip)
+        second = await wait_for(generation_id, "fp-2", DEFAULT_MODEL, services)
+        assert isinstance(second, Ready)
+        seen = DurationLog(work / FILE_NAME).recent(settings.base_url, DEFAULT_MODEL)
+        assert len(seen) == 1
+        # Measured from leaving the queue (0.2 s) to completion: the stand-in's 0.5 s of work
+        # and its render, give or take half a pause.
+        assert 0.2 < seen[0] < second.waited_s
+        learned = schedule_of(settings, seen)
+        assert learned.expected_s < settings.poll_expected_s
+        # A wait that finds its job already done adds nothing.
+        await wait_for(generation_id, "fp-2", DEFAULT_MODEL, services)
+        assert len(DurationLog(work / FILE_NAME).recent(settings.base_url, DEFAULT_MODEL)) == 1
+        # Nor does another service learn from it.
+        assert DurationLog(work / FILE_NAME).recent(REAL, DEFAULT_MODEL) == []
+    finally:
+        await services.aclose()

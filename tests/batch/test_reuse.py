@@ -1,4 +1,4 @@
-"""Which clips a batch skips as already done: the fingerprint is the one preprocess journals
+"""Which clips a batch skips as already done: the fingerprint is the one take_in journals
 (checked against the real ``prepare``), and each of the five conditions of
 ``reskin/batch/reuse.py`` is needed."""
 
@@ -14,8 +14,9 @@ from reskin.batch.manifest import Clip
 from reskin.batch.report import clip_row
 from reskin.batch.request import ClipRow, ClipStatus
 from reskin.batch.reuse import already_done, fingerprint_of_done, local_fingerprint
-from reskin.edit.prepare import journal_of, prepare
+from reskin.edit.prepare import take_in
 from reskin.edit.request import EditRequest
+from reskin.edit.services import Services, journal_of
 from reskin.journal import Journal
 from reskin.media.binaries import FFmpegTools
 from reskin.settings import Settings
@@ -45,7 +46,7 @@ async def test_the_fingerprint_is_the_one_preprocess_journals(
     settings: Settings, source: Path, tmp_path: Path, ffmpeg_tools: FFmpegTools
 ) -> None:
     request = _request(source, tmp_path, start_s=0.5)
-    prepared = await prepare(request, settings, ffmpeg_tools, journal_of(settings))
+    prepared = await take_in(request, Services(settings, tools=ffmpeg_tools))
     shutil.rmtree(prepared.job_dir)
     assert local_fingerprint(request, settings) == prepared.fingerprint
     # What the service is asked changes it; where the output goes does not.

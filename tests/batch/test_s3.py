@@ -17,8 +17,8 @@ from reskin.batch.plan import make_plan
 from reskin.batch.report import RESULTS_CSV, clip_row, upload_results, write_results
 from reskin.batch.request import BatchRequest, ClipStatus
 from reskin.batch.reuse import already_done, fingerprint_of_done, request_key
-from reskin.edit.prepare import journal_of
 from reskin.edit.request import EditRequest
+from reskin.edit.services import journal_of
 from reskin.errors import ConfigError
 from reskin.journal import Journal
 from reskin.settings import Settings

@@ -107,6 +107,7 @@ def test_every_field_of_the_form_has_a_title_and_a_description():
 def _result(**changes: object) -> EditResult:
     fields: dict[str, object] = {
         "output": "/out/a | b.mp4",
+        "model": "klingai/video-o1-video-to-video-edit",
         "generation_id": "4c0d-1:klingai/video-o1-video-to-video-edit",
         "credits_used": 300.0,
         "resumed": False,
@@ -118,7 +119,7 @@ def _result(**changes: object) -> EditResult:
         "has_audio": True,
         "conform": "stream copy",
         "sound": "restore",
-        "timings_s": {"preprocess": 0.5, "poll": 12.25},
+        "timings_s": {"take_in": 0.5, "poll": 12.25},
     }
     return EditResult.model_validate(fields | changes)
 

@@ -30,7 +30,7 @@ from flows.edit_batch import edit_batch
 from reskin.batch.manifest import ManifestError
 from reskin.batch.report import CSV_COLUMNS, TABLE_COLUMNS, failure_of
 from reskin.batch.request import BatchRequest, BatchResult, ClipStatus
-from reskin.edit.prepare import journal_of
+from reskin.edit.services import journal_of
 from reskin.errors import ConfigError
 from reskin.journal import Phase
 from reskin.media.probe import probe

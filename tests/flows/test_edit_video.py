@@ -41,7 +41,18 @@ from tests.flows.recorder import Recorder
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.anyio]
 
-STAGES = ("preprocess", "upload", "submit", "poll", "postprocess", "publish")
+STAGES = (
+    "take_in",
+    "plan",
+    "conform",
+    "place",
+    "submit",
+    "poll",
+    "fetch",
+    "sound",
+    "deliver",
+    "publish",
+)
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,16 @@ from pydantic import SecretStr
 from reskin.errors import ApiConnectionError, ConfigError, InputError
 from reskin.settings import Settings
 from reskin.standin.server import StandIn
-from reskin.storage.s3 import S3Location, S3Storage
-from reskin.storage.upload import Placed, place_clip, put_standin_file, release
+from reskin.storage.s3 import S3Location, S3Storage, StorageOf
+from reskin.storage.upload import (
+    AtUrl,
+    Inline,
+    InS3,
+    place_clip,
+    put_standin_file,
+    release,
+    video_url,
+)
 from tests.s3_server import S3Server
 
 pytestmark = pytest.mark.anyio
@@ -22,6 +30,14 @@ pytestmark = pytest.mark.anyio
 
 def _settings(**values: object) -> Settings:
     return Settings.model_validate(values)
+
+
+def _storage(settings: Settings) -> StorageOf:
+    return lambda: S3Storage.from_settings(settings)
+
+
+def _no_storage() -> S3Storage:
+    raise AssertionError("S3 was not to be touched")
 
 
 def _clip(tmp_path: Path, size: int) -> Path:
@@ -34,18 +50,19 @@ async def test_a_small_clip_goes_inline_and_the_data_uri_is_built_only_when_aske
     tmp_path: Path,
 ):
     clip = _clip(tmp_path, 3000)
-    placed = await place_clip(clip, None, _settings())
-    assert placed == Placed("datauri", path=clip)
+    placed = await place_clip(clip, None, _settings(), _no_storage)
+    assert placed == Inline(clip)
     assert "base64" not in repr(placed)
     assert placed.shown == "data URI (inline)"
-    uri = placed.video_url(_settings(datauri_max_bytes=10_000))
+    uri = video_url(placed, _settings(datauri_max_bytes=10_000), _no_storage)
     assert base64.b64decode(uri.split(",", 1)[1]) == clip.read_bytes()
 
 
 async def test_an_input_url_is_passed_through_when_the_clip_conforms_as_it_is(tmp_path: Path):
     clip = _clip(tmp_path, 3000)
-    placed = await place_clip(clip, "https://media.example/clip.mp4", _settings())
-    assert placed.video_url(_settings(datauri_max_bytes=1)) == "https://media.example/clip.mp4"
+    placed = await place_clip(clip, "https://media.example/clip.mp4", _settings(), _no_storage)
+    assert placed == AtUrl("https://media.example/clip.mp4")
+    assert video_url(placed, _settings(datauri_max_bytes=1), _no_storage) == placed.url
 
 
 async def test_a_clip_over_the_data_uri_budget_is_refused_with_what_to_configure(
@@ -53,11 +70,12 @@ async def test_a_clip_over_the_data_uri_budget_is_refused_with_what_to_configure
 ):
     clip = _clip(tmp_path, 5000)
     with pytest.raises(InputError, match="RESKIN_DATAURI_MAX_BYTES") as caught:
-        await place_clip(clip, None, _settings(datauri_max_bytes=4000))
+        await place_clip(clip, None, _settings(datauri_max_bytes=4000), _no_storage)
     assert "\n" not in str(caught.value)
     assert "set RESKIN_S3_BUCKET" in str(caught.value)
+    settings = _settings(datauri_max_bytes=4000, upload="datauri")
     with pytest.raises(InputError, match="set RESKIN_UPLOAD=auto and RESKIN_S3_BUCKET"):
-        await place_clip(clip, None, _settings(datauri_max_bytes=4000, upload="datauri"))
+        await place_clip(clip, None, settings, _no_storage)
 
 
 async def test_over_the_budget_with_a_bucket_the_clip_goes_to_s3_and_is_deleted_after(
@@ -66,15 +84,15 @@ async def test_over_the_budget_with_a_bucket_the_clip_goes_to_s3_and_is_deleted_
     clip = _clip(tmp_path, 5000)
     bucket = s3_server.create_bucket()
     settings = _settings(datauri_max_bytes=4000, **s3_server.settings(bucket))
-    placed = await place_clip(clip, None, settings)
-    assert (placed.backend, placed.uploaded, placed.url, placed.path) == ("s3", True, None, None)
-    assert placed.location is not None
-    where = S3Location.parse(placed.location)
+    placed = await place_clip(clip, None, settings, _storage(settings))
+    assert isinstance(placed, InS3)
+    assert placed.uploaded
+    where = placed.location
     assert where.bucket == bucket
     assert where.key.startswith("reskin/uploads/")
-    assert placed.shown == f"s3: {placed.location} (presigned when sent)"
+    assert placed.shown == f"s3: {where.url} (presigned when sent)"
 
-    url = placed.video_url(settings)
+    url = video_url(placed, settings, _storage(settings))
     assert url.startswith(s3_server.endpoint_url)
     assert "X-Amz-Signature=" in url
     assert "X-Amz-Signature" not in repr(placed)
@@ -83,7 +101,7 @@ async def test_over_the_budget_with_a_bucket_the_clip_goes_to_s3_and_is_deleted_
     assert served.content == clip.read_bytes()
 
     storage = S3Storage.from_settings(settings)
-    assert await release(placed, settings)
+    assert await release(placed, settings, _storage(settings))
     assert not storage.exists(where)
 
 
@@ -97,11 +115,12 @@ async def test_an_s3_input_that_conforms_is_presigned_where_it_is_and_never_dele
     theirs = S3Location.parse(f"s3://{bucket}/users/in.mp4")
     storage.upload(clip, theirs)
 
-    placed = await place_clip(clip, theirs.url, settings)
-    assert placed == Placed("s3", location=theirs.url)
+    placed = await place_clip(clip, theirs.url, settings, _storage(settings))
+    assert placed == InS3(theirs, uploaded=False)
     async with httpx.AsyncClient() as http:
-        assert (await http.get(placed.video_url(settings))).content == clip.read_bytes()
-    assert not await release(placed, settings)
+        url = video_url(placed, settings, _storage(settings))
+        assert (await http.get(url)).content == clip.read_bytes()
+    assert not await release(placed, settings, _storage(settings))
     assert storage.exists(theirs)
 
 
@@ -111,11 +130,11 @@ async def test_upload_s3_sends_even_a_small_clip_through_s3_and_can_keep_it(
     clip = _clip(tmp_path, 100)
     bucket = s3_server.create_bucket()
     settings = _settings(upload="s3", s3_delete_uploads=False, **s3_server.settings(bucket))
-    placed = await place_clip(clip, None, settings)
-    assert (placed.backend, placed.uploaded) == ("s3", True)
-    assert placed.location is not None
-    assert not await release(placed, settings)
-    assert S3Storage.from_settings(settings).exists(S3Location.parse(placed.location))
+    placed = await place_clip(clip, None, settings, _storage(settings))
+    assert isinstance(placed, InS3)
+    assert placed.uploaded
+    assert not await release(placed, settings, _storage(settings))
+    assert S3Storage.from_settings(settings).exists(placed.location)
 
 
 async def test_the_stand_in_file_server_serves_the_very_bytes_uploaded(
@@ -125,9 +144,9 @@ async def test_the_stand_in_file_server_serves_the_very_bytes_uploaded(
     settings = _settings(
         base_url=standin.base_url, api_key=SecretStr(standin.key), upload="standin-files"
     )
-    placed = await place_clip(clip, "https://ignored.example/x.mp4", settings)
+    placed = await place_clip(clip, "https://ignored.example/x.mp4", settings, _no_storage)
+    assert isinstance(placed, AtUrl)
     assert placed.backend == "standin-files"
-    assert placed.url is not None
     assert placed.url.startswith(standin.base_url + "/files/")
     async with httpx.AsyncClient() as http:
         served = await http.get(placed.url)

@@ -25,6 +25,7 @@ def _request(**changes: object) -> EditRequest:
 def _result(**changes: object) -> EditResult:
     fields: dict[str, object] = {
         "output": "/videos/walk-sepia.mp4",
+        "model": "klingai/video-o1-video-to-video-edit",
         "generation_id": GENERATION,
         "credits_used": 300.0,
         "resumed": False,
@@ -36,7 +37,7 @@ def _result(**changes: object) -> EditResult:
         "has_audio": True,
         "conform": "passthrough (already conforms)",
         "sound": "restore",
-        "timings_s": {"preprocess": 0.31, "poll": 61.5},
+        "timings_s": {"take_in": 0.31, "poll": 61.5},
     }
     return EditResult.model_validate({**fields, **changes})
 
@@ -67,7 +68,7 @@ def test_the_summary_holds_what_was_asked_made_and_paid() -> None:
     assert rows["output"] == ["`/videos/walk-sepia.mp4`"]
     assert rows["result"] == ["1280x720, 3.00 s, with sound (restore)"]
     assert rows["conform"] == ["passthrough (already conforms)"]
-    assert rows["preprocess time"] == ["0.31 s"]
+    assert rows["take_in time"] == ["0.31 s"]
     assert rows["poll time"] == ["61.50 s"]
 
 

@@ -15,7 +15,10 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect.results import ResultStore
 from prefect.states import exception_to_failed_state
 
+from reskin.edit.prepare import ToSend, conform, plan, take_in
 from reskin.edit.request import EditRequest
+from reskin.edit.send import place
+from reskin.edit.services import open_services
 from reskin.errors import (
     ApiConnectionError,
     AuthenticationError,
@@ -27,11 +30,10 @@ from reskin.errors import (
     ServerError,
     SubmissionUnknownError,
 )
+from reskin.settings import load_settings
 from reskin.standin.server import StandIn
 from reskin.submission import Submitted
-from tasks.preprocess import preprocess
 from tasks.submit import submit, surely_not_accepted
-from tasks.upload import upload
 from tests.conftest import MakeClip
 
 # The failed states are built as the engine builds them, with a result store: that needs an API.
@@ -82,13 +84,17 @@ def test_the_task_declares_its_retries_and_condition() -> None:
 
 @flow(persist_result=False)
 async def submit_only(request: EditRequest) -> Submitted:
-    """Preprocess, upload and submit, with the task's retries at once instead of 10 and 30 s."""
-    prepared = await preprocess(request)
-    try:
-        placed = await upload(prepared)
-        return await submit.with_options(retry_delay_seconds=0)(request, prepared, placed)
-    finally:
-        shutil.rmtree(prepared.job_dir, ignore_errors=True)
+    """The stages up to the submit task, with its retries at once instead of 10 and 30 s."""
+    async with open_services(load_settings()) as services:
+        taken = await take_in(request, services)
+        try:
+            planned = await plan(request, taken, services)
+            assert isinstance(planned, ToSend)
+            placed = await place(await conform(taken, planned, services), services)
+            retry_now = submit.with_options(retry_delay_seconds=0)
+            return await retry_now(request, taken, placed, services)
+        finally:
+            shutil.rmtree(taken.job_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -30,7 +30,18 @@ from tests.ui.browser import save
 
 pytestmark = pytest.mark.slow
 
-STAGES = ("preprocess", "upload", "submit", "poll", "postprocess", "publish")
+STAGES = (
+    "take_in",
+    "plan",
+    "conform",
+    "place",
+    "submit",
+    "poll",
+    "fetch",
+    "sound",
+    "deliver",
+    "publish",
+)
 PROMPT = "turn the scene into a snowy winter night"
 RUN_BATCH = Path(__file__).with_name("run_batch.py")
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from reskin.cli.edit import run_edit
 from reskin.edit.request import EditRequest, EditResult
 from reskin.errors import MediaError
 from reskin.media.binaries import find_ffmpeg
@@ -37,8 +38,6 @@ class DemoResult:
 
 def run_demo(output_dir: Path, *, prompt: str, log: Log = print) -> DemoResult:
     """Make a sample clip with sound, edit it through a stand-in started here, check the result."""
-    from reskin.edit_cli import run_edit
-
     settings = load_settings()
     tools = find_ffmpeg(settings.ffmpeg_binary)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,8 @@
-"""The terminal of a CLI run that runs a Prefect flow in-process.
+"""The terminal: the command's two consoles, its one-line summary of a result, and the lines of
+a Prefect flow run in this process.
+
+``out`` (stdout) and ``err`` (stderr) are the consoles every command prints through; ``describe``
+is the summary of an edit that ``reskin edit`` and ``reskin demo`` print after ``done:``.
 
 Prefect prints its engine's lines ("Beginning flow run", "Finished in state", and on failure
 the whole traceback) through the console handler it puts on the root logger. The CLI keeps
@@ -13,7 +17,29 @@ import logging
 import os
 from pathlib import Path
 
+from rich.console import Console
+
+from reskin.edit.request import EditResult
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
 _installed = False
+
+
+def describe(result: EditResult) -> str:
+    """Size, duration, sound, generation id and what it cost, in one line."""
+    credits = (
+        "credits not reported"
+        if result.credits_used is None
+        else (f"{result.credits_used:g} credits")
+    )
+    paid = "resumed, not paid again" if result.resumed else credits
+    sound = "with sound" if result.has_audio else "silent"
+    return (
+        f"{result.width}x{result.height}, {result.output_duration_s:.2f} s, {sound}, "
+        f"generation {result.generation_id}, {paid}"
+    )
 
 
 def prefect_console(*, verbose: bool = False) -> None:

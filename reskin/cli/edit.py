@@ -15,9 +15,11 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from reskin.edit.request import EditRequest, EditResult
+from reskin.cli.console import describe, out, prefect_console
+from reskin.edit.request import EditRequest, EditResult, resolve
 from reskin.errors import ConfigError, InputError
 from reskin.media.sound import AudioMode
+from reskin.registry.options import parse_pairs
 from reskin.settings import Settings, load_settings
 
 
@@ -43,8 +45,16 @@ def edit(
         list[str] | None,
         typer.Option(help="A reference image (JPG/PNG path, https URL or s3://); up to 4."),
     ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME=VALUE",
+            help="One of the model's options, e.g. seed=7 (see the README's models); repeatable.",
+        ),
+    ] = None,
     provider: Annotated[
-        str | None, typer.Option(help="auto, kling or fal (default: RESKIN_PROVIDER).")
+        str | None,
+        typer.Option(help="Kling's routing: auto, kling or fal (--option provider=...)."),
     ] = None,
     force: Annotated[
         bool,
@@ -55,8 +65,11 @@ def edit(
     ] = False,
 ) -> None:
     """Re-style a video from a text prompt through the AI/ML API (or a local stand-in)."""
-    from reskin.cli import out
-
+    options = parse_pairs(option or [])
+    if provider is not None:
+        if "provider" in options:
+            raise InputError("--provider is --option provider=...: give one of them")
+        options["provider"] = provider
     request = build_request(
         input=input,
         prompt=prompt,
@@ -65,12 +78,13 @@ def edit(
         end_s=end,
         audio=audio,
         model=model,
-        provider=provider,
+        options=options,
         reference_images=reference_image or [],
         force=force,
     )
     settings = load_settings()
     require_service(settings)
+    resolve(request, settings.model)  # the default model's limits and options, before Prefect
     result, run_id = run_edit(request)
     if json:
         print(result.model_dump_json())  # stdout holds the JSON and nothing else
@@ -105,7 +119,7 @@ _OPTIONS = {
     "reference_images": "--reference-image",
     "prompt": "--prompt",
     "output": "--output",
-    "provider": "--provider",
+    "options": "--option",
     "model": "--model",
 }
 
@@ -128,23 +142,7 @@ def run_edit(request: EditRequest) -> tuple[EditResult, str]:
     """Run the flow in this process; the result and the flow run's id."""
     import asyncio
 
-    from reskin.console import prefect_console
-
     prefect_console(verbose=logging.getLogger("reskin").isEnabledFor(logging.DEBUG))
     from flows.edit_video import run_edit_flow
 
     return asyncio.run(run_edit_flow(request))
-
-
-def describe(result: EditResult) -> str:
-    credits = (
-        "credits not reported"
-        if result.credits_used is None
-        else (f"{result.credits_used:g} credits")
-    )
-    paid = "resumed, not paid again" if result.resumed else credits
-    sound = "with sound" if result.has_audio else "silent"
-    return (
-        f"{result.width}x{result.height}, {result.output_duration_s:.2f} s, {sound}, "
-        f"generation {result.generation_id}, {paid}"
-    )

@@ -1,4 +1,4 @@
-"""The ``reskin`` command line.
+"""The ``reskin`` typer app: its options, its small commands, and the entry point.
 
 User and service errors end in one red line on stderr and exit code 1 (2 for usage errors,
 typer's own); tracebacks are kept for bugs, with ``RESKIN_DEBUG=1`` showing them for everything.
@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from reskin.cli.console import describe, err, out
 from reskin.errors import ReskinError
 
 app = typer.Typer(
@@ -25,8 +25,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -65,8 +63,7 @@ def demo(
     ),
 ) -> None:
     """Edit a generated sample clip through a local stand-in of the API: no key, no network."""
-    from reskin.demo import run_demo
-    from reskin.edit_cli import describe
+    from reskin.cli.demo import run_demo
 
     done = run_demo(output_dir.resolve(), prompt=prompt, log=out.print)
     out.print(f"[green]done[/green]: {done.result.output} ({describe(done.result)})")
@@ -78,7 +75,7 @@ def demo(
 
 
 def _register() -> None:
-    from reskin.edit_cli import edit
+    from reskin.cli.edit import edit
     from reskin.standin.cli import stand_in
 
     app.command(name="edit")(edit)

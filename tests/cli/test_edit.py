@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 #: One log record as Prefect's console handler prints it: "22:16:39.657 | INFO    | name - ...".
 LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \| [A-Z]+ +\| \S")
-STAGES = {"preprocess", "upload", "submit", "poll", "postprocess"}
+STAGES = {"take_in", "plan", "conform", "place", "submit", "poll", "fetch", "sound", "deliver"}
 
 
 def edit_args(clip: Path, output: Path, *extra: str, prompt: str = "sepia film") -> list[str]:

@@ -1,0 +1,12 @@
+"""The ``reskin`` command line: the one part of ``reskin`` that runs Prefect flows.
+
+``app.py`` holds the typer app and its small commands, ``edit.py`` ``reskin edit``, ``demo.py``
+the offline demo, ``console.py`` what the command prints and how Prefect's lines reach the
+terminal. The core (the rest of ``reskin``) never imports this package, ``prefect``, ``flows``,
+``tasks`` or ``deployments``: the import contracts in ``pyproject.toml`` say so, ``make lint``
+checks them.
+"""
+
+from reskin.cli.app import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,42 @@
+"""The edit's stages as Prefect tasks, for :func:`reskin.edit.pipeline.edit` to run in order.
+
+Each attribute is the task of the same name (one module per stage in ``tasks/``), and the job
+slot is the jobs-in-flight limit shared on the Prefect server (``tasks/limits.py``), so the
+order of an edit lives in the core alone and the flow runs exactly what a direct call runs.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+
+from reskin.edit.pipeline import Stages
+from reskin.edit.services import Services
+from tasks.conform import conform
+from tasks.deliver import deliver
+from tasks.fetch import fetch
+from tasks.limits import job_slot
+from tasks.place import place
+from tasks.plan import plan
+from tasks.poll import poll
+from tasks.sound import sound
+from tasks.submit import submit
+from tasks.take_in import take_in
+
+
+class _Tasks:
+    take_in = staticmethod(take_in)
+    plan = staticmethod(plan)
+    conform = staticmethod(conform)
+    place = staticmethod(place)
+    submit = staticmethod(submit)
+    poll = staticmethod(poll)
+    fetch = staticmethod(fetch)
+    sound = staticmethod(sound)
+    deliver = staticmethod(deliver)
+
+    @staticmethod
+    def job_slot(services: Services) -> AbstractAsyncContextManager[object]:
+        return job_slot(services.settings)
+
+
+TASKS: Stages = _Tasks()

@@ -1,0 +1,1 @@
+"""Tools of the repository itself (not shipped): the import contracts of our own."""

@@ -14,6 +14,9 @@ end_s       edit up to this second
 audio       restore, model or none; empty: the batch's
 output      the .mp4 to write (relative: in the output folder, local or s3://; an absolute path
             or an s3:// URL as it is); empty: ``<output>/<stem>.mp4``
+model       the model id; empty: the batch's (else ``RESKIN_MODEL``)
+options     the model's options: ``seed=7;frame_size=960:960`` in a CSV cell, an object in
+            JSONL; empty: the batch's
 ==========  ===================================================================================
 
 A CSV has a header row naming its columns (any order, any subset with ``input``); a JSONL file
@@ -51,9 +54,10 @@ from reskin.edit.request import EditRequest
 from reskin.edit.source import is_remote
 from reskin.errors import InputError
 from reskin.media.probe import shown_name
+from reskin.registry.options import parse_pairs
 from reskin.storage.s3 import S3Prefix, S3Storage, StorageOf
 
-COLUMNS = ("input", "prompt", "start_s", "end_s", "audio", "output")
+COLUMNS = ("input", "prompt", "start_s", "end_s", "audio", "output", "model", "options")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
 #: More clips than this in one batch are refused: every row is a parameter and a result row
@@ -296,7 +300,13 @@ def _resolved(row: Mapping[str, Any], base: Path, output_dir: Folder, where: str
 
 
 def _edit_request(fields: dict[str, Any], batch: BatchRequest, *, where: str) -> EditRequest:
-    values = {"audio": batch.audio, **fields, "force": batch.force}
+    defaults = {"audio": batch.audio, "model": batch.model, "options": batch.options}
+    values = {**defaults, **fields, "force": batch.force}
+    if isinstance(values["options"], str):  # a CSV cell
+        try:
+            values["options"] = parse_pairs(values["options"].split(";"))
+        except InputError as exc:
+            raise ManifestError(f"{where}: options: {exc}") from None
     if "prompt" not in values:
         if batch.prompt is None:
             raise ManifestError(f"{where}: prompt: give one, or a prompt for the whole batch")

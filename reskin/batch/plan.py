@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reskin.batch.budget import billed_estimate
-from reskin.batch.manifest import Clip, load_clips, output_folder
+from reskin.batch.manifest import Clip, ManifestError, load_clips, output_folder
 from reskin.batch.places import Folder, is_s3, object_version, results_folder
 from reskin.batch.report import read_results
 from reskin.batch.request import BatchRequest, ClipRow
 from reskin.batch.reuse import already_done
-from reskin.errors import InputError
+from reskin.edit.request import resolve
+from reskin.errors import InputError, ReskinError
 from reskin.journal import Journal
 from reskin.settings import Settings
 from reskin.storage.s3 import S3Location, S3Prefix, S3Storage, StorageOf
@@ -63,6 +64,10 @@ def make_plan(
     skipped: dict[int, ClipRow] = {}
     estimates: dict[int, float | None] = {}
     for clip in clips:
+        try:  # the model's own limits and options, for rows that leave the model to settings
+            resolve(clip.request, settings.model)
+        except ReskinError as exc:
+            raise ManifestError(f"{clip.label}: {exc}") from None
         row = already_done(clip, earlier, settings, journal, storage_of)
         if row is not None:
             skipped[clip.index] = row

@@ -12,9 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from reskin.edit.request import MAX_PROMPT_CHARS
+from reskin.edit.request import MAX_PROMPT_CHARS, EditRequest
 from reskin.errors import InputError
 from reskin.media.sound import AudioMode
+from reskin.registry.options import OptionValue
 from reskin.storage.s3 import S3Prefix
 
 Dispatch = Literal["subflow", "deployment"]
@@ -43,9 +44,9 @@ class BatchRequest(BaseModel):
         min_length=1,
         max_length=4096,
         description="A local .csv (with a header row) or .jsonl file, one clip a row; columns: "
-        "input, prompt, start_s, end_s, audio, output (only input is required). Inputs are "
-        "paths (relative: beside the manifest), URLs or s3:// objects. Give this or an inbox, "
-        "not both.",
+        "input, prompt, start_s, end_s, audio, output, model, options (only input is "
+        "required). Inputs are paths (relative: beside the manifest), URLs or s3:// objects. "
+        "Give this or an inbox, not both.",
     )
     prompt: str | None = Field(
         title="Prompt",
@@ -68,6 +69,20 @@ class BatchRequest(BaseModel):
         default=AudioMode.RESTORE,
         description="restore: the original sound, in sync; model: the service's sound; none. "
         "A manifest's audio column overrides it for its row.",
+    )
+    model: str | None = Field(
+        title="Model",
+        default=None,
+        max_length=200,
+        description=f"{EditRequest.model_fields['model'].description} A manifest's model "
+        "column overrides it for its row.",
+    )
+    options: dict[str, OptionValue] = Field(
+        title="Model options",
+        default_factory=dict,
+        description="The model's own options by name, e.g. seed: 7, for every clip; a manifest "
+        "row with an options cell of its own (seed=7;frame_size=960:960, or an object in JSONL) "
+        "uses that instead.",
     )
     budget_credits: float | None = Field(
         title="Budget (credits)",

@@ -14,6 +14,8 @@ from reskin.batch.request import BatchRequest
 from reskin.media.sound import AudioMode
 from tests.flows.checks import assert_one_line
 
+ALEPH, KREA = "runway/gen4_aleph", "krea/krea-wan-14b/video-to-video"
+
 
 def _batch(tmp_path: Path, **fields: Any) -> BatchRequest:
     return BatchRequest.model_validate({"output_dir": str(tmp_path / "out"), **fields})
@@ -190,12 +192,41 @@ def test_a_jsonl_manifest_gives_one_clip_an_object(tmp_path: Path) -> None:
         ("b.jsonl", '["a.mp4"]\n', ("b.jsonl line 1", "not a JSON object")),
         ("b.jsonl", '{"input": "a.mp4", "prompt": 7}\n', ("line 1", "prompt", "string")),
         ("b.txt", "input\na.mp4\n", ("give a .csv file", ".jsonl")),
+        ("b.csv", "input,model\na.mp4,runway/gen5\n", ("line 2", "unknown model 'runway/gen5'")),
+        (
+            "b.csv",
+            f"input,model,options\na.mp4,{ALEPH},sed=7\n",
+            ("line 2", "unknown option 'sed'"),
+        ),
+        ("b.csv", f"input,model,options\na.mp4,{ALEPH},seed\n", ("line 2", "not NAME=VALUE")),
+        (
+            "b.jsonl",
+            f'{{"input": "a.mp4", "model": "{ALEPH}", "options": {{"frame_size": "1:1"}}}}\n',
+            ("line 1", "option frame_size of runway/gen4_aleph", "one of 1280:720"),
+        ),
     ],
 )
 def test_a_bad_manifest_is_refused_naming_the_file_and_the_line(
     tmp_path: Path, name: str, text: str, hints: tuple[str, ...]
 ) -> None:
     _refused(tmp_path, name, text, *hints)
+
+
+def test_rows_take_the_batch_s_model_and_options_unless_they_have_their_own(
+    tmp_path: Path,
+) -> None:
+    clips = _manifest(
+        tmp_path,
+        "batch.csv",
+        f"input,model,options\na.mp4,,\nb.mp4,{KREA},strength=0.4;enable_prompt_expansion=no\n",
+        prompt="x",
+        model=ALEPH,
+        options={"seed": 7},
+    )
+    first, second = (clip.request for clip in clips)
+    assert (first.model, first.options) == (ALEPH, {"seed": 7})
+    assert second.model == KREA
+    assert second.options == {"strength": "0.4", "enable_prompt_expansion": "no"}
 
 
 def test_a_row_without_a_prompt_needs_the_batch_s(tmp_path: Path) -> None:

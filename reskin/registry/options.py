@@ -49,9 +49,9 @@ class Option:
             return "one of " + ", ".join(self.choices)
         what = "a whole number" if self.kind == "int" else "a number"
         if self.minimum is not None and self.maximum is not None:
-            return f"{what} from {self.minimum:g} to {self.maximum:g}"
+            return f"{what} from {_shown(self.minimum)} to {_shown(self.maximum)}"
         if self.minimum is not None:
-            return f"{what} of at least {self.minimum:g}"
+            return f"{what} of at least {_shown(self.minimum)}"
         return what
 
     def read(self, raw: object, *, model: str) -> OptionValue:
@@ -86,6 +86,11 @@ class Option:
             if raw == choice or (self.case_insensitive and raw.lower() == choice.lower()):
                 return choice
         return None
+
+
+def _shown(bound: float) -> str:
+    """A bound as a person writes it: 4294967295, not 4.29497e+09."""
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
 
 
 def _bool(raw: object) -> bool | None:

@@ -6,6 +6,8 @@ page no longer holds what this prints.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reskin.registry import DEFAULT_MODEL, MODELS, ModelSpec
 from reskin.registry.options import Option
 
@@ -60,7 +62,7 @@ def table() -> str:
         "| | " + " | ".join(f"`{model}`" for model in MODELS) + " |",
         "|---|" + "---|" * len(MODELS),
     ]
-    facts = {
+    facts: dict[str, Callable[[ModelSpec], str]] = {
         "what it does": lambda s: s.title + (" (the default)" if s.id == DEFAULT_MODEL else ""),
         "input it takes": _limits,
         "prompt": lambda s: f"1..{s.prompt_max} characters",

@@ -66,27 +66,32 @@ def render_command(
     filters: Sequence[FilterStep],
     width: int,
     height: int,
-    fps: int = 24,
+    fps: float = 24,
     keep_audio: bool = False,
     preset: str = "veryfast",
     crf: int = 23,
+    max_duration_s: float | None = None,
 ) -> list[str]:
     """Re-encode ``source`` through a look: scaled to ``width`` x ``height`` (even numbers, the
     displayed orientation: ffmpeg auto-rotates), the filter chain, ``fps`` constant frame rate,
     H.264 yuv420p in MP4 with ``+faststart``; no audio unless ``keep_audio``, then the source's
-    first audio stream (if any) as AAC stereo."""
+    first audio stream (if any) as AAC stereo. ``max_duration_s`` keeps only that many seconds
+    from the start (``-t``; a shorter source stays as long as it is)."""
     _check_even(width, height)
+    rate = _rate(fps)
     src = _file_input(source)
     # Scale first: the look then runs on at most the output size, not on a 4K source.
     video = src["v:0"].filter("scale", width, height).filter("setsar", 1)
     for name, options in filters:
         video = video.filter(_checked_name(name), **_numeric(name, options))
-    video = video.filter("fps", fps).filter("format", "yuv420p")
+    video = video.filter("fps", rate).filter("format", "yuv420p")
     streams: list[Any] = [video]
-    audio: dict[str, Any] = {"an": None}
+    output_options: dict[str, Any] = {"an": None}
     if keep_audio:
         streams.append(src["a:0?"])
-        audio = {"c:a": "aac", "ac": 2, "b:a": "128k"}
+        output_options = {"c:a": "aac", "ac": 2, "b:a": "128k"}
+    if max_duration_s is not None:
+        output_options["t"] = _span(max_duration_s)
     out = ffmpeg.output(
         *streams,
         _path(output),
@@ -95,11 +100,11 @@ def render_command(
         preset=preset,
         crf=crf,
         pix_fmt="yuv420p",
-        r=fps,
+        r=rate,
         fps_mode="cfr",
         movflags="+faststart",
         map_metadata=-1,
-        **audio,
+        **output_options,
     )
     return _compile(out, exe)
 

@@ -18,6 +18,7 @@ from typing import Literal
 
 from reskin.aimlapi.models import CreateRequest
 from reskin.errors import InputError
+from reskin.media.commands import fit_size
 from reskin.media.probe import Container, MediaInfo
 from reskin.registry.options import Option, OptionValue, read_options
 
@@ -33,6 +34,8 @@ ReferenceShape = Literal["urls", "typed"]
 
 _VIDEO_DATA_URI = re.compile(r"^data:video/(mp4|quicktime);base64,", re.IGNORECASE)
 _IMAGE_DATA_URI = re.compile(r"^data:image/(png|jpeg);base64,", re.IGNORECASE)
+_FRAME_SIZE = re.compile(r"([1-9][0-9]{0,4}):([1-9][0-9]{0,4})")
+_RESOLUTION = re.compile(r"([1-9][0-9]{0,4})p")
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,45 @@ class Output:
     max_s: float
     #: The size of a ``fixed`` rule.
     fixed_size: tuple[int, int] | None = None
+
+    def size_for(
+        self, options: Mapping[str, object], width: int, height: int, box: tuple[int, int]
+    ) -> tuple[int, int]:
+        """The result's picture size, width x height, for an input displayed ``width`` x
+        ``height``, by the :attr:`size` rule:
+
+        - ``service``: the input fitted into ``box`` (long side, short side: the size the
+          service picks is not documented, so whoever asks chooses the box), turned like the
+          input, keeping its shape, never upscaled;
+        - ``frame_size``: the option's ``"W:H"``;
+        - ``resolution``: the option's shorter side (``"720p"``), the input's shape kept, the
+          longer side rounded to an even number;
+        - ``fixed``: :attr:`fixed_size`, whatever the input's shape.
+
+        ``options`` holds the option the rule reads, as the body gives it or else its default
+        (:meth:`ModelSpec.option`). Raises ``ValueError`` when it is missing or malformed.
+        """
+        if width <= 0 or height <= 0:
+            raise ValueError(f"the input size must be positive, got {width}x{height}")
+        if self.size == "service":
+            long_side, short_side = box
+            return fit_size(width, height, long_side=long_side, short_side=short_side)
+        if self.size == "fixed":
+            if self.fixed_size is None:
+                raise ValueError("a fixed size rule needs fixed_size")
+            return _even_size(*self.fixed_size)
+        if self.size == "frame_size":
+            match = _FRAME_SIZE.fullmatch(str(options.get("frame_size")))
+            if match is None:
+                raise ValueError(f"frame_size must be W:H, got {options.get('frame_size')!r}")
+            return _even_size(int(match[1]), int(match[2]))
+        match = _RESOLUTION.fullmatch(str(options.get("resolution")))
+        if match is None:
+            raise ValueError(f"resolution must be like 720p, got {options.get('resolution')!r}")
+        short = int(match[1])
+        if width >= height:
+            return _even_size(_round_even(short * width / height), short)
+        return _even_size(short, _round_even(short * height / width))
 
 
 @dataclass(frozen=True)
@@ -260,9 +302,7 @@ class ModelSpec:
                 raise BodyError(self.keep_audio_field, f"{self.keep_audio_field} must be a boolean")
             fields[self.keep_audio_field] = keep
         if self.references is not None and self.references.field in payload:
-            fields[self.references.field] = self._read_references(
-                payload[self.references.field]
-            )
+            fields[self.references.field] = self._read_references(payload[self.references.field])
         return CreateRequest(model=self.id, prompt=prompt, video_url=video_url, fields=fields)
 
     def _read_references(self, value: object) -> list[object]:
@@ -285,6 +325,16 @@ class ModelSpec:
             ):
                 raise BodyError(name, f"each of {name} must be an image URL or data URI")
         return list(value)
+
+
+def _round_even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def _even_size(width: int, height: int) -> tuple[int, int]:
+    if width <= 0 or height <= 0 or width % 2 or height % 2:
+        raise ValueError(f"a result size must be positive and even, got {width}x{height}")
+    return width, height
 
 
 class BodyError(ValueError):

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from pydantic import SecretStr, ValidationError
 
+from reskin.registry import MODELS
 from reskin.standin.config import Preset, StandInConfig, new_key
 from reskin.standin.faults import Faults
 from reskin.standin.server import StandIn
@@ -133,6 +134,7 @@ def stand_in(
         typer.echo(f"stand-in of the AI/ML API at {standin.base_url}")
         typer.echo(f"key (the stand-in's own): {standin.key}")
         typer.echo(f"use: AIMLAPI_BASE_URL={standin.base_url} AIMLAPI_API_KEY={standin.key}")
+        typer.echo(f"models: {', '.join(MODELS)}")
         typer.echo(f"faults: POST {standin.base_url}/_standin/faults  (Ctrl-C stops)")
         if config.load_mode:
             typer.echo("load mode: no downloads, no renders; every job serves one prepared result")

@@ -8,7 +8,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from reskin.registry import DEFAULT_MODEL
 from reskin.standin.faults import Faults
 
 Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"]
@@ -20,12 +19,15 @@ def new_key() -> SecretStr:
 
 
 class StandInConfig(BaseModel):
-    """How the stand-in behaves. Defaults follow ``shared/API.md`` except for the times."""
+    """How the stand-in behaves. Defaults follow ``shared/API.md`` except for the times.
+
+    It serves every model of :data:`reskin.registry.MODELS`, each as its spec says; nothing
+    here is about one model.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     key: SecretStr = Field(default_factory=new_key, description="Bearer key clients must send.")
-    model: str = Field(default=DEFAULT_MODEL, description="The one model id accepted.")
     queued_s: float = Field(default=2.0, ge=0, le=3600, description="Seconds a job is queued.")
     generating_s: float = Field(
         default=8.0, ge=0, le=3600, description="Least seconds a job is generating."
@@ -59,10 +61,19 @@ class StandInConfig(BaseModel):
     )
     render_preset: Preset = Field(default="veryfast", description="x264 preset of renders.")
     output_long_side: int = Field(
-        default=1280, ge=16, le=4096, multiple_of=2, description="Longer side of the output box."
+        default=1280,
+        ge=16,
+        le=4096,
+        multiple_of=2,
+        description="Longer side of the output box, for models whose service picks the size "
+        "(Output.size 'service': Kling).",
     )
     output_short_side: int = Field(
-        default=720, ge=16, le=4096, multiple_of=2, description="Shorter side of the output box."
+        default=720,
+        ge=16,
+        le=4096,
+        multiple_of=2,
+        description="Shorter side of the output box (idem).",
     )
     credits_per_second: int = Field(
         default=100, ge=0, description="Credits per started billed second."

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,12 @@ def install_handlers(app: FastAPI, *, detail_errors: Callable[[], bool]) -> None
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)  # noqa: S101 - registered for this class only
         message = "Cannot find this endpoint" if exc.status_code == 404 else str(exc.detail)
-        return error_response(request, exc.status_code, message, exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route on the path only (POST for
+            # /v2/video/generations); Allow must list every method the path answers.
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return error_response(request, exc.status_code, message, headers)
 
     async def on_invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)  # noqa: S101 - idem
@@ -133,6 +139,23 @@ def install_handlers(app: FastAPI, *, detail_errors: Callable[[], bool]) -> None
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(Exception, on_crash)
+
+
+#: The methods :func:`allowed_methods` tries on a path.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the app answers on ``request``'s path: each one a route fully matches when
+    the request is asked with it (through the routes' own ``matches``, so included routers
+    count too)."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
 
 
 def _short(value: Any) -> Any:

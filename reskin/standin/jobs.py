@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reskin.registry.spec import VideoShape
 from reskin.standin.looks import Look
 
 INJECTED_ERROR = (
@@ -52,6 +53,8 @@ class Job:
     injected_error: bool = False
     #: Set by the unknown_status fault: the word reported, forever.
     status_word: str | None = None
+    #: How a completed answer carries the result URL: the model's ``Output.video_shape``.
+    video_shape: VideoShape = "object"
     render: Future[None] | None = field(default=None, repr=False)
 
     def snapshot(self, now: float) -> Snapshot:
@@ -90,11 +93,15 @@ class Job:
 
 
 def generation_body(job: Job, snapshot: Snapshot, result_url: str) -> dict[str, Any]:
-    """The documented answer of both create and fetch."""
+    """The documented answer of both create and fetch; ``video`` in the model's shape:
+    ``{"url": ...}``, or a list of URLs (Aleph)."""
+    video: object = None
+    if snapshot.completed:
+        video = [result_url] if job.video_shape == "list" else {"url": result_url}
     return {
         "id": job.id,
         "status": snapshot.status,
-        "video": {"url": result_url} if snapshot.completed else None,
+        "video": video,
         "error": (
             {"name": snapshot.error[0], "message": snapshot.error[1]} if snapshot.error else None
         ),

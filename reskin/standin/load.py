@@ -4,7 +4,9 @@ With ``StandInConfig.load_mode`` on, a create still checks the key, the faults, 
 model, but does not bring in ``video_url`` (a URL is never fetched, a data URI never decoded) and
 renders nothing: every job is recorded at once and, after its queued and generating times, serves
 one result prepared at start (:func:`prepare_result`: a 3 s 1280x720 24 fps H.264 clip, made once
-with ffmpeg). The answers keep their documented shapes; credits are those of the prepared clip.
+with ffmpeg). The answers keep their documented shapes, each in its model's (``video`` as a list
+for Aleph); credits are the model's for the prepared clip. The clip is the same for every model:
+a benchmark measures the wire and the waits, not a model's frame rate or size.
 
 :func:`spread_fraction` spreads jobs' generating times by their id (``generating_spread_s``), so
 that whoever holds an id (a benchmark) can compute when its job completes.

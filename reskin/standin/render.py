@@ -1,7 +1,9 @@
 """Making a job's result: the ffmpeg renderer, behind a one-method interface.
 
-The job store only calls a :class:`Renderer`. Load mode (thousands of jobs in flight, no
-encoding) renders nothing per job: ``load.py`` prepares one result at start.
+The job store only calls a :class:`Renderer`. What a result looks like (its size, frame rate,
+length and sound) is decided from the model's spec when the job is accepted (``service.py``);
+the renderer only carries it out. Load mode (thousands of jobs in flight, no encoding) renders
+nothing per job: ``load.py`` prepares one result at start.
 """
 
 from __future__ import annotations
@@ -11,20 +13,24 @@ from pathlib import Path
 from typing import Protocol
 
 from reskin.media.binaries import FFmpegTools
-from reskin.media.commands import fit_size, render_command
+from reskin.media.commands import render_command
 from reskin.media.runner import run
 from reskin.standin.looks import Look
 
 
 @dataclass(frozen=True)
 class RenderTask:
-    """One result to make: the source as probed, the look, where to write."""
+    """One result to make: the source, the look, the result as the model makes it, where to
+    write."""
 
     source: Path
     result: Path
     look: Look
-    display_width: int
-    display_height: int
+    width: int
+    height: int
+    fps: float
+    #: The most seconds of the source the result covers (the model's ``Output.max_s``).
+    max_s: float
     keep_audio: bool
 
 
@@ -35,30 +41,25 @@ class Renderer(Protocol):
 
 @dataclass(frozen=True)
 class FFmpegRenderer:
-    """Renders with ffmpeg: the look, the output box, 24 fps, H.264."""
+    """Renders with ffmpeg: the look, the task's size, frame rate and length, H.264."""
 
     tools: FFmpegTools
-    long_side: int
-    short_side: int
     preset: str
     timeout_s: float
 
-    def output_size(self, width: int, height: int) -> tuple[int, int]:
-        return fit_size(width, height, long_side=self.long_side, short_side=self.short_side)
-
     def __call__(self, task: RenderTask) -> None:
-        width, height = self.output_size(task.display_width, task.display_height)
         partial = task.result.with_name(task.result.stem + ".part.mp4")
         argv = render_command(
             self.tools.ffmpeg,
             task.source,
             partial,
             filters=task.look.filters,
-            width=width,
-            height=height,
-            fps=24,
+            width=task.width,
+            height=task.height,
+            fps=task.fps,
             keep_audio=task.keep_audio,
             preset=self.preset,
+            max_duration_s=task.max_s,
         )
         run(argv, timeout_s=self.timeout_s)
         # The result URL must never serve a half-written file: publish by rename.

@@ -2,9 +2,11 @@
 
 :class:`Service` owns the work folder, the fault board, the counters, the job store, the upload
 store and the render pool; the HTTP layer (``app.py`` and its routers) only translates. Accepting
-runs in a worker thread: it downloads the input, probes it, checks the Kling limits, then records
-the job and hands its render to the pool. In load mode (``load.py``) it only records the job,
-which serves a result prepared at start.
+runs in a worker thread: it downloads the input, probes it, checks it against the named model's
+limits, then records the job and hands its render to the pool. Everything that differs between
+models (limits, billing, the result's size, frame rate, length and sound, the answer's shape)
+comes from that model's spec in :mod:`reskin.registry`. In load mode (``load.py``) it only
+records the job, which serves a result prepared at start.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from reskin.errors import ProbeError
 from reskin.media.binaries import find_ffmpeg
 from reskin.media.probe import MediaInfo, probe
 from reskin.registry import spec_for
+from reskin.registry.spec import ModelSpec
 from reskin.standin.config import StandInConfig
 from reskin.standin.faults import FaultBoard
 from reskin.standin.files import FileStore
@@ -57,8 +60,6 @@ class Service:
         self.files = FileStore(self.work_dir / "files", max_bytes=config.max_upload_bytes)
         self.renderer: Renderer = renderer or FFmpegRenderer(
             tools=find_ffmpeg(config.ffmpeg_binary),
-            long_side=config.output_long_side,
-            short_side=config.output_short_side,
             preset=config.render_preset,
             timeout_s=config.render_timeout_s,
         )
@@ -86,6 +87,7 @@ class Service:
         job_uuid = uuid.uuid4()
         if self.prepared is not None:
             return self._accept_for_load(request, job_uuid, self.prepared)
+        spec = spec_for(request.model)
         folder = self.jobs_dir / job_uuid.hex
         try:
             source = bring_in(
@@ -94,28 +96,34 @@ class Service:
                 max_bytes=self.config.max_input_bytes,
                 timeout_s=self.config.download_timeout_s,
             )
-            info = self._checked(source, request.model)
+            info = self._checked(source, spec)
         except (InputRefused, ProbeError) as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise bad_request(str(exc), field="video_url") from exc
+        # Decided before the job exists: a job is never recorded without its render.
+        width, height = _result_size(spec, request, info, self.config)
         job = self._record(request, job_uuid, folder, info.duration_s)
         if job.status_word is None and not job.injected_error:
             task = RenderTask(
                 source=source,
                 result=job.result,
                 look=job.look,
-                display_width=info.display_width,
-                display_height=info.display_height,
-                keep_audio=request.fields.get("keep_audio") is True,
+                width=width,
+                height=height,
+                fps=spec.output.fps,
+                max_s=spec.output.max_s,
+                keep_audio=job.keep_audio,
             )
             job.render = self._pool.submit(self.renderer, task)
             job.render.add_done_callback(self._count_render)
         log.info(
-            "accepted %s: look %s, %.2f s, keep_audio=%s",
+            "accepted %s: look %s, %.2f s in, %dx%d out, keep_audio=%s",
             job.id,
             job.look.name,
             info.duration_s,
-            request.fields.get("keep_audio") is True,
+            width,
+            height,
+            job.keep_audio,
         )
         return job
 
@@ -129,10 +137,10 @@ class Service:
             job.render = prepared.done
         return job
 
-    def _checked(self, source: Path, model: str) -> MediaInfo:
+    def _checked(self, source: Path, spec: ModelSpec) -> MediaInfo:
         info = probe(source)
         # The same limits conforming reads; only the size cap is the stand-in's own setting.
-        limits = spec_for(model).limits
+        limits = spec.limits
         limits = dataclasses.replace(
             limits, max_bytes=min(limits.max_bytes, self.config.max_input_bytes)
         )
@@ -145,6 +153,7 @@ class Service:
         self, request: CreateRequest, job_uuid: uuid.UUID, folder: Path, duration_s: float
     ) -> Job:
         faults = self.faults.current
+        spec = spec_for(request.model)
         job_id = f"{job_uuid}:{request.model}"
         spread = self.config.generating_spread_s * spread_fraction(job_id)
         job = Job(
@@ -156,12 +165,12 @@ class Service:
             queued_s=self.config.queued_s * faults.slow_jobs,
             generating_s=(self.config.generating_s + spread) * faults.slow_jobs,
             look=choose_look(request.prompt),
-            keep_audio=request.fields.get("keep_audio") is True,
+            keep_audio=_wants_sound(spec, request),
             duration_s=duration_s,
-            credits=spec_for(request.model).billing.billed_whole_seconds(duration_s)
-            * self.config.credits_per_second,
+            credits=spec.billing.billed_whole_seconds(duration_s) * self.config.credits_per_second,
             injected_error=self.faults.take("job_error"),
             status_word=faults.unknown_status_word if self.faults.take("unknown_status") else None,
+            video_shape=spec.output.video_shape,
         )
         self.jobs.add(job)
         self.counters.bump("jobs_accepted")
@@ -188,3 +197,20 @@ class Service:
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._own_dir is not None:
             self._own_dir.cleanup()
+
+
+def _wants_sound(spec: ModelSpec, request: CreateRequest) -> bool:
+    """The result keeps the source's sound: the model can (``Output.sound``) and the body asks
+    through the model's own field."""
+    field = spec.keep_audio_field
+    return spec.output.sound and field is not None and request.fields.get(field) is True
+
+
+def _result_size(
+    spec: ModelSpec, request: CreateRequest, info: MediaInfo, config: StandInConfig
+) -> tuple[int, int]:
+    """The result's size as ``spec``'s model chooses it for the input ``info``, from the body's
+    option or its default; the stand-in's output box stands for the service's own choice."""
+    options = {option.name: spec.option(request.fields, option.name) for option in spec.options}
+    box = (config.output_long_side, config.output_short_side)
+    return spec.output.size_for(options, info.display_width, info.display_height, box)

@@ -72,13 +72,11 @@ def clip(make_clip) -> Path:
 
 
 def edit(clip: Path, prompt: str = "black and white film", **fields: object) -> CreateRequest:
-    return CreateRequest.model_validate(
-        {
-            "model": DEFAULT_MODEL,
-            "prompt": prompt,
-            "video_url": data_uri(clip, max_bytes=50_000_000),
-            **fields,
-        }
+    return CreateRequest(
+        model=DEFAULT_MODEL,
+        prompt=prompt,
+        video_url=data_uri(clip, max_bytes=50_000_000),
+        fields=dict(fields),
     )
 
 

@@ -98,6 +98,34 @@ def test_render_keeps_the_first_audio_stream_optionally_as_aac_stereo() -> None:
     assert _value(argv, "-ac") == "2"
 
 
+@pytest.mark.parametrize(("fps", "rate"), [(16, "16"), (16.0, "16"), (24.0, "24")])
+def test_render_takes_the_models_frame_rate(fps: float, rate: str) -> None:
+    argv = _render(fps=fps)
+
+    assert _value(argv, "-r") == rate
+    assert f"fps={rate}" in _value(argv, "-filter_complex")
+
+
+def test_render_keeps_the_whole_source_unless_capped() -> None:
+    assert "-t" not in _render()
+    assert "-t" not in _render(keep_audio=True)
+
+
+@pytest.mark.parametrize("keep_audio", [False, True])
+def test_render_cap_cuts_the_output_after_max_duration(keep_audio: bool) -> None:
+    argv = _render(max_duration_s=5.0, keep_audio=keep_audio)
+
+    assert _value(argv, "-t") == "5.000000"
+    assert argv.index("-t") > argv.index("-i")  # an output option: it cuts what is written
+    assert ("-an" in argv) is not keep_audio
+
+
+@pytest.mark.parametrize("cap", [0, -1.0, float("nan")])
+def test_render_refuses_a_cap_that_is_not_a_positive_duration(cap: float) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        _render(max_duration_s=cap)
+
+
 def test_render_makes_paths_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 

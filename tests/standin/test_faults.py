@@ -95,7 +95,10 @@ def test_unknown_status_reports_an_undocumented_word_forever(
 ) -> None:
     standin.set_faults(unknown_status=1, unknown_status_word="waiting")
     generation_id = api.create_from(make_clip(audio=False))
-    time.sleep(0.2 + 0.5 + 0.5)  # past the queued and generating times
+    job = standin.service.jobs.get(generation_id)
+    assert job is not None
+    # Past the moment the job would have completed (its queued and generating times), no more.
+    time.sleep(max(0.0, job.completes_at - time.monotonic()) + 0.05)
 
     body = api.fetch(generation_id).json()
 
@@ -110,13 +113,26 @@ def test_unknown_status_reports_an_undocumented_word_forever(
 def test_slow_jobs_stretches_the_times(
     standin: StandIn, api: Api, make_clip: Callable[..., Path]
 ) -> None:
-    standin.set_faults(slow_jobs=4)  # queued 0.8 s, generating 2 s
+    standin.set_faults(slow_jobs=4)  # queued 0.8 s, generating 2 s (else 0.2 s and 0.5 s)
     generation_id = api.create_from(make_clip(audio=False))
-    time.sleep(0.5)
+    job = standin.service.jobs.get(generation_id)
+    assert job is not None
+    # Ask until it is generating past the moment it would have completed unstretched (0.7 s),
+    # with the times each answer was asked and came back, from the job's acceptance on.
+    seen: list[tuple[float, str, float]] = []
+    while not seen or seen[-1][1] != "generating" or seen[-1][0] < 0.2 + 0.5:
+        asked = time.monotonic() - job.accepted_at
+        status = api.fetch(generation_id).json()["status"]
+        seen.append((asked, status, time.monotonic() - job.accepted_at))
+        assert status in ("queued", "generating"), seen
+        assert asked < 30, seen
+        time.sleep(0.05)
 
-    assert api.fetch(generation_id).json()["status"] == "queued"
-    time.sleep(1.0)
-    assert api.fetch(generation_id).json()["status"] == "generating"
+    statuses = [status for _, status, _ in seen]
+    assert statuses == sorted(statuses, key=["queued", "generating"].index), seen
+    # Still queued after the unstretched 0.2 s, and generating no sooner than 0.8 s.
+    assert any(asked > 0.2 for asked, status, _ in seen if status == "queued"), seen
+    assert min(back for _, status, back in seen if status == "generating") >= 0.8, seen
 
 
 @pytest.fixture

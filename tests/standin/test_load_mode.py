@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from reskin.media.probe import probe
+from reskin.registry import aleph, krea
 from reskin.standin.config import StandInConfig
 from reskin.standin.load import spread_fraction
 from reskin.standin.server import StandIn
@@ -60,16 +61,26 @@ def test_a_job_completes_with_the_prepared_result_without_fetching_its_input(
     assert (stats.jobs_accepted, stats.renders_done, stats.result_downloads) == (2, 0, 1)
 
 
+def test_each_model_answers_in_its_own_shape(load_api: Api) -> None:
+    runway = load_api.create(UNREACHABLE, model=aleph.ID, frame_size="640:480")
+    kling = load_api.create(UNREACHABLE)
+
+    assert isinstance(load_api.wait(runway.json()["id"])["video"], list)
+    assert set(load_api.wait(kling.json()["id"])["video"]) == {"url"}
+
+
 def test_the_body_rules_and_the_faults_still_apply(loaded: StandIn, load_api: Api) -> None:
     refused = load_api.create(UNREACHABLE, model="someone/else")
     assert_error_body(refused, 400, "/v2/video/generations")
+    too_strong = load_api.create(UNREACHABLE, model=krea.ID, strength=1.5)
+    assert too_strong.json()["message"].startswith("strength: ")
     loaded.set_faults(job_error=1)
 
     failed = load_api.wait(load_api.create(UNREACHABLE).json()["id"])
 
     assert failed["status"] == "error"
     assert failed["error"]["name"] == "generation_failed"
-    assert loaded.stats().jobs_refused == 1
+    assert loaded.stats().jobs_refused == 2
 
 
 def test_the_jobs_endpoint_tells_when_each_job_completes(load_api: Api) -> None:

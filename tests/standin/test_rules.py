@@ -86,3 +86,22 @@ def test_a_failed_render_is_an_error_state() -> None:
     assert body["error"] == {"name": "render_failed", "message": snapshot.error[1]}
     assert body["video"] is None
     assert not job.result_ready
+
+
+@pytest.mark.parametrize(
+    ("shape", "video"),
+    [("object", {"url": "http://x/r.mp4"}), ("list", ["http://x/r.mp4"])],
+)
+def test_a_completed_answer_carries_the_video_in_the_models_shape(
+    shape: str, video: object
+) -> None:
+    render: Future[None] = Future()
+    render.set_result(None)
+    job = _job(render=render, video_shape=shape)
+
+    snapshot = job.snapshot(200.0)
+    body = generation_body(job, snapshot, "http://x/r.mp4")
+
+    assert snapshot.completed
+    assert body["video"] == video
+    assert generation_body(job, job.snapshot(100.5), "http://x/r.mp4")["video"] is None

@@ -57,11 +57,20 @@ class Api:
         """Wait for a completed generation and download its video."""
         body = self.wait(generation_id)
         assert body["status"] == "completed", body
-        answer = self.http.get(body["video"]["url"])
+        answer = self.http.get(video_url(body))
         assert answer.status_code == 200
         path = folder / f"{generation_id.split(':')[0]}.mp4"
         path.write_bytes(answer.content)
         return path
+
+
+def video_url(body: dict[str, Any]) -> str:
+    """The result URL of a completed answer, in either shape a model answers: ``{"url": ...}``
+    or a list of one URL (Aleph)."""
+    video = body["video"]
+    url = video[0] if isinstance(video, list) else video["url"]
+    assert isinstance(url, str), body
+    return url
 
 
 def assert_error_body(answer: httpx.Response, status: int, path: str) -> dict[str, Any]:

@@ -33,8 +33,8 @@ from reskin.batch.report import ResultsWriter, clip_row, error_of, failure_of
 from reskin.batch.request import BatchRequest, BatchResult, ClipRow, ClipStatus
 from reskin.batch.reuse import fingerprint_of_done, request_key
 from reskin.batch.schedule import Outcome, RunClip, run_clips
-from reskin.edit.prepare import journal_of
 from reskin.edit.request import EditResult
+from reskin.edit.services import journal_of
 from reskin.journal import Journal
 from reskin.registry import spec_for
 from reskin.settings import Settings, load_settings

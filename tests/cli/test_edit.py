@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from reskin.edit.pipeline import STAGES as PIPELINE_STAGES
 from reskin.media.probe import probe
 from reskin.standin.server import StandIn
 from tests.conftest import InputClip, RunReskin
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.slow
 
 #: One log record as Prefect's console handler prints it: "22:16:39.657 | INFO    | name - ...".
 LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \| [A-Z]+ +\| \S")
-STAGES = {"take_in", "plan", "conform", "place", "submit", "poll", "fetch", "sound", "deliver"}
+STAGES = set(PIPELINE_STAGES)
 
 
 def edit_args(clip: Path, output: Path, *extra: str, prompt: str = "sepia film") -> list[str]:

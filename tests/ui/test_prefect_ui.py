@@ -24,24 +24,15 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from reskin.batch.request import BatchRequest
+from reskin.edit.pipeline import STAGES as PIPELINE_STAGES
 from tests.conftest import MakeClip, RunReskin
 from tests.prefect_server import PrefectServer
 from tests.ui.browser import save
 
 pytestmark = pytest.mark.slow
 
-STAGES = (
-    "take_in",
-    "plan",
-    "conform",
-    "place",
-    "submit",
-    "poll",
-    "fetch",
-    "sound",
-    "deliver",
-    "publish",
-)
+#: Every task run of an edit: the pipeline's stages, then publish.
+STAGES = (*PIPELINE_STAGES, "publish")
 PROMPT = "turn the scene into a snowy winter night"
 RUN_BATCH = Path(__file__).with_name("run_batch.py")
 

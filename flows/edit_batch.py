@@ -35,6 +35,7 @@ from reskin.batch.reuse import fingerprint_of_done, request_key
 from reskin.batch.schedule import Outcome, RunClip, run_clips
 from reskin.edit.request import EditResult
 from reskin.edit.services import journal_of
+from reskin.errors import ReskinError
 from reskin.journal import Journal
 from reskin.registry import spec_for
 from reskin.settings import Settings, load_settings
@@ -57,6 +58,14 @@ def run_name() -> str:
 @flow(name="edit-batch", flow_run_name=run_name, persist_result=False)
 async def edit_batch(batch: BatchRequest) -> BatchResult:
     """Re-style every video of an inbox folder or a manifest, each as its own run."""
+    try:
+        return await _edit_batch(batch)
+    except ReskinError as exc:
+        exc.word_for({})  # a manifest's columns bear the fields' own names
+        raise
+
+
+async def _edit_batch(batch: BatchRequest) -> BatchResult:
     settings = load_settings()  # a bad setting fails the batch before any work
     logger = get_run_logger()
     if batch.dispatch == "deployment":

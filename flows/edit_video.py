@@ -17,8 +17,9 @@ from prefect.context import TagsContext
 from prefect.runtime import flow_run
 
 from reskin.edit.pipeline import edit
-from reskin.edit.request import EditRequest, EditResult
+from reskin.edit.request import FORM_FIELDS, EditRequest, EditResult
 from reskin.edit.services import open_services
+from reskin.errors import ReskinError
 from reskin.settings import load_settings
 from tasks.limits import CreatesThrottle, ensure_limits
 from tasks.publish import publish
@@ -48,9 +49,13 @@ async def edit_video(request: EditRequest) -> EditResult:
 async def _stages(request: EditRequest) -> EditResult:
     settings = load_settings()  # a bad setting fails the run before any work
     await ensure_limits(settings)  # the limits shared with every other run (tasks/limits.py)
-    async with open_services(settings, throttle=CreatesThrottle(settings)) as services:
-        result = await edit(request, services, TASKS)
-        await publish(request, result, services)
+    try:
+        async with open_services(settings, throttle=CreatesThrottle(settings)) as services:
+            result = await edit(request, services, TASKS)
+            await publish(request, result, services)
+    except ReskinError as exc:
+        exc.word_for(FORM_FIELDS)  # the run's failure names the form's fields, not CLI flags
+        raise
     return result
 
 

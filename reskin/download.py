@@ -88,14 +88,14 @@ async def _fetch_once(
         if response.status_code == 404:
             raise ResultExpiredError(
                 "the result is no longer at its URL (404): the service keeps results for a "
-                "limited time; submit again with --force to make a new one"
+                "limited time; submit again with `force` to make a new one"
             )
         if not response.is_success:
             if response.status_code in RETRYABLE_STATUSES:
                 raise httpx.RemoteProtocolError(f"status {response.status_code}")
             raise DownloadError(
                 f"the URL of {what} answered {response.status_code}; "
-                "check it, or submit again with --force if it stays so"
+                "check it, or submit again with `force` if it stays so"
             )
         declared = int(response.headers.get("content-length", "0") or 0) or None
         if declared is not None and declared > max_bytes:

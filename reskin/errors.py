@@ -34,12 +34,36 @@ that says what is wrong and what to do, safe to show a user (no key, no tracebac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+#: A field of the request a user can change, as a message names it: `force`, `start_s`.
+_FIELD = re.compile(r"`([a-z_]+)`")
 
 
 class ReskinError(Exception):
-    """Base of every error reskin raises on purpose."""
+    """Base of every error reskin raises on purpose.
+
+    A message names a field of the request the user can change as `name` in backticks (rerun
+    with `force`): each place that shows it words those for its audience, the command line as
+    its flags (``--force``), a flow run as the form's fields ("Force a new submission").
+    """
+
+    @property
+    def said(self) -> str:
+        """The message as the core wrote it."""
+        return str(self.__dict__.get("_said", self.args[0] if self.args else ""))
+
+    def worded(self, names: Mapping[str, str]) -> str:
+        """The message with each `field` named as ``names`` says (else by its bare name)."""
+        return _FIELD.sub(lambda match: names.get(match[1], match[1]), self.said)
+
+    def word_for(self, names: Mapping[str, str]) -> None:
+        """Make ``str()`` of this error :meth:`worded` for ``names``, in place (the type, the
+        traceback and :attr:`said` stay)."""
+        self.__dict__["_said"] = self.said
+        self.args = (self.worded(names), *self.args[1:])
 
 
 class ConfigError(ReskinError):

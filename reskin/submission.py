@@ -52,7 +52,7 @@ def earlier_generation(journal: Journal, fp: str, *, force: bool, retention_s: f
     if entry.phase is Phase.FAILED:
         raise GenerationFailedError(
             f"this request already failed at the service ({entry.error}); "
-            "rerun with --force to pay for a new attempt",
+            "rerun with `force` to pay for a new attempt",
             generation_id=entry.generation_id or "",
             name="earlier failure",
             detail=entry.error or "",
@@ -60,7 +60,7 @@ def earlier_generation(journal: Journal, fp: str, *, force: bool, retention_s: f
     if entry.phase is Phase.RESERVED or entry.generation_id is None:
         raise SubmissionUnknownError(
             "an earlier run sent this request but never learned its generation id, so the "
-            "service may already have it; rerun with --force to submit again (may bill twice)"
+            "service may already have it; rerun with `force` to submit again (may bill twice)"
         )
     return entry.generation_id
 

@@ -87,7 +87,7 @@ async def test_a_lost_answer_keeps_the_reservation_and_a_rerun_refuses_to_pay_ag
     async with client_for(standin, read_timeout_s=1) as client:
         with pytest.raises(SubmissionUnknownError, match="may have accepted"):
             await submit_once(client, journal, "fp", builder(clip, []), retention_s=DAY)
-        with pytest.raises(SubmissionUnknownError, match="--force"):
+        with pytest.raises(SubmissionUnknownError, match="`force`"):
             await submit_once(client, journal, "fp", builder(clip, []), retention_s=DAY)
         assert standin.stats().jobs_accepted == 1
         forced = await submit_once(
@@ -102,7 +102,7 @@ async def test_a_failed_job_is_not_resubmitted_unless_forced(standin, clip, tmp_
     async with client_for(standin) as client:
         first = await submit_once(client, journal, "fp", builder(clip, []), retention_s=DAY)
         journal.failed("fp", "generation_failed: the model gave up")
-        with pytest.raises(GenerationFailedError, match="--force"):
+        with pytest.raises(GenerationFailedError, match="`force`"):
             await submit_once(client, journal, "fp", builder(clip, []), retention_s=DAY)
         again = await submit_once(
             client, journal, "fp", builder(clip, []), force=True, retention_s=DAY

@@ -213,7 +213,7 @@ class AimlapiClient:
                     raise SubmissionUnknownError(
                         f"the {what} request failed after it was sent ({kind}): the service may "
                         "have accepted (and will bill) the job, under an id reskin never learned: "
-                        "check your account before rerunning with --force, which submits again"
+                        "check your account before rerunning with `force`, which submits again"
                     ) from exc
                 if attempt > self._retry.max_retries:
                     raise self._transport_error(exc, what, attempt) from exc
@@ -231,7 +231,7 @@ class AimlapiClient:
                 raise SubmissionUnknownError(
                     f"the {what} request got {response.status_code} after it was sent: the "
                     "service may have accepted (and will bill) the job, under an id reskin never "
-                    "learned: check your account before rerunning with --force, which submits again"
+                    "learned: check your account before rerunning with `force`, which submits again"
                 ) from error
             hint = error.retry_after_s
             too_long = hint is not None and hint > self._retry.retry_after_max_s

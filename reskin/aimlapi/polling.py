@@ -166,7 +166,7 @@ def result_url(generation: Generation) -> str:
     if generation.video_url is None:
         raise InvalidResponseError(
             f"generation {generation.id} completed without a video URL; "
-            "the service lost the result: submit again with --force"
+            "the service lost the result: submit again with `force`"
         )
     return generation.video_url
 

@@ -96,5 +96,7 @@ def main() -> None:
         if os.environ.get("RESKIN_DEBUG"):
             raise
         # Escaped: a message quoting a file name in [brackets] must print as it is.
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        from reskin.cli.edit import FLAGS
+
+        err.print(f"[red]error:[/red] {escape(exc.worded(FLAGS))}")
         sys.exit(1)

@@ -105,14 +105,15 @@ def build_request(**fields: object) -> EditRequest:
         message = first["msg"].removeprefix("Value error, ")
         if not where:
             # A rule across options (the window): name the fields as the command line does.
-            for field, option in _OPTIONS.items():
+            for field, option in FLAGS.items():
                 if "_" in field:  # only identifiers; "input" or "model" are words as well
                     message = message.replace(field, option)
             raise InputError(message) from None
-        raise InputError(f"{_OPTIONS.get(where, where)}: {message}") from None
+        raise InputError(f"{FLAGS.get(where, where)}: {message}") from None
 
 
-_OPTIONS = {
+#: The flag of each field of the request, for error messages (``ReskinError.worded``).
+FLAGS = {
     "input": "INPUT",
     "start_s": "--start",
     "end_s": "--end",
@@ -121,6 +122,8 @@ _OPTIONS = {
     "output": "--output",
     "options": "--option",
     "model": "--model",
+    "audio": "--audio",
+    "force": "--force",
 }
 
 

@@ -188,6 +188,12 @@ class EditRequest(BaseModel):
         return tail.rsplit("/", 1)[-1] or self.input
 
 
+#: The form's name of each field, for error messages shown in the UI (``ReskinError.worded``).
+FORM_FIELDS = {
+    name: f'"{field.title}"' for name, field in EditRequest.model_fields.items() if field.title
+}
+
+
 @dataclass(frozen=True)
 class Resolved:
     """A request's model and its options, typed and checked against that model."""

@@ -139,7 +139,7 @@ async def wait_for(
         journal.failed(fp, str(exc))
         # The service's words say what went wrong; the user also needs what to do next.
         raise GenerationFailedError(
-            f"{str(exc).rstrip('. ')}; change the request, or rerun it with --force to pay "
+            f"{str(exc).rstrip('. ')}; change the request, or rerun it with `force` to pay "
             "for a new attempt",
             generation_id=exc.generation_id,
             name=exc.name,

@@ -66,7 +66,7 @@ class Window:
     end_s: float | None = None
 
     def __post_init__(self) -> None:
-        for name, value in (("--start", self.start_s), ("--end", self.end_s)):
+        for name, value in (("`start_s`", self.start_s), ("`end_s`", self.end_s)):
             if value is not None and (not math.isfinite(value) or value < 0):
                 raise OutOfLimitsError(f"{name} must be a number of seconds, 0 or more")
 
@@ -247,7 +247,7 @@ def _window(info: MediaInfo, window: Window | None, limits: InputLimits) -> tupl
         if total > most:
             raise OutOfLimitsError(
                 f"the video lasts {total:.2f} s and {limits.model} edits at most {most:g} s: "
-                f"choose a part of it of at most {most:g} s with --start and --end, or a model "
+                f"choose a part of it of at most {most:g} s with `start_s` and `end_s`, or a model "
                 "that edits longer clips"
             )
         return 0.0, total
@@ -255,23 +255,23 @@ def _window(info: MediaInfo, window: Window | None, limits: InputLimits) -> tupl
     end = total if window.end_s is None else window.end_s
     if start >= total:
         raise OutOfLimitsError(
-            f"--start {start:.2f} s is at or after the end of the video ({total:.2f} s): "
+            f"`start_s` {start:.2f} s is at or after the end of the video ({total:.2f} s): "
             "choose an earlier start"
         )
     if end <= start:
         raise OutOfLimitsError(
-            f"--end {end:.2f} s is not after --start {start:.2f} s: choose a later end"
+            f"`end_s` {end:.2f} s is not after `start_s` {start:.2f} s: choose a later end"
         )
     if end > total + END_SLACK_S:
         raise OutOfLimitsError(
-            f"--end {end:.2f} s is after the end of the video ({total:.2f} s): "
-            f"choose --end {total:.2f} or less"
+            f"`end_s` {end:.2f} s is after the end of the video ({total:.2f} s): "
+            f"choose `end_s` {total:.2f} or less"
         )
     end = min(end, total)
     if end - start > most:
         raise OutOfLimitsError(
             f"the part from {start:.2f} s to {end:.2f} s lasts {end - start:.2f} s and "
-            f"{limits.model} edits at most {most:g} s: choose --start and --end at most "
+            f"{limits.model} edits at most {most:g} s: choose `start_s` and `end_s` at most "
             f"{most:g} s apart"
         )
     return start, end - start

@@ -225,7 +225,7 @@ class ModelSpec:
     def check_sound(self, *, wants_model_sound: bool) -> None:
         if wants_model_sound and self.keep_audio_field is None:
             raise InputError(
-                f"{self.id} returns no sound: choose sound restore (the original) or none"
+                f"{self.id} returns no sound: choose `audio` restore (the original) or none"
             )
 
     def option(self, options: Mapping[str, OptionValue], name: str) -> OptionValue | None:

@@ -38,7 +38,7 @@ async def test_a_failed_request_is_refused_before_its_clip_is_conformed(
     assert resumed.generation_id == "gen-1"
     journal.failed(first.fingerprint, "generation_failed: boom")
 
-    with pytest.raises(GenerationFailedError, match="--force"):
+    with pytest.raises(GenerationFailedError, match="`force`"):
         await plan(request, again, services)
     # Only what take_in made is there: plan refused before any conform.
     assert not (again.job_dir / "clip.mp4").exists()

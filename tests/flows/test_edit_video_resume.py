@@ -83,7 +83,7 @@ async def test_a_failed_job_fails_once_then_reruns_refuse_until_forced(
     standin.set_faults(job_error=1)
     with pytest.raises(GenerationFailedError) as failed:
         await edit_video(ask(clip, output))
-    assert_one_line(failed.value, "generation_failed", "--force")
+    assert_one_line(failed.value, "generation_failed", '"Force a new submission"')
     assert failed.value.name == "generation_failed"
     stats = standin.stats()
     assert stats.create_calls == 1
@@ -94,7 +94,9 @@ async def test_a_failed_job_fails_once_then_reruns_refuse_until_forced(
     standin.reset()
     with pytest.raises(GenerationFailedError) as refused:
         await edit_video(ask(clip, output))
-    assert_one_line(refused.value, "already failed", "generation_failed", "--force")
+    assert_one_line(
+        refused.value, "already failed", "generation_failed", '"Force a new submission"'
+    )
     assert refused.value.generation_id == failed.value.generation_id
     assert standin.stats().create_calls == 0
     assert_no_output(output, fast)
@@ -135,7 +137,7 @@ async def test_a_lost_answer_is_not_sent_again_nor_rerun_without_force(
     standin.reset()
     with pytest.raises(SubmissionUnknownError) as refused:
         await edit_video(ask(clip, output))
-    assert_one_line(refused.value, "never learned its generation id", "--force")
+    assert_one_line(refused.value, "never learned its generation id", '"Force a new submission"')
     assert standin.stats().create_calls == 0
     assert_no_output(output, fast)
 
@@ -208,7 +210,7 @@ async def test_an_expired_result_fails_once_and_a_rerun_refuses_without_force(
     standin.set_faults(expired_result=1)
     with pytest.raises(ResultExpiredError) as expired:
         await edit_video(ask(clip, output))
-    assert_one_line(expired.value, "404", "--force")
+    assert_one_line(expired.value, "404", '"Force a new submission"')
     stats = standin.stats()
     assert stats.jobs_accepted == 1
     assert stats.result_downloads == 1  # a 404 is not asked again
@@ -217,7 +219,7 @@ async def test_an_expired_result_fails_once_and_a_rerun_refuses_without_force(
     standin.reset()
     with pytest.raises(GenerationFailedError) as refused:
         await edit_video(ask(clip, output))
-    assert_one_line(refused.value, "no longer at its URL", "--force")
+    assert_one_line(refused.value, "no longer at its URL", '"Force a new submission"')
     stats = standin.stats()
     assert stats.create_calls == 0
     assert stats.result_downloads == 0

@@ -241,7 +241,7 @@ def test_a_clip_over_the_maximum_without_a_window_is_refused_with_a_hint() -> No
     message = str(caught.value)
     assert "25.00 s" in message
     assert "10.05 s" in message
-    assert "--start and --end" in message
+    assert "`start_s` and `end_s`" in message
     assert "\n" not in message
 
 
@@ -270,10 +270,10 @@ def test_a_window_to_the_end_and_one_from_the_start() -> None:
 @pytest.mark.parametrize(
     ("window", "words"),
     [
-        (Window(12.0, 14.0), "--start 12.00 s is at or after the end of the video"),
-        (Window(5.0, 5.0), "--end 5.00 s is not after --start 5.00 s"),
-        (Window(2.0, 13.0), "--end 13.00 s is after the end of the video (12.00 s)"),
-        (Window(0.0, 11.0), "lasts 11.00 s and the model takes at most 10.05 s"),
+        (Window(12.0, 14.0), "`start_s` 12.00 s is at or after the end of the video"),
+        (Window(5.0, 5.0), "`end_s` 5.00 s is not after `start_s` 5.00 s"),
+        (Window(2.0, 13.0), "`end_s` 13.00 s is after the end of the video (12.00 s)"),
+        (Window(0.0, 11.0), "lasts 11.00 s and klingai/video-o1-video-to-video-edit edits at most 10.05 s"),
     ],
 )
 def test_a_window_outside_the_clip_or_too_long_is_refused(window: Window, words: str) -> None:
@@ -485,7 +485,7 @@ def test_every_conformable_clip_of_the_corpus_conforms_and_is_accepted(
 
 
 def test_the_25_s_clip_without_a_window_is_refused(corpus: Corpus) -> None:
-    with pytest.raises(OutOfLimitsError, match="--start and --end"):
+    with pytest.raises(OutOfLimitsError, match="`start_s` and `end_s`"):
         plan_conform_file(probe(corpus.path("25s")), limits=LIMITS)
 
 

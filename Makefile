@@ -22,8 +22,11 @@ $(STAMP): requirements.lock pyproject.toml
 demo: install
 	$(BIN)/reskin demo
 
+# The suite on TEST_WORKERS xdist workers (docs/testing.md); the tests mostly wait on servers and
+# ffmpeg, so 4 workers on 2 cores. TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 4
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) $(TEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

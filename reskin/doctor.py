@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 from importlib.metadata import version
 
-from reskin.media.binaries import find_ffmpeg
+from reskin.media.binaries import FFmpegTools, find_ffmpeg, minimum_text
 from reskin.settings import Settings, load_settings
 
 
@@ -20,8 +20,14 @@ def report(settings: Settings | None = None) -> list[tuple[str, str]]:
     else:
         key = "set"
     service = "the AI/ML API" if settings.uses_default_service else "a stand-in or proxy"
-    return [
+    lines = [
         ("ffmpeg", f"{tools.ffmpeg} ({tools.source}, version {tools.version})"),
+        ("ffmpeg version", version_verdict(tools)),
+    ]
+    if tools.passed_over:
+        lines.append(("passed over", f"the system ffmpeg: {tools.passed_over}"))
+    return [
+        *lines,
         ("prober", prober),
         ("base url", f"{settings.base_url} ({service})"),
         ("api key", key),
@@ -30,3 +36,14 @@ def report(settings: Settings | None = None) -> list[tuple[str, str]]:
         ("python", platform.python_version()),
         ("prefect", version("prefect")),
     ]
+
+
+def version_verdict(tools: FFmpegTools) -> str:
+    """Whether the ffmpeg in use meets the oldest version reskin supports, in words."""
+    minimum = minimum_text()
+    verdict = tools.meets_minimum
+    if verdict is None:
+        return f"{tools.version}: not a release number, not checked against the minimum {minimum}"
+    if verdict:
+        return f"{tools.version}: supported ({minimum} or newer)"
+    return f"{tools.version}: too old (reskin needs {minimum} or newer)"

@@ -1,11 +1,26 @@
 """Shared fixtures: a clean environment, ffmpeg, generated clips and a running stand-in.
 
-Clips are made by real ffmpeg from lavfi test patterns, once per parameter set per session; the
-smallest legal clip for the service is 720x720, 3 s, 24 fps.
+Clips are made by real ffmpeg from lavfi test patterns, once per parameter set per run (shared
+by the xdist workers of a run); the smallest legal clip for the service is 720x720, 3 s, 24 fps.
+
+The suite runs on several xdist workers (``make test``: ``pytest -n 4 --dist loadgroup``, see
+``docs/testing.md``). Each worker is a session of its own: its own Prefect home, Prefect servers,
+stand-in, S3 server, ports and temporary folders (``tmp_path_factory`` gives each worker a base
+folder of its own). Only the generated clips, read-only inputs, are made once for all workers.
+Tests that share an expensive stack run together on one worker (:data:`XDIST_GROUPS`, scheduled
+by :func:`pytest_xdist_make_scheduler`).
+
+``RESKIN_FFMPEG_BINARY`` set when pytest starts names the suite's ffmpeg: the fixtures, the
+stand-in and every test and ``reskin`` process use it (``.ci/run`` runs the suite once with the
+bundled ffmpeg that way, once with Debian's). Unset, ffmpeg is found as reskin finds it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,14 +30,107 @@ import pytest
 
 from reskin.media.binaries import FFmpegTools, find_ffmpeg
 from reskin.media.commands import (
+    FILE_INPUT_GUARDS,
+    GLOBAL_ARGS,
     synthetic_clip_command,
     tag_rotation_command,
 )
+from reskin.media.probe import probe
 from reskin.media.runner import run
 from reskin.standin.config import StandInConfig
 from reskin.standin.server import StandIn
 
 MakeClip = Callable[..., Path]
+
+#: The ffmpeg named when pytest started (``RESKIN_FFMPEG_BINARY``), kept for every test.
+SUITE_FFMPEG: str | None = os.environ.get("RESKIN_FFMPEG_BINARY") or None
+
+#: Tests that share an expensive stack, by where they live (the first prefix that matches): each
+#: group runs on one xdist worker, so its stack starts once per run rather than once per worker
+#: (a Prefect server or harness costs 10 to 20 s of CPU to start, and a run has two cores).
+#: ``tests/deployments``: the package's ``make up`` stack (a server and two workers);
+#: the harness groups: ``prefect_test_harness`` (two groups, so neither is the run's tail);
+#: the server groups: the session's ``prefect server start`` (and the UI tests' Chromium), two
+#: groups for the same reason.
+XDIST_GROUPS: dict[str, str] = {
+    "tests/deployments/": "deployments",
+    "tests/flows/test_edit_video": "prefect-harness-1",
+    "tests/flows/": "prefect-harness-2",
+    "tests/tasks/": "prefect-harness-2",
+    "tests/cli/test_edit.py": "prefect-server-1",
+    "tests/cli/test_models.py": "prefect-server-2",
+    "tests/test_crash_resume.py": "prefect-server-2",
+    "tests/test_prefect_server.py": "prefect-server-2",
+    "tests/ui/": "prefect-server-2",
+}
+#: Modules that take long on their own (``--durations``): sent out right after the groups, so
+#: that none of them is what a run waits for at its end.
+SLOW_FIRST: tuple[str, ...] = (
+    "tests/cli/test_demo.py",
+    "tests/storage/test_s3.py",
+    "tests/media/test_corpus_outcomes.py",
+    "tests/media/test_conform.py",
+    "tests/media/test_sound.py",
+    "tests/media/test_preview.py",
+    "tests/standin/test_looks.py",
+)
+
+
+def xdist_scope(nodeid: str) -> str:
+    """The unit of work a test belongs to under ``--dist loadgroup``: its group (from
+    :data:`XDIST_GROUPS`, or an ``@group`` suffix xdist added), else its module, so that the
+    module-scoped fixtures (clips, stand-ins of their own) are made on one worker only."""
+    if "@" in nodeid:
+        return nodeid.rsplit("@", 1)[1]
+    for prefix, group in XDIST_GROUPS.items():
+        if nodeid.startswith(prefix):
+            return group
+    return nodeid.split("::", 1)[0]
+
+
+def _xdist_rank(nodeid: str) -> int:
+    """Where a test's unit goes in the queue: the groups first, then :data:`SLOW_FIRST`."""
+    groups = list(dict.fromkeys(XDIST_GROUPS.values()))
+    scope = xdist_scope(nodeid)
+    if scope in groups:
+        return groups.index(scope)
+    for rank, prefix in enumerate(SLOW_FIRST, start=len(groups)):
+        if nodeid.startswith(prefix):
+            return rank
+    return len(groups) + len(SLOW_FIRST)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` as :func:`xdist_scope` groups the tests, in the order the workers
+    collected them (:func:`pytest_collection_modifyitems` puts the longest first).
+
+    xdist 3.8's own loadgroup marks a test's group by rewriting ``item._nodeid``, which pytest 9
+    no longer reads: every test would be scheduled on its own."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    config.option.loadscopereorder = False  # keep the collection's order: longest first
+
+    class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return GroupScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker, order the tests longest unit first (:func:`_xdist_rank`; every
+    worker collects the same order). Mark the grouped tests with their ``xdist_group`` too,
+    which xdist's own loadgroup reads."""
+    for item in items:
+        scope = xdist_scope(item.nodeid)
+        if scope in XDIST_GROUPS.values():
+            item.add_marker(pytest.mark.xdist_group(scope))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: _xdist_rank(item.nodeid))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -99,12 +207,14 @@ def standin_settings(standin: StandIn, work: Path) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No AIMLAPI_*/RESKIN_*/AWS_* variable, no .env and no AWS profile of a developer can
-    reach a test, and boto3's credential chain never asks the (off-loopback) instance metadata
-    address."""
+    """No AIMLAPI_*/RESKIN_*/AWS_* variable (but the suite's ffmpeg, :data:`SUITE_FFMPEG`), no
+    .env and no AWS profile of a developer can reach a test, and boto3's credential chain never
+    asks the (off-loopback) instance metadata address."""
     for name in list(os.environ):
         if name.startswith(("AIMLAPI_", "RESKIN_", "AWS_")):
             monkeypatch.delenv(name)
+    if SUITE_FFMPEG:
+        monkeypatch.setenv("RESKIN_FFMPEG_BINARY", SUITE_FFMPEG)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
@@ -113,14 +223,37 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def ffmpeg_tools() -> FFmpegTools:
-    return find_ffmpeg()
+    return find_ffmpeg(Path(SUITE_FFMPEG) if SUITE_FFMPEG else None)
+
+
+def shared_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder for what every xdist worker of this run may share (made once, read by all):
+    beside the workers' own base folders under xdist, the session's own folder otherwise."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / name
+        folder.mkdir(exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp(name, numbered=False)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (made if missing), across processes."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
 def make_clip(ffmpeg_tools: FFmpegTools, tmp_path_factory: pytest.TempPathFactory) -> MakeClip:
     """``make_clip(duration_s=3, width=720, ..., rotation=0)`` -> a real clip, made once per
-    parameter set for the whole session; the parameters are ``synthetic_clip_command``'s."""
-    folder = tmp_path_factory.mktemp("clips")
+    parameter set for the whole run (the first worker to ask makes it, under a lock; the others
+    wait for it); the parameters are ``synthetic_clip_command``'s. The clips are inputs: no test
+    may change one in place (copy it first)."""
+    folder = shared_folder(tmp_path_factory, "clips")
     made: dict[tuple[object, ...], Path] = {}
 
     def make(*, rotation: int = 0, **params: Any) -> Path:
@@ -129,19 +262,50 @@ def make_clip(ffmpeg_tools: FFmpegTools, tmp_path_factory: pytest.TempPathFactor
         if key in made:
             return made[key]
         container = params.get("container", "mp4")
-        path = folder / f"clip{len(made)}.{container}"
-        run(synthetic_clip_command(ffmpeg_tools.ffmpeg, path, **params), timeout_s=120)
-        if rotation:
-            rotated = folder / f"clip{len(made)}-rot{rotation}.{container}"
-            run(
-                tag_rotation_command(ffmpeg_tools.ffmpeg, path, rotated, degrees=rotation),
-                timeout_s=60,
-            )
-            path = rotated
+        name = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+        path = folder / f"clip-{name}.{container}"
+        with file_lock(folder / f"clip-{name}.lock"):
+            if not path.exists():
+                partial = folder / f"clip-{name}.partial.{container}"
+                run(synthetic_clip_command(ffmpeg_tools.ffmpeg, partial, **params), timeout_s=120)
+                if rotation:
+                    rotated = folder / f"clip-{name}.rotated.{container}"
+                    rotate_clip(ffmpeg_tools, partial, rotated, rotation)
+                    partial.unlink()
+                    partial = rotated
+                partial.replace(path)
         made[key] = path
         return path
 
     return make
+
+
+def rotate_clip(tools: FFmpegTools, source: Path, output: Path, degrees: int) -> None:
+    """Copy ``source`` with a display rotation of ``degrees`` (counter-clockwise), with any
+    ffmpeg reskin supports, and check that a probe reads that rotation back.
+
+    ffmpeg 6.0 and newer take ``-display_rotation`` (``tag_rotation_command``); 5.1 has no such
+    option, but its MP4 muxer writes the same display matrix from the stream's ``rotate`` tag
+    (``rotate=90`` reads back as 90 in ffprobe and PyAV, as ``-display_rotation 90`` does)."""
+    if has_display_rotation(tools.ffmpeg):
+        argv = tag_rotation_command(tools.ffmpeg, source, output, degrees=degrees)
+    else:
+        guards = [part for name, value in FILE_INPUT_GUARDS.items() for part in (f"-{name}", value)]
+        argv = [
+            str(tools.ffmpeg), *GLOBAL_ARGS, *guards, "-i", str(source.resolve()),
+            "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-map_metadata", "-1",
+            "-metadata:s:v:0", f"rotate={degrees % 360}", str(output.resolve()),
+        ]  # fmt: skip
+    run(argv, timeout_s=60)
+    shown = probe(output).rotation
+    assert shown == degrees % 360, f"{output} reads as rotated {shown}, not {degrees}"
+
+
+@functools.cache
+def has_display_rotation(ffmpeg: Path) -> bool:
+    """Whether this ffmpeg takes ``-display_rotation`` (6.0 and newer list it in their help)."""
+    listed = run([str(ffmpeg), "-hide_banner", "-h", "full"], timeout_s=30).stdout_text
+    return "-display_rotation" in listed
 
 
 @pytest.fixture(scope="session")
@@ -152,6 +316,7 @@ def standin_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandI
         generating_s=0.5,
         render_preset="ultrafast",
         work_dir=tmp_path_factory.mktemp("standin"),
+        ffmpeg_binary=Path(SUITE_FFMPEG) if SUITE_FFMPEG else None,
     )
     with StandIn(config) as standin:
         yield standin

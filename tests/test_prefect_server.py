@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from reskin.edit.pipeline import STAGES as PIPELINE_STAGES
 from reskin.standin.config import StandInConfig
 from reskin.standin.server import StandIn
 from tests.conftest import InputClip, RunReskin
@@ -29,18 +30,8 @@ from tests.prefect_server import PrefectServer
 
 pytestmark = pytest.mark.slow
 
-STAGES = (
-    "take_in",
-    "plan",
-    "conform",
-    "place",
-    "submit",
-    "poll",
-    "fetch",
-    "sound",
-    "deliver",
-    "publish",
-)
+#: Every task run of an edit: the pipeline's stages, then publish.
+STAGES = (*PIPELINE_STAGES, "publish")
 
 
 def edit_json(run_reskin: RunReskin, clip: Path, output: Path, **env: str) -> dict[str, Any]:
@@ -60,11 +51,11 @@ def runs_of(server: PrefectServer, flow_run_id: str) -> dict[str, list[dict[str,
     ids = {"any_": [flow_run_id]}
     # Task run states reach the database through the server's event recorder, which may lag
     # (and retry) on a busy machine: wait for every one to be final rather than read once.
-    for _ in range(120):
+    for _ in range(600):  # 60 s
         task_runs = server.filter("task_runs", {"flow_runs": {"id": ids}})
         if all(run["state_type"] in _FINAL for run in task_runs):
             break
-        time.sleep(0.5)
+        time.sleep(0.1)
     return {
         "task_runs": task_runs,
         "artifacts": server.filter("artifacts", {"artifacts": {"flow_run_id": ids}}),

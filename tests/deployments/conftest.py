@@ -31,7 +31,7 @@ from playwright.sync_api import Browser, Page
 from deployments.definitions import WORK_POOL
 from deployments.up import worker_names
 from reskin.standin.server import StandIn
-from tests.conftest import standin_settings
+from tests.conftest import SUITE_FFMPEG, standin_settings
 from tests.prefect_server import free_port
 from tests.ui.fixtures import browser as browser
 from tests.ui.fixtures import fresh_page
@@ -50,9 +50,13 @@ _SUBMITTED_BY = re.compile(r"^Worker '(?P<name>[^']+)' submitting flow run ")
 
 
 def base_env() -> dict[str, str]:
-    """This environment without any Prefect, service or reskin setting."""
+    """This environment without any Prefect, service or reskin setting (but the suite's ffmpeg,
+    ``RESKIN_FFMPEG_BINARY`` when pytest was given one)."""
     prefixes = ("PREFECT_", "AIMLAPI_", "RESKIN_")
-    return {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
+    env = {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
+    if SUITE_FFMPEG:
+        env["RESKIN_FFMPEG_BINARY"] = SUITE_FFMPEG
+    return env
 
 
 class Api:
@@ -228,7 +232,7 @@ def _wait_up(stack: UpStack) -> None:
             names = {row["name"] for row in online if row["status"] == "ONLINE"}
             if names >= set(stack.workers):
                 return
-        time.sleep(0.5)
+        time.sleep(0.2)
     raise AssertionError(f"up was not up within {UP_TIMEOUT_S:.0f} s:\n{stack.log_tail()}")
 
 

@@ -136,7 +136,7 @@ def wait_for(
         found = probe()
         if found:
             return found
-        time.sleep(0.5)
+        time.sleep(0.2)
     raise AssertionError(f"no {what} within {timeout_s:.0f} s{hint()}")
 
 

@@ -87,7 +87,7 @@ def wait_finished(api: Api, run_id: str) -> dict[str, Any]:
                 return run
         if time.monotonic() > deadline:
             raise AssertionError(f"flow run {run_id} not finished within {RUN_TIMEOUT_S:.0f} s")
-        time.sleep(0.5)
+        time.sleep(0.2)
 
 
 def test_the_custom_run_form_of_the_one_clip_deployment_edits_the_clip_on_a_worker(

@@ -30,6 +30,7 @@ from prefect.logging.handlers import APILogHandler
 from pydantic import ValidationError
 
 from flows.edit_video import edit_video, run_edit_flow
+from reskin.edit.pipeline import STAGES as PIPELINE_STAGES
 from reskin.edit.request import EditRequest, EditResult
 from reskin.media.binaries import FFmpegTools
 from reskin.media.probe import probe
@@ -41,18 +42,8 @@ from tests.flows.recorder import Recorder
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.anyio]
 
-STAGES = (
-    "take_in",
-    "plan",
-    "conform",
-    "place",
-    "submit",
-    "poll",
-    "fetch",
-    "sound",
-    "deliver",
-    "publish",
-)
+#: Every task run of an edit: the pipeline's stages, then publish.
+STAGES = (*PIPELINE_STAGES, "publish")
 
 
 @pytest.fixture(scope="session")
@@ -153,13 +144,13 @@ async def test_the_run_is_named_staged_summarised_and_holds_no_secret(
         flow_run = await client.read_flow_run(flow_run_id)
         # Task run states reach the database through the server's event recorder, which may
         # lag (and retry) on a busy machine: wait for it to catch up rather than read once.
-        for _ in range(120):
+        for _ in range(600):  # 60 s
             task_runs = await client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
             )
             if all(run.state is not None and run.state.is_final() for run in task_runs):
                 break
-            await anyio.sleep(0.5)
+            await anyio.sleep(0.1)
         artifacts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )

@@ -273,7 +273,10 @@ def test_a_window_to_the_end_and_one_from_the_start() -> None:
         (Window(12.0, 14.0), "`start_s` 12.00 s is at or after the end of the video"),
         (Window(5.0, 5.0), "`end_s` 5.00 s is not after `start_s` 5.00 s"),
         (Window(2.0, 13.0), "`end_s` 13.00 s is after the end of the video (12.00 s)"),
-        (Window(0.0, 11.0), "lasts 11.00 s and klingai/video-o1-video-to-video-edit edits at most 10.05 s"),
+        (
+            Window(0.0, 11.0),
+            "lasts 11.00 s and klingai/video-o1-video-to-video-edit edits at most 10.05 s",
+        ),
     ],
 )
 def test_a_window_outside_the_clip_or_too_long_is_refused(window: Window, words: str) -> None:

@@ -294,7 +294,8 @@ def test_a_known_probe_is_checked_as_a_fresh_one_would_be(
 
     assert verify(path, ffmpeg_tools, **ANY_FILE, known=fresh) is fresh
     # The decoded length is still compared with the stated one: a known probe is not trusted.
-    with pytest.raises(VerificationError, match=r"states 4\.00 s but decodes to 3\.00 s"):
+    # ffmpeg 5.1's full decode ends at 3.008 s where 9.0's ends at 3.000 s.
+    with pytest.raises(VerificationError, match=r"states 4\.0[01] s but decodes to 3\.0[01] s"):
         verify(path, ffmpeg_tools, **ANY_FILE, known=longer)
     with pytest.raises(VerificationError, match="has no audio stream, expected one"):
         verify(

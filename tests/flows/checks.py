@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from reskin.edit.request import EditRequest
+from reskin.media.binaries import FFmpegTools
+from reskin.media.conform import Action, conform, plan_conform_file
+from reskin.media.probe import probe
+from reskin.registry import DEFAULT_MODEL, spec_for
 
 
 def ask(clip: Path, output: Path, prompt: str = "sepia film", **options: object) -> EditRequest:
@@ -45,3 +49,18 @@ def assert_only_output(output: Path, work: Path) -> None:
     assert sorted(p.name for p in output.parent.iterdir()) == sorted([output.name, preview.name])
     assert sorted(str(p) for p in work.rglob("*.part*")) == []
     assert sorted(p.name for p in (work / "jobs").iterdir()) == []
+
+
+def conformed(clip: Path, target: Path, tools: FFmpegTools) -> Path:
+    """``clip`` conformed to the default model at ``target``: a file that goes as it is."""
+    limits = spec_for(DEFAULT_MODEL).limits
+    ready = conform(
+        clip,
+        target,
+        plan_conform_file(probe(clip), limits=limits),
+        tools,
+        timeout_s=120,
+        limits=limits,
+    ).path
+    assert plan_conform_file(probe(ready), limits=limits).action is Action.PASSTHROUGH
+    return ready

@@ -26,17 +26,14 @@ from flows.edit_video import edit_video
 from reskin.edit.request import EditRequest
 from reskin.errors import ConfigError
 from reskin.media.binaries import FFmpegTools
-from reskin.media.conform import Action, conform, plan_conform_file
 from reskin.media.probe import probe
-from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.settings import load_settings
 from reskin.standin.server import StandIn
 from reskin.storage.s3 import S3Location, S3Storage
 from tests.conftest import MakeClip
+from tests.flows.checks import conformed
 from tests.flows.recorder import Recorder
 from tests.s3_server import S3Server
-
-LIMITS = spec_for(DEFAULT_MODEL).limits
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.anyio]
 
@@ -71,15 +68,7 @@ async def test_an_s3_clip_is_edited_into_s3_with_a_presigned_url_as_all_the_serv
     ffmpeg_tools: FFmpegTools, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     clip = make_clip(duration_s=3.0, width=1280, height=720, fps=30)
-    ready = conform(
-        clip,
-        edit_env / "ready.mp4",
-        plan_conform_file(probe(clip), limits=LIMITS),
-        ffmpeg_tools,
-        timeout_s=120,
-        limits=LIMITS,
-    ).path
-    assert plan_conform_file(probe(ready), limits=LIMITS).action is Action.PASSTHROUGH
+    ready = conformed(clip, edit_env / "ready.mp4", ffmpeg_tools)
     storage = S3Storage.from_settings(load_settings())
     source = S3Location.parse(f"s3://{bucket}/incoming/harbour.mp4")
     storage.upload(ready, source)

@@ -10,16 +10,12 @@ import pytest
 from flows.edit_video import edit_video
 from reskin.errors import InputError
 from reskin.media.binaries import FFmpegTools
-from reskin.media.conform import Action, conform, plan_conform_file
 from reskin.media.probe import probe
-from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.settings import Settings
 from reskin.standin.server import StandIn
 from reskin.storage.upload import put_standin_file
-from tests.flows.checks import ask, assert_no_output, assert_one_line
+from tests.flows.checks import ask, assert_no_output, assert_one_line, conformed
 from tests.flows.recorder import Recorder
-
-LIMITS = spec_for(DEFAULT_MODEL).limits
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.anyio]
 
@@ -39,15 +35,7 @@ async def test_a_conforming_url_is_handed_to_the_service_as_it_is(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ready = conform(
-        clip,
-        tmp_path / "ready.mp4",
-        plan_conform_file(probe(clip), limits=LIMITS),
-        ffmpeg_tools,
-        timeout_s=120,
-        limits=LIMITS,
-    ).path
-    assert plan_conform_file(probe(ready), limits=LIMITS).action is Action.PASSTHROUGH
+    ready = conformed(clip, tmp_path / "ready.mp4", ffmpeg_tools)
     url = await _served(ready, standin)
     with Recorder(standin.base_url) as relay:
         monkeypatch.setenv("AIMLAPI_BASE_URL", relay.base_url)

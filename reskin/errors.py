@@ -10,6 +10,8 @@ that says what is wrong and what to do, safe to show a user (no key, no tracebac
     │   └── OutOfLimitsError         a limit of the model reskin cannot fix alone (too long
     │                                without a window, a window outside the clip, extreme aspect)
     ├── StorageError                 object storage (S3) unreachable, or an answer we cannot use
+    ├── DiskFullError                no space left in a folder reskin writes (work, journal, output)
+    ├── JournalError                 the submission journal cannot be opened, read or written
     ├── MediaError                   ffmpeg or probing failed on something we made
     │   ├── FFmpegError              argv, exit code, tail of stderr
     │   └── VerificationError        a file we made does not decode to its end, or has the
@@ -28,6 +30,7 @@ that says what is wrong and what to do, safe to show a user (no key, no tracebac
         │   └── ServerError              5xx
         ├── GenerationFailedError    the job ended in ``error``
         ├── GenerationTimeoutError   the job did not finish before the deadline
+        ├── GenerationLostError      the service no longer knows a journaled generation (404)
         └── DownloadError            the result could not be downloaded whole
             └── ResultExpiredError   the result URL answered 404 (the CDN forgot it)
 """
@@ -88,6 +91,21 @@ class StorageError(ReskinError):
     """Object storage could not be reached or failed a call after its retries. Refused
     credentials and a missing bucket are :class:`ConfigError`; a missing input object is an
     :class:`InputError`."""
+
+
+class DiskFullError(ReskinError):
+    """No space left in a folder reskin writes: the message names the folder and the space
+    needed; nothing partial is left at the output path."""
+
+    def __init__(self, message: str, *, folder: Path, needed_bytes: int | None = None) -> None:
+        super().__init__(message)
+        self.folder = folder
+        self.needed_bytes = needed_bytes
+
+
+class JournalError(ReskinError):
+    """The submission journal cannot be opened, read or written (a database unreachable, a
+    schema newer than this reskin)."""
 
 
 class MediaError(ReskinError):
@@ -199,6 +217,15 @@ class GenerationTimeoutError(ApiError):
         self.generation_id = generation_id
         self.deadline_s = deadline_s
         self.last_status = last_status
+
+
+class GenerationLostError(ApiError):
+    """The service answered 404 for a generation the journal holds: it no longer knows it (a
+    restart, a purge). The journal marks it lost; only a forced rerun pays for a new one."""
+
+    def __init__(self, message: str, *, generation_id: str) -> None:
+        super().__init__(message)
+        self.generation_id = generation_id
 
 
 class DownloadError(ApiError):

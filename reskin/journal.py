@@ -48,6 +48,7 @@ class Phase(StrEnum):
     ACCEPTED = "accepted"  # the service gave an id; wait for it
     DOWNLOADED = "downloaded"  # the result is on our disk
     FAILED = "failed"  # the job ended in error; not resubmitted unless forced
+    LOST = "lost"  # the service answered 404 for the generation: gone; only a forced rerun pays
     DONE = "done"  # published
 
 
@@ -154,6 +155,10 @@ class Journal:
 
     def failed(self, fp: str, error: str) -> None:
         self._update(fp, Phase.FAILED, error=error)
+
+    def lost(self, fp: str, error: str) -> None:
+        """The service no longer knows this entry's generation (it answered 404)."""
+        self._update(fp, Phase.LOST, error=error)
 
     def done(self, fp: str) -> None:
         self._update(fp, Phase.DONE)

@@ -19,8 +19,9 @@ from prefect.runtime import flow_run
 from reskin.edit.pipeline import edit
 from reskin.edit.request import FORM_FIELDS, EditRequest, EditResult
 from reskin.edit.services import open_services
-from reskin.errors import ReskinError
+from reskin.errors import ReskinError, RunCancelledError
 from reskin.settings import load_settings
+from tasks.cancel import Cancelled, cancellable
 from tasks.limits import CreatesThrottle, ensure_limits
 from tasks.publish import publish
 from tasks.stages import TASKS
@@ -51,7 +52,8 @@ async def _stages(request: EditRequest) -> EditResult:
     await ensure_limits(settings)  # the limits shared with every other run (tasks/limits.py)
     try:
         async with open_services(settings, throttle=CreatesThrottle(settings)) as services:
-            result = await edit(request, services, TASKS)
+            # Run here by `reskin edit`, nobody else would stop the edit on a cancel.
+            result = await cancellable(edit(request, services, TASKS))
             await publish(request, result, services)
     except ReskinError as exc:
         exc.word_for(FORM_FIELDS)  # the run's failure names the form's fields, not CLI flags
@@ -75,7 +77,13 @@ async def run_edit_flow(request: EditRequest) -> tuple[EditResult, str]:
     # a busy server carries no data (persist_result=False), and its result() would raise
     # MissingResult for an edit that was done and paid for.
     with tags("reskin", model, f"audio-{request.audio.value}"):
-        result = await edit_video.with_options(on_running=[on_running])(request)
+        try:
+            result = await edit_video.with_options(on_running=[on_running])(request)
+        except Cancelled:
+            raise RunCancelledError(
+                "the run was cancelled (Prefect UI or `prefect flow-run cancel`); rerun the "
+                "same request to go on: a job the service accepted is resumed, not paid again"
+            ) from None
     if not isinstance(result, EditResult) or not run_ids:
         raise TypeError(f"edit_video returned {type(result).__name__} without running")
     return result, run_ids[0]

@@ -16,6 +16,7 @@ import httpx
 
 from reskin.aimlapi.retry import RETRYABLE_STATUSES, RetryPolicy
 from reskin.errors import DownloadError, ResultExpiredError
+from reskin.space import writing
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,11 @@ async def download(
     :class:`ResultExpiredError` (a CDN that forgot a result), anything else gets a plain one.
 
     Bytes go to ``dest`` + ``.part`` and are renamed only once complete, so ``dest`` is never a
-    half file. A cut connection or a short body is retried (it is a read); 404 is not.
+    half file. A cut connection or a short body is retried (it is a read); 404 is not. A full
+    disk is not retried: :class:`~reskin.errors.DiskFullError` naming ``dest``'s folder, before
+    the first byte when the Content-Length cannot fit (:mod:`reskin.space`). Without one, no
+    size is known up front (the cap is a bound, not a size: refusing by it would refuse a 2 MB
+    result on a disk with 1 GB free), and only a write that meets the full disk says so.
     """
     retry = retry or RetryPolicy()
     partial = dest.with_name(dest.name + ".part")
@@ -104,7 +109,9 @@ async def _fetch_once(
                 "(RESKIN_DOWNLOAD_MAX_BYTES)"
             )
         got = 0
-        with partial.open("wb") as out:
+        # Refused before the first byte when the declared size cannot fit; a disk that fills
+        # meanwhile (or a body of no declared size) ends the same way, the part file removed.
+        with writing(partial.parent, declared, what=what), partial.open("wb") as out:
             async for chunk in response.aiter_raw(_CHUNK):
                 got += len(chunk)
                 if got > max_bytes:

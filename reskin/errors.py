@@ -12,6 +12,7 @@ that says what is wrong and what to do, safe to show a user (no key, no tracebac
     ├── StorageError                 object storage (S3) unreachable, or an answer we cannot use
     ├── DiskFullError                no space left in a folder reskin writes (work, journal, output)
     ├── JournalError                 the submission journal cannot be opened, read or written
+    ├── RunCancelledError            the run was cancelled (UI, ``prefect flow-run cancel``)
     ├── MediaError                   ffmpeg or probing failed on something we made
     │   ├── FFmpegError              argv, exit code, tail of stderr
     │   └── VerificationError        a file we made does not decode to its end, or has the
@@ -106,6 +107,11 @@ class DiskFullError(ReskinError):
 class JournalError(ReskinError):
     """The submission journal cannot be opened, read or written (a database unreachable, a
     schema newer than this reskin)."""
+
+
+class RunCancelledError(ReskinError):
+    """The run was cancelled from outside: what it held is released, an accepted job stays
+    journaled for the rerun."""
 
 
 class MediaError(ReskinError):

@@ -150,6 +150,13 @@ class Settings(BaseSettings):
         default_factory=_default_work_dir,
         description="Folder for job folders, downloads and the submission journal.",
     )
+    journal_url: SecretStr | None = Field(
+        default=None,
+        description="Database of the submission journal that several machines share: "
+        "postgresql://user:password@host:5432/database (or postgresql+psycopg://); reskin makes "
+        "its tables. Unset: <work_dir>/journal.sqlite3, which holds for this machine only. "
+        "Never logged; shown with its password masked.",
+    )
     download_max_bytes: int = Field(
         default=2 * 1024**3,
         gt=0,
@@ -266,6 +273,16 @@ class Settings(BaseSettings):
     def _known_model(cls, value: str) -> str:
         if value not in MODELS:
             raise ValueError(f"unknown model {value!r}: choose one of {', '.join(MODELS)}")
+        return value
+
+    @field_validator("journal_url")
+    @classmethod
+    def _journal_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message never quotes the value: it may hold a password.
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must start with postgresql:// or postgresql+psycopg://")
         return value
 
     @field_validator("s3_endpoint_url")

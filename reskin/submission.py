@@ -4,23 +4,53 @@
 journal says       what :func:`submit_once` does
 =================  ============================================================================
 nothing            reserve, create, record the id (released again if surely not accepted)
+reserved, live     another run is sending it right now: wait for its answer, then as below
 accepted (fresh)   resume: return the recorded id, send nothing
 failed             refuse: the job ended in error; ``force`` pays for a new attempt
-reserved           refuse: an earlier create got no answer, the job may exist; ``force`` resends
+lost               refuse: the service answered 404 for it; ``force`` pays for a new one
+reserved, silent   refuse: an earlier create got no answer, the job may exist; ``force`` resends
 older than kept    the service has forgotten it: submit anew
 =================  ============================================================================
+
+A run sending a create touches its reservation every :data:`HEARTBEAT_S` (its create may wait
+for a turn of the creates limit or a ``Retry-After`` first); a reservation touched within
+:data:`LIVE_S` belongs to a live run, on this machine or another sharing the journal, and a run
+asking for the same request waits for that answer instead of refusing or paying again.
+
+An interrupted create (Ctrl-C, a cancelled flow run) releases its reservation when nothing can
+have reached the service (:class:`~reskin.aimlapi.client.Sending`): waiting for a turn or out a
+``Retry-After``. Interrupted while its body may be at the service, the reservation stays, and
+the rerun says how to pay again on purpose.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from reskin.aimlapi.client import AimlapiClient
+from reskin.aimlapi.client import AimlapiClient, Sending
 from reskin.aimlapi.models import CreateRequest
-from reskin.errors import ApiError, GenerationFailedError, SubmissionUnknownError
-from reskin.journal import Journal, Phase
+from reskin.errors import (
+    ApiError,
+    GenerationFailedError,
+    GenerationLostError,
+    SubmissionUnknownError,
+)
+from reskin.journal import Entry, Journal, Phase
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+#: Seconds between two touches of a reservation whose create is being sent.
+HEARTBEAT_S = 5.0
+#: A reservation touched within this many seconds is being sent by a live run.
+LIVE_S = 20.0
+#: Seconds between two looks at a reservation another run is sending.
+WATCH_S = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +66,34 @@ class Submitted:
         return self.generation_id.split(":", 1)[0][:8]
 
 
-def earlier_generation(journal: Journal, fp: str, *, force: bool, retention_s: float) -> str | None:
+def lost_line(generation_id: str) -> str:
+    """What to say when the service no longer knows ``generation_id``."""
+    return (
+        f"the service no longer knows generation {generation_id} (it answered 404: restarted "
+        "or purged), so its result cannot be fetched; rerun with `force` to pay for a new one"
+    )
+
+
+async def earlier_generation(
+    journal: Journal,
+    fp: str,
+    *,
+    force: bool,
+    retention_s: float,
+    clock: Clock = time.time,
+    sleep: Sleep = asyncio.sleep,
+) -> str | None:
     """The live generation the journal holds for request ``fp``; None when one must be sent.
 
-    Raises instead when the journal says sending again could pay twice for nothing: the job
-    failed, or an earlier create got no answer (``force`` overrides both). Called before the
-    clip is prepared as well as right before the create, so a refusal costs no ffmpeg run.
+    Waits first while another run is sending the same request. Raises instead when the journal
+    says sending again could pay twice, or for nothing: the job failed, the service lost it, or
+    an earlier create got no answer (``force`` overrides them all). Called before the clip is
+    prepared as well as right before the create, so a refusal costs no ffmpeg run.
     """
-    entry = journal.get(fp)
-    if entry is None or force:
+    if force:
+        return None
+    entry = await settled_entry(journal, fp, clock=clock, sleep=sleep)
+    if entry is None:
         return None
     if journal.is_stale(entry, retention_s=retention_s):
         log.info("the earlier generation for this request is past retention: submitting anew")
@@ -57,12 +106,58 @@ def earlier_generation(journal: Journal, fp: str, *, force: bool, retention_s: f
             name="earlier failure",
             detail=entry.error or "",
         )
+    if entry.phase is Phase.LOST:
+        raise GenerationLostError(
+            lost_line(entry.generation_id or "?"), generation_id=entry.generation_id or ""
+        )
     if entry.phase is Phase.RESERVED or entry.generation_id is None:
+        by = f" ({entry.holder})" if entry.holder else ""
         raise SubmissionUnknownError(
-            "an earlier run sent this request but never learned its generation id, so the "
-            "service may already have it; rerun with `force` to submit again (may bill twice)"
+            f"an earlier run{by} sent this request but never learned its generation id, so "
+            "the service may already have it; rerun with `force` to submit again (may bill twice)"
         )
     return entry.generation_id
+
+
+async def settled_entry(
+    journal: Journal, fp: str, *, clock: Clock = time.time, sleep: Sleep = asyncio.sleep
+) -> Entry | None:
+    """The journal's entry for ``fp`` once no live run is in the middle of sending it."""
+    told = False
+    while True:
+        entry = journal.get(fp)
+        if entry is None or entry.phase is not Phase.RESERVED or not _live(entry, clock()):
+            return entry
+        if not told:
+            log.info("another run is sending this same request: waiting for its answer")
+            told = True
+        await sleep(WATCH_S)
+
+
+def _live(entry: Entry, now: float) -> bool:
+    touched = entry.updated_at if entry.updated_at is not None else entry.reserved_at
+    return now - touched < LIVE_S
+
+
+@contextlib.asynccontextmanager
+async def _heartbeat(journal: Journal, fp: str, sleep: Sleep) -> AsyncIterator[None]:
+    """Touch the reservation of ``fp`` every :data:`HEARTBEAT_S` while the block runs."""
+
+    async def beat() -> None:
+        while True:
+            await sleep(HEARTBEAT_S)
+            try:
+                await asyncio.to_thread(journal.touch, fp)
+            except Exception as exc:  # a missed beat only makes another run refuse, not pay
+                log.warning("could not touch the journal's reservation: %s", exc)
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
 
 
 async def submit_once(
@@ -73,31 +168,40 @@ async def submit_once(
     *,
     force: bool = False,
     retention_s: float,
+    clock: Clock = time.time,
+    sleep: Sleep = asyncio.sleep,
 ) -> Submitted:
     """The generation for request ``fp``: an existing one when the journal has it, else new.
 
     ``build_request`` is called only when a create is really sent (a data URI is built then,
     never stored).
     """
-    earlier = earlier_generation(journal, fp, force=force, retention_s=retention_s)
-    if earlier is not None:
-        log.info("resuming generation %s instead of submitting again", earlier)
-        return Submitted(earlier, resumed=True)
-    replace = force or journal.get(fp) is not None  # a stale entry is replaced
-
-    if not journal.reserve(fp, replace=replace):
-        raise SubmissionUnknownError(
-            "another run is submitting this same request right now; wait for it and rerun"
+    while True:
+        earlier = await earlier_generation(
+            journal, fp, force=force, retention_s=retention_s, clock=clock, sleep=sleep
         )
+        if earlier is not None:
+            log.info("resuming generation %s instead of submitting again", earlier)
+            return Submitted(earlier, resumed=True)
+        replace = force or journal.get(fp) is not None  # a stale entry is replaced
+        if journal.reserve(fp, replace=replace):
+            break
+        # Another run reserved it between our look and our claim: wait for its answer.
+
+    sending = Sending()
     try:
-        generation = await client.create(build_request())
+        async with _heartbeat(journal, fp, sleep):
+            generation = await client.create(build_request(), sending)
     except SubmissionUnknownError:
         raise  # the reservation stays: the job may exist
     except ApiError:
         journal.release(fp)  # answered with a refusal or never delivered: nothing to pay for
         raise
-    except Exception:
-        journal.release(fp)  # building the request failed before anything was sent
+    except BaseException:
+        # Building the request failed, or the run was interrupted (Ctrl-C, a cancel): the
+        # reservation goes only if nothing can have reached the service.
+        if not sending.may_have_arrived:
+            journal.release(fp)
         raise
     journal.accepted(fp, generation.id)
     log.info("submitted: generation %s", generation.id)

@@ -10,10 +10,13 @@ a :class:`~reskin.aimlapi.client.Throttle`, and :class:`CreatesThrottle` is the 
 =============================  ===============================================================
 ``<prefix>-jobs-in-flight``    a concurrency limit of ``RESKIN_MAX_JOBS_IN_FLIGHT`` slots. A
                                run holds one (:func:`job_slot`) from just before its create to
-                               the end of its poll, under a 60 s lease it renews: if the
-                               holder dies, the server takes the slot back when the lease runs
-                               out (a server restart forgets leases kept in memory, its
-                               default: then ``prefect gcl update <name> --active-slots 0``).
+                               the end of its poll, under a 60 s lease it renews every 10 s:
+                               if the holder dies, the server takes the slot back when the
+                               lease runs out. A server restart forgets leases (kept in
+                               memory by default) but not the slots they held: the holder
+                               finds its lease unknown at its next renewal or at its release,
+                               gives that orphaned slot back and holds a fresh lease, so the
+                               limit is back to 0 when the runs end (:class:`_JobSlot`).
 ``<prefix>-creates``           a rate limit: 1 slot, decaying ``RESKIN_CREATES_PER_MINUTE/60``
                                per second. Each create sent takes it
                                (:meth:`CreatesThrottle.before_create`), so creates are at least
@@ -24,30 +27,43 @@ a 429 from the service         :meth:`CreatesThrottle.after_429` puts the rate l
                                whole-slot step), the run that met the 429 included.
 =============================  ===============================================================
 
-Both are used with ``strict=True``: Prefect silently skips an unknown limit name otherwise.
-:func:`ensure_limits` makes them exist with the configured values once per run: two reads,
-plus a create or an update only when one is missing or a setting changed (the last run to
-start wins if processes disagree). A limit found missing later (deleted by hand, or a task run
-outside ``edit_video``) is made again on the spot, never skipped. An operator may switch a
-limit off in the UI to run unthrottled; reskin leaves that switch alone. A setting of 0
+Neither is ever skipped: Prefect's own ``concurrency()`` skips an unknown limit name silently
+unless ``strict=True``; here a name the server does not know (it grants nothing) is made on the
+spot. :func:`ensure_limits` makes them exist with the configured values once per run: two
+reads, plus a create or an update only when one is missing or a setting changed (the last run
+to start wins if processes disagree). A limit found missing later (deleted by hand, or a task
+run outside ``edit_video``) is made again on the spot. An operator may switch a limit off in the
+UI to run unthrottled; reskin leaves that switch alone. A setting of 0
 (``RESKIN_MAX_JOBS_IN_FLIGHT``, ``RESKIN_CREATES_PER_MINUTE``) switches that limit off for the
 run: nothing is made, taken or asked (on a SQLite server each costs a write that can meet a lock,
-docs/bench.md). Costs per run: those
-two reads, three calls for the job slot (acquire, renew, release; one more renewal per 45 s of
-polling) and one call per create sent.
+docs/bench.md). Costs per run: those two reads, three calls for the job slot (acquire, a renewal
+that checks the lease, release; one more renewal per 10 s of holding) and one call per create
+sent.
+
+Both are taken with the Prefect client's own calls (``increment_concurrency_slots[_with_lease]``,
+``renew_concurrency_lease``, ``release_concurrency_slots[_with_lease]``), waiting in the caller's
+task. Prefect's ``concurrency()`` and ``rate_limit()`` wait in a service on Prefect's loop
+thread instead, which a cancel does not reach: after Ctrl-C that service went on asking for the
+slot, and the process waited for it at exit (for good when the slot was an orphan of a server
+restart). Here a cancel (Ctrl-C, a cancelled flow run) ends a wait at once, and what the run
+holds is given back within :data:`CANCEL_GRACE_S`. One thing of Prefect's is left out: the
+``prefect.concurrency-limit.*`` events its helpers emit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
+import anyio
 import httpx
 from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.actions import (
@@ -55,11 +71,7 @@ from prefect.client.schemas.actions import (
     GlobalConcurrencyLimitUpdate,
 )
 from prefect.client.schemas.objects import ConcurrencyLeaseHolder
-from prefect.concurrency.asyncio import (
-    ConcurrencySlotAcquisitionError,
-    concurrency,
-    rate_limit,
-)
+from prefect.client.schemas.responses import ConcurrencyLimitWithLeaseResponse
 from prefect.exceptions import MissingContextError, ObjectAlreadyExists, ObjectNotFound
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
@@ -70,6 +82,18 @@ from reskin.settings import Settings
 
 #: Seconds a job slot stays taken after its holder stops renewing (the server's minimum).
 LEASE_S = 60.0
+#: Seconds between two renewals of a job slot's lease. Well under :data:`LEASE_S`, so that a
+#: lease forgotten by a restarting server is found out while it cannot have run out yet (the
+#: Prefect client retries a request through an outage of about 30 s).
+RENEW_EVERY_S = 10.0
+#: Seconds of :data:`LEASE_S` not trusted when telling a forgotten lease from one run out.
+_MARGIN_S = 5.0
+#: Seconds a cancelled holder is given to give back what it holds (the lease runs out anyway).
+CANCEL_GRACE_S = 2.0
+#: Seconds a holder at its end is given to give its slot back (riding out a server restart).
+RELEASE_S = 30.0
+#: Seconds at most between two asks for a slot or a turn while the limit is full.
+MAX_WAIT_S = 30.0
 
 Change = Literal["created", "updated", "unchanged"]
 
@@ -158,52 +182,298 @@ async def _ensure(client: PrefectClient, spec: LimitSpec) -> Change:
 
 
 @asynccontextmanager
-async def job_slot(settings: Settings) -> AsyncIterator[None]:
+async def job_slot(
+    settings: Settings, *, renew_every_s: float = RENEW_EVERY_S
+) -> AsyncIterator[None]:
     """Hold one slot of the jobs-in-flight limit; waits (logging why) while all are taken.
 
     Holds nothing without a shared server (:func:`shared_server`), or with
-    ``RESKIN_MAX_JOBS_IN_FLIGHT=0`` (no limit).
+    ``RESKIN_MAX_JOBS_IN_FLIGHT=0`` (no limit). A cancel ends the wait at once; the slot is
+    given back however the block ends, within :data:`CANCEL_GRACE_S` when it is cancelled.
+    The lease is renewed every ``renew_every_s`` (well under :data:`LEASE_S`).
     """
     if not shared_server() or not _wanted(jobs_limit(settings)):
         yield
         return
-    name = jobs_limit(settings).name
-    holder = _holder()
-
-    def hold(max_retries: int | None) -> AbstractAsyncContextManager[None]:
-        return concurrency(
-            name,
-            occupy=1,
-            max_retries=max_retries,
-            lease_duration=LEASE_S,
-            strict=True,
-            holder=holder,
-            # A renewal that fails (a blip of the Prefect server) must not kill a paid job's
-            # poll: the worst case is that another run starts a job a little early.
-            raise_on_lease_renewal_failure=False,
-        )
-
-    async with AsyncExitStack() as stack:
+    async with get_client() as client:
+        slot = _JobSlot(client, settings, renew_every_s)
+        await slot.take()
+        keeper = asyncio.create_task(slot.keep(), name=f"renew {slot.name}")
+        ended_by: BaseException | None = None
         try:
-            await stack.enter_async_context(hold(0))
-        except ConcurrencySlotAcquisitionError as exc:
-            if _locked(exc):
-                _logger().info(
-                    "waiting for a job slot: all %d are taken (Prefect limit %s); if no job is "
-                    "really in flight, free them with `prefect gcl update %s --active-slots 0`",
-                    settings.max_jobs_in_flight,
-                    name,
-                    name,
+            yield
+        except BaseException as exc:
+            ended_by = exc
+            raise
+        finally:
+            cancelled = isinstance(ended_by, (asyncio.CancelledError, KeyboardInterrupt))
+            # Shielded: a flow run cancelled through an anyio scope cancels every await in it.
+            with anyio.CancelScope(shield=True):
+                with anyio.move_on_after(CANCEL_GRACE_S if cancelled else RELEASE_S):
+                    keeper.cancel()
+                    await asyncio.wait({keeper})
+                    await slot.give_back()
+            if slot.lease is not None:
+                _logger().warning(
+                    "could not give the job slot back to the Prefect server in time; it "
+                    "takes it back when the lease runs out (in %.0f s at most)",
+                    LEASE_S,
                 )
-            elif _missing(exc):
-                await ensure_limits(settings)
-            else:
-                raise _unusable(name, exc) from exc
+            if slot.orphaned:
+                _logger().warning(
+                    "could not give back the job slot whose lease the Prefect server forgot: "
+                    "if no job is in flight, free it with `prefect gcl update %s "
+                    "--active-slots 0`",
+                    slot.name,
+                )
+
+
+class _JobSlot:
+    """One slot of the jobs-in-flight limit under a lease, kept honest across server restarts.
+
+    The slot is counted in the limit's ``active_slots`` (in the database); the lease that says
+    who holds it lives in the server's lease storage (in memory by default). A restart keeps
+    the first and forgets the second: renewing then answers 410, and releasing with the lease
+    silently does nothing, so the slot would stay taken for good. Hence:
+
+    - every renewal (:meth:`keep`, and :meth:`give_back` before it releases) tells a lease the
+      server *forgot* from one it *took back* when it expired (its repossessor decrements the
+      slot then): the server cannot have let it expire while less than the lease's duration
+      (minus :data:`_MARGIN_S`) has passed since a renewal was sent that it accepted;
+    - a forgotten lease's slot is ours and counted still: it is given back without a lease
+      (``/decrement``, one slot), and a fresh lease is asked for at once, so the run is
+      counted again and a dead holder's slot still comes back when the lease runs out. A slot
+      taken back by the server is not given back again (that would free another run's slot),
+      nor is a decrement a cancel cut off midway (it may have been done); one the server
+      refused is tried again at the next renewal and at the end.
+    - if the fresh lease finds the limit full (another run took the slot in between), this run
+      goes on without one and asks again at each renewal: a paid job's poll never stops for it.
+
+    Left open: a release with the lease that reaches a server restarted since the check just
+    before it does nothing (a window of one call), and a lease the server forgot while this
+    run could not reach it for longer than the lease cannot be told from one it took back, so
+    its slot is left (logged, with the command that frees it).
+    """
+
+    def __init__(
+        self,
+        client: PrefectClient,
+        settings: Settings,
+        renew_every_s: float = RENEW_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.renew_every_s = renew_every_s
+        self.clock = clock
+        self.name = jobs_limit(settings).name
+        self.holder = _holder()
+        #: The lease the server knows this slot by; None while the run holds no slot.
+        self.lease: UUID | None = None
+        #: When the last call the server answered with the lease alive was sent (monotonic).
+        self.confirmed_at = 0.0
+        self.taken_at: float | None = None
+        #: Whether a slot whose lease the server forgot is still to be given back.
+        self.orphaned = False
+
+    async def take(self) -> None:
+        """Wait for a slot; a missing limit is made once (:func:`ensure_limits`)."""
+        told = ensured = False
+        while True:
             try:
-                await stack.enter_async_context(hold(None))
-            except ConcurrencySlotAcquisitionError as again:
-                raise _unusable(name, again) from again
-        yield
+                wait_s = await self._ask()
+            except _MissingLimit:
+                if ensured:
+                    raise _unusable(self.name, "it does not exist, even once made") from None
+                await ensure_limits(self.settings)
+                ensured = True
+                continue
+            except httpx.HTTPStatusError as exc:
+                raise _unusable(self.name, _status(exc)) from exc
+            except httpx.HTTPError as exc:
+                raise _unusable(self.name, f"{type(exc).__name__}: {exc}") from exc
+            if wait_s is None:
+                return
+            if not told:
+                _logger().info(
+                    "waiting for a job slot: all %d are taken (Prefect limit %s)",
+                    self.settings.max_jobs_in_flight,
+                    self.name,
+                )
+                told = True
+            await asyncio.sleep(wait_s)
+
+    async def keep(self) -> None:
+        """Renew the lease every ``renew_every_s``, mending it when the server lost it."""
+        while True:
+            await asyncio.sleep(self.renew_every_s)
+            try:
+                await self._mend()
+            except Exception as exc:  # a blip of the server must not stop a paid job's poll
+                _logger().warning(
+                    "could not renew the job slot (Prefect limit %s): %s; trying again in %.0f s",
+                    self.name,
+                    exc,
+                    self.renew_every_s,
+                )
+
+    async def give_back(self) -> None:
+        """Release the slot: with its lease, or without one when the server forgot the lease."""
+        try:
+            lease = self.lease
+            if lease is not None:
+                state = await self._renew(lease)
+                if state == "held":
+                    await self.client.release_concurrency_slots_with_lease(lease)
+                    self.lease = None
+                elif state == "forgotten":
+                    _logger().warning(_FORGOTTEN + ": giving the slot it held back", self.name)
+                    await self._forget()
+                else:
+                    _logger().warning(_TAKEN_BACK, self.name)
+                    self.lease = None
+            await self._settle_orphan()
+        except httpx.HTTPError as exc:
+            _logger().warning("could not give the job slot back (%s): %s", self.name, exc)
+
+    async def _mend(self) -> None:
+        await self._settle_orphan()
+        if self.lease is not None:
+            state = await self._renew(self.lease)
+            if state == "held":
+                return
+            if state == "forgotten":
+                _logger().warning(
+                    _FORGOTTEN + ": giving the slot it held back, asking for a fresh one",
+                    self.name,
+                )
+                await self._forget()
+            else:
+                _logger().warning(_TAKEN_BACK + "; asking for a fresh one", self.name)
+                self.lease = None
+        if await self._ask() is not None:
+            _logger().warning(
+                "no job slot free for a fresh lease: the job goes on, asking again in %.0f s "
+                "(Prefect limit %s)",
+                self.renew_every_s,
+                self.name,
+            )
+
+    async def _ask(self) -> float | None:
+        """Ask once for a slot under a fresh lease: None when granted, else seconds to wait."""
+        sent = self.clock()
+        try:
+            response = await _granted_or_given_back(
+                self.client,
+                self.client.increment_concurrency_slots_with_lease(
+                    names=[self.name],
+                    slots=1,
+                    mode="concurrency",
+                    lease_duration=LEASE_S,
+                    holder=self.holder,
+                ),
+            )
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != 423:
+                raise
+            return _retry_after(exc.response)
+        granted = ConcurrencyLimitWithLeaseResponse.model_validate(response.json())
+        if not granted.limits:  # an unknown name: the server leased nothing, hand it back
+            with contextlib.suppress(httpx.HTTPError):
+                await self.client.release_concurrency_slots_with_lease(granted.lease_id)
+            raise _MissingLimit(f"no Prefect limit {self.name}")
+        self.lease, self.confirmed_at = granted.lease_id, sent
+        if self.taken_at is None:
+            self.taken_at = sent
+        return None
+
+    async def _renew(self, lease: UUID) -> Literal["held", "forgotten", "taken back"]:
+        sent = self.clock()
+        try:
+            await self.client.renew_concurrency_lease(lease, LEASE_S)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code not in (404, 410):  # 410: "lease not found"
+                raise
+            if self.clock() < self.confirmed_at + LEASE_S - _MARGIN_S:
+                return "forgotten"
+            return "taken back"
+        self.confirmed_at = sent
+        return "held"
+
+    async def _forget(self) -> None:
+        """The server forgot the lease: its slot, ours and counted still, goes back without it."""
+        self.lease, self.orphaned = None, True
+        await self._settle_orphan()
+
+    async def _settle_orphan(self) -> None:
+        """Give back the slot of a forgotten lease (``/decrement``, one slot), if one is owed."""
+        if not self.orphaned:
+            return
+        self.orphaned = False  # before the call: a decrement cut off midway is never sent twice
+        held_s = max(self.clock() - (self.taken_at or 0.0), 0.001)
+        try:
+            await self.client.release_concurrency_slots(
+                names=[self.name], slots=1, occupancy_seconds=held_s
+            )
+        except httpx.HTTPError:
+            self.orphaned = True  # refused or unreachable: again at the next renewal, the end
+            raise
+
+
+_FORGOTTEN = "the Prefect server forgot this run's job slot lease (restarted?; Prefect limit %s)"
+_TAKEN_BACK = (
+    "the Prefect server took this run's job slot back, its lease having run out unrenewed "
+    "(Prefect limit %s)"
+)
+
+
+class _MissingLimit(Exception):
+    """The server has no limit of that name (it leases nothing for it)."""
+
+
+async def _granted_or_given_back(
+    client: PrefectClient, request: Coroutine[Any, Any, httpx.Response]
+) -> httpx.Response:
+    """``request``'s response (an increment with a lease); if the caller is cancelled while
+    it is under way, what it was granted is given back before the cancel goes on."""
+    sent = asyncio.ensure_future(request)
+    try:
+        return await asyncio.shield(sent)
+    except asyncio.CancelledError:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_GRACE_S):
+            await asyncio.wait({sent})
+            lease = _lease_of(sent)
+            if lease is not None:
+                with contextlib.suppress(httpx.HTTPError):
+                    await client.release_concurrency_slots_with_lease(lease)
+        sent.cancel()
+        raise
+
+
+def _lease_of(sent: asyncio.Future[httpx.Response]) -> UUID | None:
+    """The lease a finished increment was granted, if any."""
+    if not sent.done() or sent.cancelled() or sent.exception() is not None:
+        return None
+    granted = ConcurrencyLimitWithLeaseResponse.model_validate(sent.result().json())
+    return granted.lease_id if granted.limits else None
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """The server's ``Retry-After`` for a 423, at most :data:`MAX_WAIT_S`."""
+    try:
+        return min(max(float(response.headers["Retry-After"]), 0.0), MAX_WAIT_S)
+    except (KeyError, ValueError):
+        return 1.0
+
+
+def _status(exc: httpx.HTTPStatusError) -> str:
+    """``422: <detail>``, the one line a status error is shown as."""
+    try:
+        body = exc.response.json()
+    except ValueError:
+        body = None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return f"{exc.response.status_code}: {detail or exc.response.reason_phrase}"
 
 
 class CreatesThrottle:
@@ -217,16 +487,26 @@ class CreatesThrottle:
         """Wait for this create's turn, shared by every process on the Prefect server."""
         if not shared_server() or not _wanted(creates_limit(self.settings)):
             return
-        try:
-            await rate_limit(self.name, occupy=1, strict=True)
-        except ConcurrencySlotAcquisitionError as exc:
-            if not _missing(exc):
-                raise _unusable(self.name, exc) from exc
-            await ensure_limits(self.settings)
-            try:
-                await rate_limit(self.name, occupy=1, strict=True)
-            except ConcurrencySlotAcquisitionError as again:
-                raise _unusable(self.name, again) from again
+        ensured = False
+        async with get_client() as client:
+            while True:
+                try:
+                    response = await client.increment_concurrency_slots(
+                        names=[self.name], slots=1, mode="rate_limit"
+                    )
+                except httpx.HTTPStatusError as exc:
+                    if exc.response.status_code != 423:
+                        raise _unusable(self.name, _status(exc)) from exc
+                    await asyncio.sleep(_retry_after(exc.response))
+                    continue
+                except httpx.HTTPError as exc:
+                    raise _unusable(self.name, f"{type(exc).__name__}: {exc}") from exc
+                if response.json():  # the limits it took a turn of
+                    return
+                if ensured:
+                    raise _unusable(self.name, "it does not exist, even once made")
+                await ensure_limits(self.settings)
+                ensured = True
 
     async def after_429(self, delay_s: float) -> None:
         """Give nobody a turn for ``delay_s``: the rate limit goes into debt.
@@ -259,21 +539,11 @@ def _wanted(spec: LimitSpec) -> bool:
     return spec.limit > 0
 
 
-def _locked(exc: ConcurrencySlotAcquisitionError) -> bool:
-    """True when the slots were all taken (423), not when the limit is unusable."""
-    cause = exc.__cause__
-    return isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code == 423
-
-
-def _missing(exc: ConcurrencySlotAcquisitionError) -> bool:
-    """True when the limit does not exist (raised by Prefect itself, under ``strict``)."""
-    return exc.__cause__ is None
-
-
-def _unusable(name: str, exc: ConcurrencySlotAcquisitionError) -> ConfigError:
+def _unusable(name: str, reason: str) -> ConfigError:
     return ConfigError(
-        f"the Prefect limit {name} cannot be used ({exc}); check that PREFECT_API_URL points at "
-        "a running Prefect server, and that nobody changed the limit by hand (rerun to reset it)"
+        f"the Prefect limit {name} cannot be used ({reason}); check that PREFECT_API_URL points "
+        "at a running Prefect server, and that nobody changed the limit by hand (rerun to reset "
+        "it)"
     )
 
 

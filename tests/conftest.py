@@ -56,10 +56,15 @@ XDIST_GROUPS: dict[str, str] = {
     "tests/deployments/": "deployments",
     "tests/flows/test_edit_video": "prefect-harness-1",
     "tests/flows/": "prefect-harness-2",
+    "tests/tasks/test_slot_restart": "prefect-restart",  # restarts a server of its own
+    "tests/tasks/test_cancel.py": "prefect-server-1",
     "tests/tasks/": "prefect-harness-2",
     "tests/cli/test_edit.py": "prefect-server-1",
+    "tests/cli/test_interrupt.py": "prefect-server-1",
     "tests/cli/test_models.py": "prefect-server-2",
     "tests/test_crash_resume.py": "prefect-server-2",
+    "tests/test_disk_full.py": "prefect-server-2",
+    "tests/test_shared_journal.py": "prefect-server-2",
     "tests/test_prefect_server.py": "prefect-server-2",
     "tests/ui/": "prefect-server-2",
 }

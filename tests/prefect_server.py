@@ -13,6 +13,10 @@ Against a running server a CLI flow run costs about 3 s instead of the embedded 
 its own (``start_new_session``), and :meth:`PrefectServer.stop` signals that group by its id:
 whatever the server spawned goes with it, and nothing else is touched. An ``atexit`` hook does
 the same if the session ends without calling ``stop``.
+
+:meth:`PrefectServer.restart` stops the server and starts it again on the same port, home and
+database, as an operator's restart does: what it keeps in memory (concurrency leases) is gone,
+what it keeps in its database (runs, limits and their active slots) stays.
 """
 
 from __future__ import annotations
@@ -47,7 +51,10 @@ class PrefectServer:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    #: What ``start_prefect_server(env=...)`` added to the server's environment.
+    env: Mapping[str, str] = field(default_factory=dict)
     _stopped: bool = field(default=False, repr=False)
+    _starts: int = field(default=1, repr=False)
 
     @property
     def api_url(self) -> str:
@@ -78,6 +85,18 @@ class PrefectServer:
             return
         self._stopped = True
         stop_group(self.process, _STOP_GRACE_S)
+
+    def restart(self, *, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Stop the server and start it again on the same port, home (database) and settings;
+        return once ``/api/health`` answers, raise with its log when it does not."""
+        self.stop()
+        self._starts += 1
+        self.log_path = self.home / f"server-restart-{self._starts}.log"
+        self.process = _launch(self.home, self.host, self.port, self.env, self.log_path)
+        self._stopped = False
+        if not _wait_healthy(self, timeout_s):
+            self.stop()
+            raise RuntimeError(f"prefect server did not come back healthy:\n{self.log_tail()}")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -115,26 +134,15 @@ def start_prefect_server(
     ``env`` adds to the server's environment, e.g. ``PREFECT_API_DATABASE_CONNECTION_URL``.
     """
     home.mkdir(parents=True, exist_ok=True)
-    prefect = Path(sys.executable).with_name("prefect")
+    extra = dict(env or {})
     failure = ""
     for attempt in range(1, _PORT_ATTEMPTS + 1):
         port = free_port(host)
         log_path = home / f"server-{attempt}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [str(prefect), "server", "start", "--host", host, "--port", str(port)],
-                # Without it the UI is told its API is on the default port 4200, not this one.
-                env={
-                    **server_env(home),
-                    "PREFECT_UI_API_URL": f"http://{host}:{port}/api",
-                    **(env or {}),
-                },
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a group of its own, so stop() can signal it whole
-            )
-        server = PrefectServer(home=home, host=host, port=port, process=process, log_path=log_path)
+        process = _launch(home, host, port, extra, log_path)
+        server = PrefectServer(
+            home=home, host=host, port=port, process=process, log_path=log_path, env=extra
+        )
         atexit.register(server.stop)
         if _wait_healthy(server, timeout_s):
             return server
@@ -144,6 +152,23 @@ def start_prefect_server(
         if "address already in use" not in failure.lower():
             break
     raise RuntimeError(f"prefect server did not become healthy:\n{failure}")
+
+
+def _launch(
+    home: Path, host: str, port: int, env: Mapping[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """``prefect server start`` in a process group of its own, its output in ``log_path``."""
+    prefect = Path(sys.executable).with_name("prefect")
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [str(prefect), "server", "start", "--host", host, "--port", str(port)],
+            # Without it the UI is told its API is on the default port 4200, not this one.
+            env={**server_env(home), "PREFECT_UI_API_URL": f"http://{host}:{port}/api", **env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a group of its own, so stop() can signal it whole
+        )
 
 
 def _wait_healthy(server: PrefectServer, timeout_s: float) -> bool:

@@ -10,7 +10,8 @@ import pytest
 
 from reskin.aimlapi.retry import RetryPolicy
 from reskin.download import download
-from reskin.errors import DownloadError, ResultExpiredError
+from reskin.errors import DiskFullError, DownloadError, ResultExpiredError
+from tests.disk import SmallDisks, small_disks_fixture  # noqa: F401 (registers the fixture)
 
 pytestmark = pytest.mark.anyio
 
@@ -97,3 +98,38 @@ async def test_the_size_cap_holds_with_and_without_content_length(tmp_path):
     with pytest.raises(DownloadError, match="cap"):
         await fetch(Cdn(streamed), tmp_path / "b.mp4", max_bytes=1000)
     assert not list(tmp_path.iterdir())
+
+
+# --- a full disk (real small disks: tests/disk.py) ---------------------------------------------
+
+BIG = bytes(3_000_000)  # more than the disks below hold
+
+
+async def test_a_declared_size_that_cannot_fit_is_refused_before_the_first_byte(
+    small_disks: SmallDisks, tmp_path: Path
+):
+    disk = small_disks.mount(tmp_path / "disk", 2_000_000)
+    cdn = Cdn(body(BIG, len(BIG)), ok())
+
+    with pytest.raises(DiskFullError) as caught:
+        await fetch(cdn, disk / "r.mp4", max_bytes=10**8)
+
+    assert caught.value.folder == disk
+    assert "free at least 4 MB there" in str(caught.value)  # 3 MB and the headroom
+    assert len(cdn.requests) == 1  # a full disk is not retried
+    assert list(disk.iterdir()) == []  # no part file
+
+
+async def test_a_disk_that_fills_mid_download_is_the_same_line_and_leaves_no_part(
+    small_disks: SmallDisks, tmp_path: Path
+):
+    disk = small_disks.mount(tmp_path / "disk", 1_000_000)
+    cdn = Cdn(body(BIG), ok())  # no Content-Length: nothing to check up front
+
+    with pytest.raises(DiskFullError) as caught:
+        await fetch(cdn, disk / "r.mp4", max_bytes=10**8)
+
+    assert caught.value.folder == disk
+    assert "free some space there" in str(caught.value)
+    assert len(cdn.requests) == 1
+    assert list(disk.iterdir()) == []

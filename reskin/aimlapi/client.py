@@ -55,6 +55,19 @@ class Throttle(Protocol):
         (its ``Retry-After``, else the backoff) before trying again."""
 
 
+class Sending:
+    """Whether a create may have reached the service (kept up to date by ``create``).
+
+    True from the moment a body goes on the wire until an answer proves the service did not
+    take it (a refusal, a 429, a connection never made). A caller interrupted in the middle of
+    a create (Ctrl-C, a cancel) reads it to decide: false, nothing can be billed and its
+    reservation may go; true, the job may exist and the reservation must stay.
+    """
+
+    def __init__(self) -> None:
+        self.may_have_arrived = False
+
+
 @functools.cache
 def shared_ssl_context() -> ssl.SSLContext:
     """The process's one SSL context, built as httpx builds its default (certifi's CA bundle,
@@ -167,10 +180,16 @@ class AimlapiClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def create(self, request: CreateRequest) -> Generation:
-        """Submit a generation. Retried only while the service surely did not accept it."""
+    async def create(self, request: CreateRequest, sending: Sending | None = None) -> Generation:
+        """Submit a generation. Retried only while the service surely did not accept it;
+        ``sending`` tells, at any moment, whether it may have (:class:`Sending`)."""
         response = await self._call(
-            "POST", GENERATIONS_PATH, json=request.body(), is_create=True, what="create"
+            "POST",
+            GENERATIONS_PATH,
+            json=request.body(),
+            is_create=True,
+            what="create",
+            sending=sending or Sending(),
         )
         return self._generation(response, "create")
 
@@ -194,19 +213,23 @@ class AimlapiClient:
         what: str,
         json: object | None = None,
         params: dict[str, str] | None = None,
+        sending: Sending | None = None,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._key.get_secret_value()}"}
+        sending = sending or Sending()
         attempt = 0
         while True:
             attempt += 1
             if is_create and self._throttle is not None:
                 await self._throttle.before_create()
+            sending.may_have_arrived = True
             try:
                 response = await self._http.request(
                     method, path, json=json, params=params, headers=headers
                 )
             except httpx.TransportError as exc:
                 verdict = self._retry.classify_exception(exc, is_create=is_create)
+                sending.may_have_arrived = verdict is Verdict.AMBIGUOUS
                 kind = type(exc).__name__
                 if verdict is Verdict.AMBIGUOUS:
                     log.debug("%s: %s after the body was sent; not retried", what, kind)
@@ -227,6 +250,7 @@ class AimlapiClient:
 
             error = self._status_error(response, what, attempt)
             verdict = self._retry.classify_status(response.status_code, is_create=is_create)
+            sending.may_have_arrived = verdict is Verdict.AMBIGUOUS
             if verdict is Verdict.AMBIGUOUS:
                 raise SubmissionUnknownError(
                     f"the {what} request got {response.status_code} after it was sent: the "

@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 
-from reskin.cli.console import describe, out, prefect_console
+from reskin.cli.console import describe, err, out, prefect_console
 from reskin.edit.request import EditRequest, EditResult, resolve
 from reskin.errors import ConfigError, InputError
 from reskin.media.sound import AudioMode
@@ -85,13 +85,26 @@ def edit(
     settings = load_settings()
     require_service(settings)
     resolve(request, settings.model)  # the default model's limits and options, before Prefect
-    result, run_id = run_edit(request)
+    try:
+        result, run_id = run_edit(request)
+    except KeyboardInterrupt:
+        # One line, not click's "Aborted!": what was held is released by now (a create that
+        # never left gives up its reservation; an accepted job stays journaled).
+        err.print(f"[yellow]interrupted[/yellow]: {INTERRUPTED}")
+        raise typer.Exit(130) from None
     if json:
         print(result.model_dump_json())  # stdout holds the JSON and nothing else
         return
     # Escaped: a path or an id in [brackets] would otherwise be taken for rich markup.
     out.print(f"[green]done[/green]: {escape(result.output)} ({escape(describe(result))})")
     out.print(f"run: {run_id} (see it in the Prefect UI)")
+
+
+#: What Ctrl-C leaves, and what to do next.
+INTERRUPTED = (
+    "stopped before the end; rerun the same command to go on (a job the service accepted is "
+    "resumed, not paid again)"
+)
 
 
 def build_request(**fields: object) -> EditRequest:

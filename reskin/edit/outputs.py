@@ -6,6 +6,10 @@ and its preview ``<name>.preview.png`` beside it. An ``s3://`` output is first w
 verified in the work folder exactly the same way; only then are the preview and the video
 uploaded (the video last, so an object at the output key is always a whole, verified edit),
 and the local copy is removed (the downloaded result stays for reuse).
+
+The video itself is written by ``sound`` (atomically: on a full disk its temporary file is
+removed and nothing is at the output path); a preview that does not fit is left out with a
+warning, its temporary file removed too (:mod:`reskin.media.finalize`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from reskin.edit.prepare import Planned, Taken
 from reskin.edit.request import EditRequest
 from reskin.edit.results import Sounded
 from reskin.edit.services import Services
-from reskin.errors import ReskinError
+from reskin.errors import DiskFullError, ReskinError
 from reskin.media.preview import contact_sheet
 from reskin.settings import Settings
 from reskin.storage.s3 import S3Location, S3Storage
@@ -107,6 +111,10 @@ def _preview(taken: Taken, planned: Planned, sounded: Sounded, services: Service
             before_info=taken.info,
             after_info=sounded.info,
         )
+    except DiskFullError as exc:
+        # The edit is whole at its output; only the picture did not fit (nothing left of it).
+        log.warning("no before/after preview for %s: no space left in %s", video, exc.folder)
+        return None
     except ReskinError as exc:
         log.warning("no before/after preview for %s: %s", video, exc)
         return None

@@ -141,6 +141,8 @@ async def edit(
         if isinstance(planned, ToSend):
             clip = await stages.conform(taken, planned, services)
             laps("conform")
+            # Before anything is paid: room for the result and the final video (one line if not).
+            results.ensure_room_to_finish(request, clip, planned, services.settings)
             placed = await stages.place(clip, services)
             laps("place")
         async with stages.job_slot(services):

@@ -6,6 +6,10 @@ The request's fingerprint (what was asked: the source's content hash, the window
 the model, the options, the service) is what the submission journal keys on. When the journal
 already holds a live generation for it, ``plan`` says so (:class:`ToResume`) and the clip is
 neither conformed nor placed; the plan alone tells ``sound`` where the sound comes from.
+
+The work folder filling up ends ``take_in`` or ``conform`` in one line naming it
+(:mod:`reskin.space`); ``conform`` refuses before ffmpeg starts when about the source's size is
+not free there. Nothing is paid for by then.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from reskin.media.intake import make_job_dir
 from reskin.media.probe import MediaInfo
 from reskin.media.sound import AudioMode, OriginalSound
 from reskin.settings import Settings
+from reskin.space import NOTHING_PAID, writing
 from reskin.submission import earlier_generation
 
 log = logging.getLogger(__name__)
@@ -122,12 +127,15 @@ async def take_in(request: EditRequest, services: Services) -> Taken:
         await asyncio.to_thread(services.storage.check_bucket, output)
     jobs = settings.work_dir / "jobs"
     _prune(jobs)
-    job_dir = make_job_dir(jobs)
+    with writing(settings.work_dir, what="the job folder"):
+        job_dir = make_job_dir(jobs)
     try:
-        intake = await take_source(request.input, job_dir, services.tools, settings)
-        refs = await take_references(
-            request.reference_images, job_dir, resolved.spec.references, settings
-        )
+        # A full work folder is named as the user set it (RESKIN_WORK_DIR), not the job's.
+        with writing(settings.work_dir, what="the copy of the input"):
+            intake = await take_source(request.input, job_dir, services.tools, settings)
+            refs = await take_references(
+                request.reference_images, job_dir, resolved.spec.references, settings
+            )
     except BaseException:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
@@ -152,7 +160,7 @@ async def plan(request: EditRequest, taken: Taken, services: Services) -> Planne
         window=request.window,
         limits=taken.resolved.spec.limits,
     )
-    earlier = earlier_generation(
+    earlier = await earlier_generation(
         services.journal,
         taken.fingerprint,
         force=request.force,
@@ -168,17 +176,20 @@ async def plan(request: EditRequest, taken: Taken, services: Services) -> Planne
 async def conform(taken: Taken, planned: ToSend, services: Services) -> Clip:
     """The clip the service gets, made as ``planned`` says (a hard link when it conforms)."""
     settings = services.settings
-    done = await asyncio.to_thread(
-        conform_file,
-        taken.source,
-        taken.job_dir / "clip.mp4",
-        planned.conform,
-        services.tools,
-        timeout_s=settings.ffmpeg_timeout_s,
-        preset=settings.conform_preset,
-        crf=settings.conform_crf,
-        limits=taken.resolved.spec.limits,
-    )
+    # About the source's size when ffmpeg writes it (a hard link takes no room); nothing paid.
+    size = None if planned.conform.action is Action.PASSTHROUGH else taken.info.size_bytes
+    with writing(settings.work_dir, size, what="the conformed clip", note=NOTHING_PAID):
+        done = await asyncio.to_thread(
+            conform_file,
+            taken.source,
+            taken.job_dir / "clip.mp4",
+            planned.conform,
+            services.tools,
+            timeout_s=settings.ffmpeg_timeout_s,
+            preset=settings.conform_preset,
+            crf=settings.conform_crf,
+            limits=taken.resolved.spec.limits,
+        )
     return Clip(done.path, planned.source_url)
 
 

@@ -18,7 +18,7 @@ from typing import assert_never
 
 from reskin.aimlapi.retry import RetryPolicy
 from reskin.download import download
-from reskin.edit.prepare import Planned, Taken, original_sound
+from reskin.edit.prepare import Clip, Planned, Taken, original_sound
 from reskin.edit.request import EditRequest
 from reskin.edit.services import Services
 from reskin.edit.wait import Downloaded, Finished, Ready
@@ -27,6 +27,21 @@ from reskin.media.probe import MediaInfo, probe
 from reskin.media.sound import finish
 from reskin.media.verify import verify
 from reskin.settings import Settings
+from reskin.space import (
+    NOTHING_PAID,
+    PAID_KEPT,
+    disk_full_error,
+    free_bytes,
+    needed_for,
+    same_disk,
+    writing,
+)
+
+#: A result's bytes per second of video, for the space checked before paying: 10 Mbit/s, above
+#: what the services return at 1080p; the conformed clip's size when that is larger.
+RESULT_BYTES_PER_S = 1_250_000
+#: The final video's sound beyond the result's bytes: AAC stereo at 160 kbit/s, with room.
+SOUND_BYTES_PER_S = 25_000
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +84,42 @@ def results_dir(settings: Settings) -> Path:
     return settings.work_dir / "results"
 
 
+def output_folder(request: EditRequest, settings: Settings) -> Path:
+    """The folder the final video is written in, as a user knows it: the output's own, or the
+    work folder for an ``s3://`` output (staged there)."""
+    return settings.work_dir if request.output_location is not None else request.output_path.parent
+
+
+def result_estimate(clip: Clip, planned: Planned) -> int:
+    """Bytes the service's result will take, before it exists: the clip's size at least."""
+    try:
+        clip_bytes = clip.path.stat().st_size
+    except OSError:
+        clip_bytes = 0
+    return max(clip_bytes, round(planned.conform.sent_s * RESULT_BYTES_PER_S))
+
+
+def ensure_room_to_finish(
+    request: EditRequest, clip: Clip, planned: Planned, settings: Settings
+) -> None:
+    """Refuse before the create is sent (nothing paid) when the work folder cannot take the
+    result, or the output's folder the final video, by :func:`result_estimate`; both on one
+    disk, it must take the two. Space that cannot be read lets the edit go on."""
+    result = result_estimate(clip, planned)
+    final = result + round(planned.conform.duration_s * SOUND_BYTES_PER_S)
+    work, out = settings.work_dir, output_folder(request, settings)
+    needs = [(work, result, "the result"), (out, final, "the final video")]
+    if same_disk(work, out):
+        needs = [(work, result + final, "the result and the final video")]
+    for folder, size, what in needs:
+        try:
+            free = free_bytes(folder)
+        except OSError:
+            continue
+        if free < needed_for(size):
+            raise disk_full_error(folder, needed_for(size), what=what, note=NOTHING_PAID)
+
+
 async def fetch(taken: Taken, finished: Finished, services: Services) -> Fetched:
     """The result on disk: downloaded now (and decoded whole, then journaled), or the earlier
     download the poll found."""
@@ -91,16 +142,19 @@ async def fetch_result(ready: Ready, fp: str, services: Services) -> MediaInfo:
     probe of the download (``.path`` is the file), so nothing probes it again."""
     settings = services.settings
     folder = results_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
+    with writing(settings.work_dir, what="the result", note=PAID_KEPT):
+        folder.mkdir(parents=True, exist_ok=True)
     _prune(folder, settings.result_retention_h * 3600)
     dest = folder / f"{fp}.mp4"
-    size = await download(
-        ready.url,
-        dest,
-        max_bytes=settings.download_max_bytes,
-        timeout_s=settings.download_timeout_s,
-        retry=RetryPolicy.from_settings(settings),
-    )
+    # The journal still holds the generation as accepted: the rerun downloads it, unpaid.
+    with writing(settings.work_dir, what="the result", note=PAID_KEPT):
+        size = await download(
+            ready.url,
+            dest,
+            max_bytes=settings.download_max_bytes,
+            timeout_s=settings.download_timeout_s,
+            retry=RetryPolicy.from_settings(settings),
+        )
     try:
         info = await asyncio.to_thread(
             verify,
@@ -125,16 +179,20 @@ async def sound(
     """The final video with the sound ``request`` asks for, in sync, cut to the window: written
     whole and verified at its staging path, or not at all."""
     settings = services.settings
-    info = await asyncio.to_thread(
-        finish,
-        fetched.path,
-        staging_path(request, taken.fingerprint, settings),
-        original_sound(taken, planned),
-        services.tools,
-        mode=request.audio,
-        timeout_s=settings.ffmpeg_timeout_s,
-        result_info=fetched.info,
-    )
+    # About the result's bytes and the sound's: refused before ffmpeg starts when that cannot
+    # fit; the download stays journaled, so the rerun only writes this file.
+    final = fetched.info.size_bytes + round(planned.conform.duration_s * SOUND_BYTES_PER_S)
+    with writing(output_folder(request, settings), final, what="the final video", note=PAID_KEPT):
+        info = await asyncio.to_thread(
+            finish,
+            fetched.path,
+            staging_path(request, taken.fingerprint, settings),
+            original_sound(taken, planned),
+            services.tools,
+            mode=request.audio,
+            timeout_s=settings.ffmpeg_timeout_s,
+            result_info=fetched.info,
+        )
     return Sounded(info)
 
 

@@ -27,7 +27,10 @@ from reskin.storage.s3 import S3Storage
 
 
 def journal_of(settings: Settings) -> Journal:
-    """The journal these settings name (``<work dir>/journal.sqlite3``)."""
+    """The journal these settings name: the PostgreSQL database of ``RESKIN_JOURNAL_URL``,
+    shared by every machine, else ``<work dir>/journal.sqlite3`` (this machine only)."""
+    if settings.journal_url is not None:
+        return Journal(settings.journal_url.get_secret_value())
     return Journal(settings.work_dir / "journal.sqlite3")
 
 
@@ -44,6 +47,7 @@ class Services:
     ) -> None:
         self.settings = settings
         self.tools = tools or find_ffmpeg(settings.ffmpeg_binary)
+        self._owns_journal = journal is None
         self.journal = journal or journal_of(settings)
         self._throttle = throttle
         self._client: AimlapiClient | None = None
@@ -64,6 +68,8 @@ class Services:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        if self._owns_journal:
+            self.journal.close()  # a PostgreSQL journal's connections go back now
 
     def __repr__(self) -> str:
         return f"Services(base_url={self.settings.base_url!r}, work_dir={self.settings.work_dir})"

@@ -24,10 +24,10 @@ from reskin.aimlapi.polling import (
 from reskin.durations import FILE_NAME, DurationLog
 from reskin.edit.prepare import Taken
 from reskin.edit.services import Services
-from reskin.errors import GenerationFailedError
+from reskin.errors import GenerationFailedError, GenerationLostError, NotFoundError
 from reskin.journal import Entry, Phase
 from reskin.settings import Settings
-from reskin.submission import Submitted
+from reskin.submission import Submitted, lost_line
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,11 @@ async def wait_for(
             on_update=on_update,
             watch=watch,
         )
+    except NotFoundError as exc:
+        # The service forgot the job (a restart, a purge): no rerun can fetch it, so the
+        # journal says so at once next time, and only a forced rerun pays for a new one.
+        journal.lost(fp, str(exc))
+        raise GenerationLostError(lost_line(generation_id), generation_id=generation_id) from exc
     except GenerationFailedError as exc:
         journal.failed(fp, str(exc))
         # The service's words say what went wrong; the user also needs what to do next.

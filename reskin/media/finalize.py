@@ -4,7 +4,9 @@ Every file reskin hands on (a conformed clip, the final video) is made under a h
 name in the destination's own folder (same file system, so the rename is atomic), checked, and
 only then moved over the destination with :func:`os.replace`. A failure at any point (ffmpeg,
 the check, an interrupt) deletes the temporary file: the destination then holds what it held
-before, usually nothing, and never a file that a reader could take for finished.
+before, usually nothing, and never a file that a reader could take for finished. A full disk
+there is a :class:`~reskin.errors.DiskFullError` naming the destination's folder
+(:func:`reskin.space.writing`), with the temporary file removed all the same.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+
+from reskin.space import writing
 
 
 @contextlib.contextmanager
@@ -29,16 +33,17 @@ def atomic_output(destination: Path) -> Iterator[Path]:
     supported; the later rename wins.
     """
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f".{destination.stem}.part{destination.suffix}")
-    partial.unlink(missing_ok=True)
-    partial.touch(mode=0o600)
-    try:
-        yield partial
-        partial.replace(destination)
-    except BaseException:
+    with writing(destination.parent):
+        destination.parent.mkdir(parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
-        raise
+        partial.touch(mode=0o600)
+        try:
+            yield partial
+            partial.replace(destination)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
 
 
 def link_or_copy(source: Path, target: Path) -> None:

@@ -7,6 +7,10 @@ would switch ffmpeg's HLS demuxer on), and a playlist or concat list that names 
 finds none in a folder of its own. Everything runs on the copy, so the user's file can change
 or vanish meanwhile without reskin reading half of each.
 
+The copy is refused before its first byte when the job's folder has not the room for it, and a
+disk that fills meanwhile ends in the same :class:`~reskin.errors.DiskFullError` naming the folder
+(:mod:`reskin.space`), the partial copy removed.
+
 Checks, cheapest first, each refusing with one line that names the user's file and what to do:
 a regular file; not empty; at most ``max_bytes``; MP4/MOV/Matroska with a video stream that
 decodes (:func:`~reskin.media.probe.probe`, whitelisted demuxers only); and, unless turned off,
@@ -30,6 +34,7 @@ from reskin.errors import InputError, ProbeError, VerificationError
 from reskin.media.binaries import FFmpegTools
 from reskin.media.probe import Container, MediaInfo, probe, shown_name
 from reskin.media.verify import verify
+from reskin.space import writing
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +117,11 @@ def _copy(source: Path, target: Path, shown: str, max_bytes: int) -> str:
     if before.st_size > max_bytes:
         raise InputError(_too_large(shown, before.st_size, max_bytes))
     target.parent.mkdir(parents=True, exist_ok=True)
+    with writing(target.parent, before.st_size, what=f"the copy of {shown}"):
+        return _copy_checked(source, target, shown, max_bytes)
+
+
+def _copy_checked(source: Path, target: Path, shown: str, max_bytes: int) -> str:
     try:
         # O_NONBLOCK: had the file been swapped for a FIFO since the stat, opening must not hang.
         reader = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
@@ -122,12 +132,14 @@ def _copy(source: Path, target: Path, shown: str, max_bytes: int) -> str:
             raise InputError(f"{shown} is not a regular file: give the path of a video file")
         # O_EXCL: a job folder is used once; never write over what another step left there.
         digest = hashlib.sha256()
-        with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as dst:
-            try:
+        writer = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            # Closing flushes the last bytes, so it too can find the disk full.
+            with os.fdopen(writer, "wb") as dst:
                 copied = _copy_capped(src, dst, shown, max_bytes, digest)
-            except (OSError, InputError):
-                target.unlink(missing_ok=True)
-                raise
+        except (OSError, InputError):
+            target.unlink(missing_ok=True)
+            raise
     if copied == 0:
         target.unlink(missing_ok=True)
         raise ProbeError(f"{shown} is empty: {_FIX}")
@@ -149,7 +161,7 @@ def _copy_capped(
         if copied > max_bytes:  # it grew since the stat
             raise InputError(_too_large(shown, copied, max_bytes))
         digest.update(chunk)
-        dst.write(chunk)  # a full disk is our problem, not the user's: its OSError goes up
+        dst.write(chunk)  # a full disk is ours, not the user's: its OSError goes up (_copy)
 
 
 def _rename_once(staged: Path, final: Path) -> None:

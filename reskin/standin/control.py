@@ -7,6 +7,8 @@
 - ``GET /_standin/jobs``: every job's ``accepted_at`` and earliest ``completes_at``, on the
   machine's monotonic clock (``time.monotonic`` in any process): benchmarks measure how late
   a client saw each job completed.
+- ``POST /_standin/forget``: drop every job, as a restart or a purge of the real service does
+  (fetches and result links of earlier jobs then answer 404).
 """
 
 from __future__ import annotations
@@ -59,6 +61,11 @@ def control_router(service: Service) -> APIRouter:
             job.id: {"accepted_at": job.accepted_at, "completes_at": job.completes_at}
             for job in service.jobs.all()
         }
+
+    @router.post("/forget")
+    async def forget(request: Request) -> dict[str, int]:
+        require_key(service, request)
+        return {"forgotten": service.jobs.forget()}
 
     @router.post("/reset")
     async def reset(request: Request) -> dict[str, Any]:

@@ -134,6 +134,14 @@ class JobStore:
         with self._lock:
             return list(self._by_id.values())
 
+    def forget(self) -> int:
+        """Drop every job, as a restarted or purged service does; how many were dropped."""
+        with self._lock:
+            dropped = len(self._by_id)
+            self._by_id.clear()
+            self._by_token.clear()
+            return dropped
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._by_id)

@@ -147,6 +147,10 @@ class StandIn:
         """Every fault off, counters to zero."""
         self.service.reset()
 
+    def forget(self) -> int:
+        """Drop every job, as a restarted or purged service does."""
+        return self.service.jobs.forget()
+
 
 def _wait_started(server: uvicorn.Server, thread: threading.Thread, where: str) -> None:
     deadline = time.monotonic() + _START_TIMEOUT_S

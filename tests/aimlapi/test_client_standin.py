@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from reskin.aimlapi.client import AimlapiClient
+from reskin.aimlapi.client import AimlapiClient, Sending
 from reskin.aimlapi.models import CreateRequest, JobState
 from reskin.aimlapi.polling import PollSchedule, wait_for_generation
 from reskin.aimlapi.retry import RetryPolicy
@@ -231,3 +231,15 @@ async def test_a_cut_download_is_retried_then_fails_cleanly(standin, clip, tmp_p
     with pytest.raises(DownloadError, match="3 time"):
         await download(url, tmp_path / "cut.mp4", max_bytes=10**9, timeout_s=30, retry=fast)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.mp4"]
+
+
+async def test_sending_says_whether_a_create_may_have_reached_the_service(standin, clip):
+    refused, accepted = Sending(), Sending()
+    standin.set_faults(out_of_credits=True)
+    async with client_for(standin) as client:
+        with pytest.raises(InsufficientCreditsError):
+            await client.create(edit(clip), refused)
+        standin.set_faults(out_of_credits=False)
+        await client.create(edit(clip), accepted)
+    assert refused.may_have_arrived is False  # a 403 answer: surely not taken
+    assert accepted.may_have_arrived is True

@@ -281,3 +281,35 @@ def test_a_usage_error_is_exit_2(run_reskin: RunReskin, args: list[str]):
     assert "Usage:" in done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_a_generation_the_service_forgot_is_named_with_the_way_out_then_forced(
+    run_reskin: RunReskin,
+    cli_env: dict[str, str],
+    standin: StandIn,
+    input_clip: InputClip,
+    tmp_path: Path,
+):
+    clip = input_clip(duration_s=3.0)
+    output = tmp_path / "out" / "edited.mp4"
+    assert run_reskin(*edit_args(clip, output)).returncode == 0
+    output.unlink()
+    work = Path(cli_env["RESKIN_WORK_DIR"])
+    with contextlib.closing(sqlite3.connect(work / "journal.sqlite3")) as db:
+        [(kept,)] = db.execute("SELECT result_path FROM submissions").fetchall()
+    Path(kept).unlink()  # the kept download is gone too (cleaned, or another machine)
+    standin.forget()  # a restart or a purge of the service
+
+    for _ in range(2):  # the poll meets the 404; the rerun after it knows from the journal
+        fetches = standin.stats().fetch_calls
+        line = assert_one_error_line(run_reskin(*edit_args(clip, output)))
+        assert "no longer knows generation" in line
+        assert "--force" in line
+        assert not output.exists()
+    assert standin.stats().fetch_calls == fetches  # the second refusal asked the service nothing
+
+    done = run_reskin(*edit_args(clip, output, "--force", "--json"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["resumed"] is False
+    assert output.is_file()
+    assert standin.stats().jobs_accepted == 2

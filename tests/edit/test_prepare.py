@@ -7,13 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from reskin.edit.prepare import ToResume, ToSend, plan, take_in
+from reskin.edit.prepare import ToResume, ToSend, conform, plan, take_in
 from reskin.edit.request import EditRequest
 from reskin.edit.services import Services
-from reskin.errors import GenerationFailedError, ReskinError
+from reskin.errors import DiskFullError, GenerationFailedError, ReskinError
 from reskin.media.binaries import FFmpegTools
+from reskin.media.conform import Action
 from reskin.settings import Settings
+from reskin.space import HEADROOM_BYTES
 from tests.conftest import MakeClip
+from tests.disk import SmallDisks, small_disks_fixture  # noqa: F401 (registers the fixture)
 
 pytestmark = pytest.mark.anyio
 
@@ -58,3 +61,32 @@ async def test_take_in_leaves_no_job_folder_when_it_fails(
     with pytest.raises(ReskinError):
         await take_in(request, services)
     assert list((tmp_path / "work" / "jobs").iterdir()) == []
+
+
+async def test_a_full_work_folder_is_named_as_set_and_refused_before_paying(
+    make_clip: MakeClip, ffmpeg_tools: FFmpegTools, small_disks: SmallDisks, tmp_path: Path
+) -> None:
+    clip = make_clip(duration_s=3.0)
+    size = clip.stat().st_size
+    # Room for the copy of the input (and the journal), not for a conformed clip beside it.
+    work = small_disks.mount(tmp_path / "work", size * 3 // 2 + HEADROOM_BYTES + 300_000)
+    settings = Settings.model_validate({"work_dir": str(work)})
+    services = Services(settings, tools=ffmpeg_tools)
+    request = EditRequest(input=str(clip), prompt="sepia film", output=str(tmp_path / "o.mp4"))
+
+    taken = await take_in(request, services)
+    planned = await plan(request, taken, services)
+    assert isinstance(planned, ToSend)
+    assert planned.conform.action is not Action.PASSTHROUGH  # ffmpeg writes the clip
+    with pytest.raises(DiskFullError) as caught:
+        await conform(taken, planned, services)
+
+    assert caught.value.folder == work  # as set, not the job's folder
+    assert str(caught.value).startswith(f"no space left in {work} for the conformed clip: ")
+    assert str(caught.value).endswith("(nothing was paid for yet)")
+    assert not (taken.job_dir / "clip.mp4").exists()
+
+    bigger = make_clip(duration_s=8.0)  # more than the disk holds at all
+    with pytest.raises(DiskFullError, match=f"no space left in {work} for the copy of the input"):
+        await take_in(request.model_copy(update={"input": str(bigger)}), services)
+    assert [job.name for job in (work / "jobs").iterdir()] == [taken.job_dir.name]

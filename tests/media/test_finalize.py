@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from reskin.errors import DiskFullError
 from reskin.media.finalize import atomic_output, link_or_copy
+from tests.disk import SmallDisks, small_disks_fixture  # noqa: F401 (registers the fixture)
 
 
 def write_half_then_fail(destination: Path, error: BaseException) -> None:
@@ -59,3 +61,19 @@ def test_link_or_copy_links_and_replaces(tmp_path: Path) -> None:
 
     assert target.samefile(source)
     assert target.read_bytes() == b"clip"
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(
+    small_disks: SmallDisks, tmp_path: Path
+) -> None:
+    disk = small_disks.mount(tmp_path / "disk", 256 * 1024)
+    source = tmp_path / "big.mp4"  # on another disk: copied, not linked
+    source.write_bytes(bytes(1_000_000))
+    destination = disk / "out" / "final.mp4"
+
+    with pytest.raises(DiskFullError) as caught, atomic_output(destination) as partial:
+        link_or_copy(source, partial)
+
+    assert caught.value.folder == destination.parent
+    assert str(caught.value).startswith(f"no space left in {destination.parent}: ")
+    assert list(destination.parent.iterdir()) == []  # neither the file nor its partial

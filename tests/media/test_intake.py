@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from reskin.errors import InputError, ProbeError
+from reskin.errors import DiskFullError, InputError, ProbeError
 from reskin.media.binaries import FFmpegTools
 from reskin.media.intake import STAGED_NAME, make_job_dir, take_in
 from reskin.media.probe import probe
+from tests.disk import SmallDisks, small_disks_fixture  # noqa: F401 (registers the fixture)
 
 from .corpus import SPECS, Corpus, Listener, Spec
 
@@ -225,4 +226,19 @@ def test_every_clip_of_the_corpus_gets_its_expected_outcome(
     assert message.startswith(clip.path.name)
     assert "\n" not in message
     assert message.endswith("try again")
+    assert list(job.iterdir()) == []
+
+
+def test_an_input_the_jobs_disk_cannot_hold_is_refused_before_the_copy(
+    ffmpeg_tools: FFmpegTools, small_disks: SmallDisks, tmp_path: Path
+) -> None:
+    job = make_job_dir(small_disks.mount(tmp_path / "disk", 1_000_000) / "jobs")
+    user_file = tmp_path / "big.mp4"
+    user_file.write_bytes(bytes(2_000_000))  # refused on its size: never probed
+
+    with pytest.raises(DiskFullError) as caught:
+        take_in(user_file, job, ffmpeg_tools, max_bytes=CAP, timeout_s=30)
+
+    assert caught.value.folder == job
+    assert "for the copy of big.mp4: free at least 3 MB there" in str(caught.value)
     assert list(job.iterdir()) == []

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from reskin.errors import FFmpegError
+from reskin.errors import DiskFullError, FFmpegError
 from reskin.media.binaries import FFmpegTools
-from reskin.media.runner import STDERR_TAIL_CHARS, run
+from reskin.media.commands import synthetic_clip_command
+from reskin.media.runner import STDERR_TAIL_CHARS, run, written_folder
+from tests.disk import SmallDisks, small_disks_fixture  # noqa: F401 (registers the fixture)
 
 
 def test_a_successful_run_returns_its_output(ffmpeg_tools: FFmpegTools) -> None:
@@ -69,3 +71,35 @@ def test_stderr_is_cut_to_its_tail(ffmpeg_tools: FFmpegTools) -> None:
     tail = caught.value.stderr_tail
     assert len(tail) == STDERR_TAIL_CHARS  # debug output is far longer than the cap
     assert "no_such_muxer" in tail  # and the cause, stated last, is kept
+
+
+@pytest.mark.parametrize(
+    ("argv", "folder"),
+    [
+        (["ffmpeg", "-i", "/in/a.mp4", "-f", "mp4", "/out/b.mp4"], Path("/out")),
+        (["ffmpeg", "-i", "/in/a.mp4", "-f", "null", "-"], None),
+        (["ffprobe", "-of", "json", "pipe:1"], None),
+        (["ffmpeg"], None),
+    ],
+)
+def test_the_written_folder_is_the_last_arguments(argv: list[str], folder: Path | None) -> None:
+    assert written_folder(argv) == folder
+
+
+def test_a_run_that_fills_the_disk_names_its_folder(
+    ffmpeg_tools: FFmpegTools, small_disks: SmallDisks, tmp_path: Path
+) -> None:
+    disk = small_disks.mount(tmp_path / "disk", 64 * 1024)
+    argv = synthetic_clip_command(ffmpeg_tools.ffmpeg, disk / "clip.mp4", duration_s=2.0)
+
+    with pytest.raises(DiskFullError) as caught:
+        run(argv, timeout_s=60)
+
+    error = caught.value
+    assert error.folder == disk
+    assert (
+        str(error) == f"no space left in {disk}: free some space there and rerun the same command"
+    )
+    failed = error.__cause__
+    assert isinstance(failed, FFmpegError)  # argv and stderr kept for the debug log
+    assert "No space left on device" in failed.stderr_tail

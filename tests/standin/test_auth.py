@@ -56,6 +56,7 @@ def test_a_wrong_key_is_401_and_never_echoed(
         ("POST", "/_standin/faults"),
         ("GET", "/_standin/stats"),
         ("POST", "/_standin/reset"),
+        ("POST", "/_standin/forget"),
         ("PUT", "/files/clip.mp4"),
     ],
 )

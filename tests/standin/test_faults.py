@@ -237,3 +237,18 @@ def test_stats_and_reset_over_http(
     assert reset["faults"]["job_error"] == 0
     assert set(reset["stats"].values()) == {0}
     assert standin.stats().create_calls == 0
+
+
+def test_forget_drops_every_job_as_a_restarted_service_does(
+    api: Api, make_clip: Callable[..., Path]
+) -> None:
+    created = api.create(data_uri(make_clip(audio=False)))
+    generation_id = created.json()["id"]
+    assert api.fetch(generation_id).status_code == 200
+
+    forgotten = api.http.post("/_standin/forget").json()
+
+    assert forgotten["forgotten"] >= 1
+    answer = api.fetch(generation_id)
+    assert answer.status_code == 404
+    assert generation_id in answer.json()["message"]

@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
+import importlib.metadata
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -154,11 +158,44 @@ def start_prefect_server(
     raise RuntimeError(f"prefect server did not become healthy:\n{failure}")
 
 
+def migrated_database() -> Path:
+    """An empty Prefect database with every migration applied, made once per machine and
+    Prefect version (under a lock: xdist workers ask at once) in the temporary folder.
+
+    A new server copies it rather than migrating a database of its own: that is about 5 s of
+    CPU per server start on two cores, and the suite starts several.
+    """
+    version = importlib.metadata.version("prefect")
+    folder = Path(tempfile.gettempdir()) / f"reskin-prefect-db-{version}"
+    database = folder / "prefect.db"
+    folder.mkdir(exist_ok=True)
+    with (folder / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not database.exists():
+            building = folder / "building"
+            shutil.rmtree(building, ignore_errors=True)
+            building.mkdir()
+            prefect = Path(sys.executable).with_name("prefect")
+            subprocess.run(
+                [str(prefect), "server", "database", "upgrade", "-y"],
+                env=server_env(building),
+                capture_output=True,
+                check=True,
+                timeout=300,
+            )
+            (building / "prefect.db").rename(database)
+            shutil.rmtree(building, ignore_errors=True)
+    return database
+
+
 def _launch(
     home: Path, host: str, port: int, env: Mapping[str, str], log_path: Path
 ) -> subprocess.Popen[bytes]:
     """``prefect server start`` in a process group of its own, its output in ``log_path``."""
     prefect = Path(sys.executable).with_name("prefect")
+    own = home / "prefect.db"
+    if "PREFECT_API_DATABASE_CONNECTION_URL" not in env and not own.exists():
+        shutil.copyfile(migrated_database(), own)
     with log_path.open("wb") as log:
         return subprocess.Popen(
             [str(prefect), "server", "start", "--host", host, "--port", str(port)],

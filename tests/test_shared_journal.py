@@ -212,7 +212,9 @@ def test_a_journal_refusing_the_password_stops_the_run_in_one_line_before_any_ca
     assert process.wait(timeout=RUN_TIMEOUT_S) == 1
     stderr = one.stderr.read_text()
     assert "Traceback" not in stderr
-    [line] = [line for line in stderr.splitlines() if "error:" in line]
+    # Checked before Prefect starts: the error line and nothing else (no run, no log lines).
+    [line] = stderr.strip().splitlines()
+    assert line.startswith("error:")
     assert "password authentication failed" in line
     assert "RESKIN_JOURNAL_URL" in line
     assert postgres_cluster.password not in stderr

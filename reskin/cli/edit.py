@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from reskin.cli.console import describe, err, out, prefect_console
 from reskin.edit.request import EditRequest, EditResult, resolve
+from reskin.edit.services import journal_of
 from reskin.errors import ConfigError, InputError
 from reskin.media.sound import AudioMode
 from reskin.registry.options import parse_pairs
@@ -85,6 +86,7 @@ def edit(
     settings = load_settings()
     require_service(settings)
     resolve(request, settings.model)  # the default model's limits and options, before Prefect
+    journal_of(settings).close()  # a journal out of reach (RESKIN_JOURNAL_URL) fails here
     try:
         result, run_id = run_edit(request)
     except KeyboardInterrupt:

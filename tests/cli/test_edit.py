@@ -11,6 +11,7 @@ Prefect starts (a bad option, no key) prints the error line alone.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -22,7 +23,11 @@ from typing import Any
 import pytest
 
 from reskin.edit.pipeline import STAGES as PIPELINE_STAGES
+from reskin.edit.pipeline import edit
+from reskin.edit.request import EditRequest
+from reskin.edit.services import open_services
 from reskin.media.probe import probe
+from reskin.settings import load_settings
 from reskin.standin.server import StandIn
 from tests.conftest import InputClip, RunReskin
 from tests.prefect_server import PrefectServer
@@ -283,16 +288,27 @@ def test_a_usage_error_is_exit_2(run_reskin: RunReskin, args: list[str]):
     assert done.stdout == ""
 
 
+async def edit_here(request: EditRequest) -> None:
+    async with open_services(load_settings()) as services:
+        await edit(request, services)
+
+
 def test_a_generation_the_service_forgot_is_named_with_the_way_out_then_forced(
     run_reskin: RunReskin,
     cli_env: dict[str, str],
     standin: StandIn,
     input_clip: InputClip,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ):
     clip = input_clip(duration_s=3.0)
     output = tmp_path / "out" / "edited.mp4"
-    assert run_reskin(*edit_args(clip, output)).returncode == 0
+    # The first, successful edit runs in this process (the core, no Prefect: a CLI run costs
+    # seconds of CPU), over the same settings, work folder and so journal as the CLI's.
+    for name, value in cli_env.items():
+        if name.startswith(("RESKIN_", "AIMLAPI_")):
+            monkeypatch.setenv(name, value)
+    asyncio.run(edit_here(EditRequest(input=str(clip), prompt="sepia film", output=str(output))))
     output.unlink()
     work = Path(cli_env["RESKIN_WORK_DIR"])
     with contextlib.closing(sqlite3.connect(work / "journal.sqlite3")) as db:

@@ -39,21 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import boto3
-from boto3.s3.transfer import TransferConfig, create_transfer_manager
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    CredentialRetrievalError,
-    NoCredentialsError,
-    PartialCredentialsError,
-)
-
 from reskin.errors import ConfigError, InputError, ReskinError, StorageError
 from reskin.settings import Settings
 
+# boto3 and botocore are imported where a client is made or its errors are read: they take
+# about 0.3 s of CPU to load, and every reskin process imports this module for its locations,
+# while most never touch S3.
 if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
     from mypy_boto3_s3 import S3Client
 
 MIB = 1024 * 1024
@@ -204,6 +197,9 @@ def s3_client(settings: Settings) -> S3Client:
             "set both RESKIN_S3_ACCESS_KEY_ID and RESKIN_S3_SECRET_ACCESS_KEY, or neither "
             "(then boto3's standard chain: AWS_* variables, profile, instance role)"
         )
+    import boto3
+    from botocore.config import Config
+
     custom = settings.s3_endpoint_url is not None
     config = Config(
         signature_version="s3v4",
@@ -240,6 +236,8 @@ class S3Storage:
         self._client = client
         self._bucket = bucket
         self._prefix = prefix
+        from boto3.s3.transfer import TransferConfig
+
         self._transfer = TransferConfig(
             multipart_threshold=chunk_mb * MIB,
             multipart_chunksize=chunk_mb * MIB,
@@ -273,6 +271,8 @@ class S3Storage:
 
     def upload(self, path: Path, location: S3Location, *, content_type: str | None = None) -> int:
         """Stream ``path`` to ``location`` (in parts when large); return its size in bytes."""
+        from boto3.s3.transfer import create_transfer_manager
+
         size = path.stat().st_size
         kind = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         with (
@@ -318,6 +318,8 @@ class S3Storage:
         """Fail now, with what to fix, when ``location``'s bucket is missing or these
         credentials cannot reach it: an output must not be found unwritable after the edit
         was paid for."""
+        from botocore.exceptions import ClientError
+
         try:
             with self._errors("reach", location, missing=ConfigError):
                 self._client.head_bucket(Bucket=location.bucket)
@@ -422,6 +424,14 @@ class S3Storage:
     ) -> Iterator[None]:
         """Convert boto3's failures once. ``missing`` is raised for an absent object: an
         input error when reading the user's object, a config error for reskin's own bucket."""
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            CredentialRetrievalError,
+            NoCredentialsError,
+            PartialCredentialsError,
+        )
+
         try:
             yield
         except ClientError as exc:

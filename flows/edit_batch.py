@@ -10,7 +10,10 @@ batch, so it shows on its own in the UI:
 - ``deployment``: a run of the ``edit-video`` deployment (``run_deployment``, as a subflow),
   taken by whatever serves it or works its pool, here or on other machines. Its result is not
   persisted (``edit_video`` keeps no results on a storage the batch may not share), so the batch
-  reads what the run did from its result table artifact on the Prefect server.
+  reads what the run did from its result table artifact on the Prefect server. A run whose
+  process dies without a word (a machine lost) would stay Running for good: the batch gives up
+  on it once it stops sending heartbeats, marks it Crashed and sends the clip once more, which
+  resumes a job already accepted instead of paying again (``reskin/batch/liveness.py``).
 
 No ``from __future__ import annotations`` here: a served deployment pickles the flow's function
 by value into its run's process, and string annotations would no longer resolve there
@@ -18,18 +21,33 @@ by value into its run's process, and string annotations would no longer resolve 
 """
 
 import asyncio
+import logging
 import time
 from pathlib import Path
+from uuid import UUID
 
+import httpx
 from prefect import flow, get_run_logger
+from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import arun_deployment
+from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.runtime import flow_run
+from prefect.settings import get_current_settings
+from prefect.states import Crashed
 
 from flows.edit_video import edit_video
 from reskin.batch.budget import Budget
+from reskin.batch.liveness import (
+    RUNS_PER_CLIP,
+    Liveness,
+    RunPhase,
+    crash_message,
+    crashed_line,
+)
 from reskin.batch.manifest import Clip
-from reskin.batch.report import ResultsWriter, clip_row, error_of, failure_of
+from reskin.batch.report import ResultsWriter, clip_row, error_of, failure_of, not_made_line
 from reskin.batch.request import BatchRequest, BatchResult, ClipRow, ClipStatus
 from reskin.batch.reuse import fingerprint_of_done, request_key
 from reskin.batch.schedule import Outcome, RunClip, run_clips
@@ -41,8 +59,15 @@ from reskin.registry import spec_for
 from reskin.settings import Settings, load_settings
 from tasks.batch import check_deployment, plan_batch, publish_batch, read_child_result
 
+Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
+
 #: Seconds between two looks at a clip's deployment run while it runs elsewhere.
 DEPLOYMENT_POLL_S = 2.0
+#: Seconds between tries to have a clip's run made by a busy server (a SQLite one answers 503
+#: while its database is locked; Prefect's client has already tried a few times by then).
+SERVER_BUSY_WAITS_S = (5.0, 15.0, 30.0)
+#: What Prefect's engine emits while a flow run runs (``reskin/batch/liveness.py``).
+HEARTBEAT_EVENT = "prefect.flow-run.heartbeat"
 
 
 def run_name() -> str:
@@ -92,9 +117,10 @@ async def _edit_batch(batch: BatchRequest) -> BatchResult:
     journal = journal_of(settings)
     run_clip: RunClip
     if batch.dispatch == "deployment":
+        liveness = _liveness()
 
         async def run_clip(clip: Clip) -> Outcome:
-            return await _as_deployment_run(clip, batch.deployment, settings, journal)
+            return await _as_deployment_run(clip, batch.deployment, settings, journal, liveness)
 
     else:
         starting = asyncio.Lock()
@@ -153,20 +179,30 @@ async def _as_subflow(
 
 
 async def _as_deployment_run(
-    clip: Clip, deployment: str, settings: Settings, journal: Journal
+    clip: Clip, deployment: str, settings: Settings, journal: Journal, liveness: Liveness
 ) -> Outcome:
     began = time.monotonic()
-    batch_id = flow_run.get_id()
-    child = await arun_deployment(
-        name=deployment,
-        parameters={"request": clip.request.model_dump(mode="json")},
-        as_subflow=True,
-        poll_interval=DEPLOYMENT_POLL_S,
-        # Prefect's client sends the create again after a read timeout (a busy server): with a
-        # key the server answers with the run it made, instead of making a second one that a
-        # worker would also run.
-        idempotency_key=f"{batch_id}-clip-{clip.index}" if batch_id else None,
-    )
+    runs = 1
+    try:
+        child = await _run_of(clip, deployment, liveness, runs)
+    except RunNotMade as exc:
+        return Outcome(clip_row(clip, ClipStatus.FAILED, error=not_made_line(str(exc))))
+    while child.state is not None and child.state.is_crashed() and runs < RUNS_PER_CLIP:
+        get_run_logger().warning(
+            "%s: run %s crashed (%s): sending the clip again (a job it had accepted is "
+            "resumed, not paid again)",
+            clip.label,
+            child.name,
+            child.state.message,
+        )
+        runs += 1
+        try:
+            child = await _run_of(clip, deployment, liveness, runs)
+        except RunNotMade as exc:
+            error = not_made_line(str(exc))
+            return Outcome(
+                clip_row(clip, ClipStatus.FAILED, error=error, flow_run_id=str(child.id))
+            )
     seconds = time.monotonic() - began
     run_id = str(child.id)
     state = child.state
@@ -175,12 +211,126 @@ async def _as_deployment_run(
         if result is not None:
             return await _done(clip, result, settings, journal, seconds=seconds, run_id=run_id)
         error = f"run {child.name} completed without its result artifact: see the run"
+    elif state is not None and state.is_crashed():
+        error = crashed_line(state.message, runs=runs)
     else:
         ended = state.type.value if state is not None else "without a state"
         error = failure_of(state.message if state is not None else None, ended=ended)
     return Outcome(
         clip_row(clip, ClipStatus.FAILED, error=error, seconds=seconds, flow_run_id=run_id)
     )
+
+
+async def _run_of(clip: Clip, deployment: str, liveness: Liveness, number: int) -> FlowRun:
+    """Run number ``number`` of ``clip`` as a run of ``deployment``, once it has ended.
+
+    Raises :class:`RunNotMade` when the server would not make the run (nothing was sent)."""
+    batch_id = flow_run.get_id()
+    # Prefect's client sends the create again after a read timeout (a busy server): with a key
+    # the server answers with the run it made, instead of making a second one that a worker
+    # would also run.
+    key = None if batch_id is None else f"{batch_id}-clip-{clip.index}"
+    waits = iter(SERVER_BUSY_WAITS_S)
+    while True:
+        try:
+            child = await arun_deployment(
+                name=deployment,
+                parameters={"request": clip.request.model_dump(mode="json")},
+                as_subflow=True,
+                timeout=0,
+                idempotency_key=key if key is None or number == 1 else f"{key}-run-{number}",
+            )
+        except (PrefectHTTPStatusError, httpx.TransportError) as exc:
+            wait_s = next(waits, None)
+            if not _server_busy(exc):
+                raise
+            if wait_s is None:
+                raise RunNotMade(_busy_detail(exc)) from exc
+            detail = _busy_detail(exc)
+            get_run_logger().info(
+                "%s: the server is busy (%s): again in %g s", clip.label, detail, wait_s
+            )
+            await asyncio.sleep(wait_s)
+        else:
+            return await _until_final(child, liveness, get_run_logger())
+
+
+class RunNotMade(Exception):
+    """The Prefect server would not make a clip's run (busy, or out of reach)."""
+
+
+def _server_busy(exc: Exception) -> bool:
+    """A 5xx or no answer from the Prefect server: worth another try later."""
+    if isinstance(exc, PrefectHTTPStatusError):
+        return exc.response.status_code >= 500
+    return isinstance(exc, httpx.TransportError)
+
+
+def _busy_detail(exc: Exception) -> str:
+    if isinstance(exc, PrefectHTTPStatusError):
+        return f"it answered {exc.response.status_code} {exc.response.reason_phrase}"
+    return type(exc).__name__
+
+
+async def _until_final(child: FlowRun, liveness: Liveness, logger: Logger) -> FlowRun:
+    """``child`` once it has ended; a run that died without a word (``reskin/batch/liveness.py``)
+    is marked Crashed on the way."""
+    heartbeat: float | None = None
+    async with get_client() as client:
+        while True:
+            state = child.state
+            if state is not None and state.is_final():
+                return child
+            phase = _phase(child)
+            since = state.timestamp.timestamp() if state is not None else time.time()
+            if liveness.dead(phase, since, heartbeat, time.time()):
+                # Only a run silent for that long costs a look at its heartbeats.
+                heartbeat = await _last_heartbeat(client, child.id) or heartbeat
+                now = time.time()
+                if liveness.dead(phase, since, heartbeat, now):
+                    message = crash_message(liveness.silent_s(since, heartbeat, now))
+                    await client.set_flow_run_state(child.id, Crashed(message=message), force=True)
+                    logger.warning("run %s: %s", child.name, message)
+            await asyncio.sleep(DEPLOYMENT_POLL_S)
+            try:
+                child = await client.read_flow_run(child.id)
+            except (PrefectHTTPStatusError, httpx.TransportError) as exc:
+                if not _server_busy(exc):
+                    raise
+                logger.info(
+                    "run %s: the server is busy (%s): looking again", child.name, _busy_detail(exc)
+                )
+
+
+def _phase(child: FlowRun) -> RunPhase:
+    state = child.state
+    if state is None or state.is_scheduled():
+        return RunPhase.WAITING
+    if state.is_final():
+        return RunPhase.ENDED
+    if state.is_pending():
+        return RunPhase.STARTING
+    if state.is_running():
+        return RunPhase.RUNNING
+    return RunPhase.OTHER
+
+
+async def _last_heartbeat(client: PrefectClient, run_id: UUID) -> float | None:
+    """When ``run_id`` last sent a heartbeat (epoch seconds), if the server kept one."""
+    page = await client.read_events(
+        EventFilter(
+            event=EventNameFilter(name=[HEARTBEAT_EVENT]),
+            resource=EventResourceFilter(id=[f"prefect.flow-run.{run_id}"]),
+        ),
+        limit=1,
+    )
+    return page.events[0].occurred.timestamp() if page.events else None
+
+
+def _liveness() -> Liveness:
+    """The rule for this batch's clip runs, from its own ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``."""
+    frequency = get_current_settings().flows.heartbeat_frequency
+    return Liveness(None if frequency is None else float(frequency))
 
 
 async def _done(

@@ -9,6 +9,7 @@ are already done, how many may run and what they may cost, and the record of how
 ``plan.py``        the plan made before anything is sent: clips, those done, expected lengths
 ``budget.py``      the credit budget: spent, in flight, and when to stop sending
 ``schedule.py``    run the clips, ``max_parallel`` at a time, within the budget
+``liveness.py``    a clip's run elsewhere that died without a word: when to give up on it
 ``report.py``      the results manifest (JSONL and CSV, atomic), the table, child summaries
 =================  ==========================================================================
 """

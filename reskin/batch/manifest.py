@@ -17,6 +17,8 @@ output      the .mp4 to write (relative: in the output folder, local or s3://; a
 model       the model id; empty: the batch's (else ``RESKIN_MODEL``)
 options     the model's options: ``seed=7;frame_size=960:960`` in a CSV cell, an object in
             JSONL; empty: the batch's
+force       true: edit this clip again even if done, failed or its answer was lost (pays
+            again); empty or false: the batch's ``force``
 ==========  ===================================================================================
 
 A CSV has a header row naming its columns (any order, any subset with ``input``); a JSONL file
@@ -57,7 +59,7 @@ from reskin.media.probe import shown_name
 from reskin.registry.options import parse_pairs
 from reskin.storage.s3 import S3Prefix, S3Storage, StorageOf
 
-COLUMNS = ("input", "prompt", "start_s", "end_s", "audio", "output", "model", "options")
+COLUMNS = ("input", "prompt", "start_s", "end_s", "audio", "output", "model", "options", "force")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
 #: More clips than this in one batch are refused: every row is a parameter and a result row
@@ -301,7 +303,9 @@ def _resolved(row: Mapping[str, Any], base: Path, output_dir: Folder, where: str
 
 def _edit_request(fields: dict[str, Any], batch: BatchRequest, *, where: str) -> EditRequest:
     defaults = {"audio": batch.audio, "model": batch.model, "options": batch.options}
-    values = {**defaults, **fields, "force": batch.force}
+    values = {**defaults, **fields}
+    if batch.force:  # a forced batch forces every row; else a row may force itself
+        values["force"] = True
     if isinstance(values["options"], str):  # a CSV cell
         try:
             values["options"] = parse_pairs(values["options"].split(";"))

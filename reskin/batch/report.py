@@ -95,6 +95,14 @@ def failure_of(message: str | None, *, ended: str = "Failed") -> str:
     return one_line(text) if text.strip() else f"the run ended {ended} without a message"
 
 
+def not_made_line(detail: str) -> str:
+    """The one-line error of a clip whose run the Prefect server would not make."""
+    return (
+        f"the Prefect server did not make this clip's run ({detail}): nothing was sent for it; "
+        "rerun the batch once the server answers"
+    )
+
+
 # --- the results manifest ---------------------------------------------------------------------
 
 

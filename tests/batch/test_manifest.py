@@ -173,6 +173,21 @@ def test_a_jsonl_manifest_gives_one_clip_an_object(tmp_path: Path) -> None:
     assert second.force
 
 
+def test_a_row_forces_itself_and_a_forced_batch_forces_every_row(tmp_path: Path) -> None:
+    # A rerun pays again only for the rows it is told to force (issue "never pay twice").
+    text = "input,force\na.mp4,true\nb.mp4,\nc.mp4,false\nd.mp4,1\n"
+    rows = _manifest(tmp_path, "b.csv", text, prompt="x")
+    assert [clip.request.force for clip in rows] == [True, False, False, True]
+    jsonl = '{"input": "a.mp4", "force": true}\n{"input": "b.mp4"}\n'
+    assert [c.request.force for c in _manifest(tmp_path, "b.jsonl", jsonl, prompt="x")] == [
+        True,
+        False,
+    ]
+    forced = _manifest(tmp_path, "c.csv", text, prompt="x", force=True)
+    assert all(clip.request.force for clip in forced)
+    _refused(tmp_path, "d.csv", "input,force\na.mp4,maybe\n", "d.csv line 2", "force")
+
+
 @pytest.mark.parametrize(
     ("name", "text", "hints"),
     [

@@ -17,6 +17,7 @@ from reskin.batch.report import (
     counts_line,
     error_of,
     failure_of,
+    not_made_line,
     read_results,
     table,
     write_results,
@@ -147,3 +148,11 @@ def test_an_exception_reads_the_same_as_its_state_message() -> None:
     assert failure_of("Flow run encountered an exception: InputError: a\nb") == error_of(
         InputError("a\nb")
     )
+
+
+def test_a_clip_whose_run_the_server_would_not_make_says_nothing_was_sent() -> None:
+    line = not_made_line("it answered 503 Service Unavailable")
+    assert "\n" not in line
+    assert "(it answered 503 Service Unavailable)" in line
+    assert "nothing was sent for it" in line
+    assert "rerun the batch" in line

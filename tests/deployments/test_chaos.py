@@ -99,6 +99,7 @@ KILL_WITHIN_S = 300.0
 BATCH_WITHIN_S = 420.0
 
 
+@pytest.mark.chaos
 @pytest.mark.timeout(900)
 def test_a_batch_of_20_clips_under_faults_and_a_crashed_worker_pays_each_job_once(
     up: UpStack, standin: StandIn, make_clip: MakeClip, tmp_path: Path

@@ -28,7 +28,7 @@ from tests.prefect_server import free_port
 
 pytestmark = pytest.mark.slow
 
-BATCH_CLIPS = 6
+BATCH_CLIPS = 4
 
 
 def test_a_cli_run_of_the_one_clip_deployment_edits_the_clip_on_a_worker(
@@ -62,7 +62,7 @@ def test_a_cli_run_of_the_one_clip_deployment_edits_the_clip_on_a_worker(
 def test_a_batch_run_of_the_nightly_spreads_its_clips_over_both_workers_within_the_jobs_limit(
     up: UpStack, standin: StandIn, make_clip: MakeClip, tmp_path: Path
 ):
-    # Six different clips and a prompt of their own: six jobs (the journal would reuse a job
+    # Four different clips and a prompt of their own: four jobs (the journal would reuse a job
     # for a request it has seen, like the clip of the test above).
     tag = uuid.uuid4().hex[:10]
     inbox = tmp_path / "inbox"

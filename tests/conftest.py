@@ -56,7 +56,7 @@ XDIST_GROUPS: dict[str, str] = {
     "tests/deployments/": "deployments",
     "tests/flows/test_edit_video": "prefect-harness-1",
     "tests/flows/": "prefect-harness-2",
-    "tests/tasks/test_slot_restart": "prefect-server-2",  # restarts the group's server
+    "tests/tasks/test_slot_restart": "prefect-restart",  # restarts a server of its own
     "tests/tasks/test_cancel.py": "prefect-server-1",
     "tests/tasks/": "prefect-harness-2",
     "tests/cli/test_edit.py": "prefect-server-1",

@@ -1,6 +1,5 @@
-"""The jobs-in-flight slot against the session's Prefect server, which the tests restart (same
-port, same database; the tests that share it run one after the other on one worker, so none
-sees it down): no slot outlives its run, even when the server forgot its lease;
+"""The jobs-in-flight slot against a Prefect server of the module's own, which the tests restart
+(same port, same database): no slot outlives its run, even when the server forgot its lease;
 a cancel ends a wait for a slot at once and leaves nothing held.
 
 Real parts only: ``prefect server start``, ``reskin edit`` processes against the stand-in, and
@@ -31,7 +30,7 @@ from reskin.settings import Settings
 from reskin.standin.server import StandIn
 from tasks.limits import LEASE_S, _JobSlot, ensure_limits, job_slot, jobs_limit
 from tests.conftest import InputClip, standin_settings
-from tests.prefect_server import PrefectServer
+from tests.prefect_server import PrefectServer, start_prefect_server
 
 pytestmark = [
     pytest.mark.slow,
@@ -46,12 +45,17 @@ WAIT_S = 90.0
 Popen = subprocess.Popen[bytes]
 
 
-@pytest.fixture
-def server(prefect_server: PrefectServer) -> PrefectServer:
-    """The session's server (its group's tests run on one worker, in turn: a restart inside a
-    test is over before the next one starts); a server of the module's own would cost another
-    start, 7 to 12 s of CPU."""
-    return prefect_server
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """A server of the module's own, fresh: restarted under the session's, which earlier tests
+    filled with runs, a lease given back after the restart was seen not to free its slot now
+    and then (twice in four suite runs, never alone), which this module does not claim to
+    explain; with a server of its own it has not happened."""
+    started = start_prefect_server(tmp_path_factory.mktemp("prefect-restart-home"))
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 def active_slots(server: PrefectServer, name: str) -> int:

@@ -246,7 +246,10 @@ def test_a_clip_run_gone_silent_is_marked_crashed_instead_of_waited_for(up: UpSt
     assert ended.state.is_crashed()
     assert "no heartbeat for" in (ended.state.message or "")
     assert api(up, "GET", f"/flow_runs/{run_id}")["state_type"] == "CRASHED"
-    assert time.monotonic() - began < 15
+    # Judged after two 0.5 s heartbeats of silence, not after the 10 minutes a starting run gets,
+    # nor never; the bound is loose because a suite's busy SQLite server can stall the reads of
+    # the run for tens of seconds (64 s seen once in CI, 5 s alone).
+    assert time.monotonic() - began < 120
 
 
 class Has(str):

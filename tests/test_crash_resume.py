@@ -7,15 +7,8 @@ container would: ffmpeg children die with it.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import signal
-import sqlite3
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +17,7 @@ from reskin.media.binaries import FFmpegTools
 from reskin.media.probe import probe
 from reskin.standin.server import StandIn
 from tests.conftest import InputClip
+from tests.processes import edit_command, journal_entry, kill_group, rerun, wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,67 +27,6 @@ pytestmark = [
 #: How long the killed run's job takes at the stand-in: long enough that the kill surely
 #: lands while it runs, short enough for the rerun to wait it out.
 JOB_S = 15.0
-WAIT_S = 60.0
-
-
-def journal_entry(work_dir: Path) -> tuple[str, str | None] | None:
-    """(state, generation_id) of the one submission in the journal, read-only; None before the
-    run wrote one."""
-    path = work_dir / "journal.sqlite3"
-    if not path.exists():
-        return None
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
-            rows = db.execute("SELECT state, generation_id FROM submissions").fetchall()
-    except sqlite3.OperationalError:  # created, table not yet there
-        return None
-    assert len(rows) <= 1, rows
-    return (rows[0][0], rows[0][1]) if rows else None
-
-
-def wait_until(
-    condition: Callable[[], bool], process: subprocess.Popen[bytes], stderr: Path, what: str
-) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if process.poll() is not None:
-            pytest.fail(
-                f"the run ended ({process.returncode}) before {what}:\n{stderr.read_text()}"
-            )
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} after {WAIT_S:.0f} s:\n{stderr.read_text()}")
-        time.sleep(0.05)
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGKILL)  # its own group: start_new_session=True
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
-
-
-def edit_command(clip: Path, output: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "reskin",
-        "edit",
-        str(clip),
-        "--prompt",
-        "sepia film",
-        "--output",
-        str(output),
-        "--json",
-    ]
-
-
-def rerun(command: list[str], env: dict[str, str]) -> dict[str, object]:
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=180, env=env, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
-    assert isinstance(result, dict)
-    return result
 
 
 def test_killed_while_the_job_runs_the_rerun_resumes_it_without_paying_again(

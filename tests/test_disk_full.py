@@ -21,7 +21,7 @@ from reskin.standin.server import StandIn
 from tests.cli.test_edit import assert_one_error_line
 from tests.conftest import InputClip
 from tests.disk import SmallDisks, small_disks_fixture  # noqa: F401 (registers the fixture)
-from tests.test_crash_resume import edit_command, journal_entry, rerun, wait_until
+from tests.processes import edit_command, journal_entry, rerun, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 from reskin.media.probe import probe
 from reskin.standin.server import StandIn
 from tests.conftest import InputClip
-from tests.test_crash_resume import kill_group, wait_until
+from tests.processes import kill_group, wait_until
 
 if TYPE_CHECKING:  # imported by pytest as a plugin (below), so that it is rewritten
     from tests.postgres import Cluster

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,16 +14,12 @@ import pytest
 
 from reskin.standin.server import StandIn
 from tests.conftest import InputClip
+from tests.processes import edit_command, end_group, start
 
 pytestmark = pytest.mark.slow
 
 #: The service's Retry-After: far longer than the test waits, so the Ctrl-C lands inside it.
 RETRY_AFTER_S = 60
-
-
-def edit_command(clip: Path, output: Path) -> list[str]:
-    edit = [sys.executable, "-m", "reskin", "edit", str(clip)]
-    return [*edit, "--prompt", "sepia film", "--output", str(output), "--json"]
 
 
 def test_ctrl_c_during_a_429_wait_ends_at_once_and_the_rerun_pays_once(
@@ -35,15 +30,7 @@ def test_ctrl_c_during_a_429_wait_ends_at_once_and_the_rerun_pays_once(
     env = {**cli_env, "RESKIN_RETRY_AFTER_MAX_S": str(RETRY_AFTER_S * 2)}
     standin.set_faults(create_429=1, retry_after_s=RETRY_AFTER_S)
     stderr = tmp_path / "first.stderr"
-    with stderr.open("wb") as err:
-        first = subprocess.Popen(
-            edit_command(clip, output),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-        )
+    first = start(edit_command(clip, output), env, stderr)
     try:
         deadline = time.monotonic() + 90
         while standin.stats().create_calls < 1:  # the 429 was answered: it waits now
@@ -56,9 +43,7 @@ def test_ctrl_c_during_a_429_wait_ends_at_once_and_the_rerun_pays_once(
         first.wait(timeout=30)
         took = time.monotonic() - interrupted
     finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
-            first.wait()
+        end_group(first)
     said = stderr.read_text()
     assert first.returncode == 130, said
     assert took < 10, f"Ctrl-C took {took:.1f} s to end the process"

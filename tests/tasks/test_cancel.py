@@ -16,6 +16,7 @@ import pytest
 from reskin.standin.server import StandIn
 from tests.conftest import InputClip
 from tests.prefect_server import PrefectServer
+from tests.processes import end_group, start
 
 pytestmark = pytest.mark.slow
 
@@ -49,15 +50,7 @@ def test_a_cancelled_edit_ends_cancelled_in_seconds_and_the_rerun_resumes_it(
     config = standin.config
     standin.set_faults(slow_jobs=JOB_S / (config.queued_s + config.generating_s))
     stderr = tmp_path / "first.stderr"
-    with stderr.open("wb") as err:
-        first = subprocess.Popen(
-            edit_command(clip, output, prompt),
-            env=cli_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-        )
+    first = start(edit_command(clip, output, prompt), cli_env, stderr)
     try:
         deadline = time.monotonic() + 90
         while standin.stats().jobs_accepted < 1:  # accepted: the run polls now
@@ -77,9 +70,7 @@ def test_a_cancelled_edit_ends_cancelled_in_seconds_and_the_rerun_resumes_it(
         first.wait(timeout=30)
         took = time.monotonic() - asked
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+        end_group(first)
     said = stderr.read_text()
     assert took < 10, f"the run took {took:.1f} s to stop after the cancel"
     assert first.returncode == 1, said

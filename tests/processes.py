@@ -37,16 +37,23 @@ def journal_entry(work_dir: Path) -> tuple[str, str | None] | None:
 
 
 def wait_until(
-    condition: Callable[[], bool], process: subprocess.Popen[bytes], stderr: Path, what: str
+    condition: Callable[[], bool],
+    process: subprocess.Popen[bytes],
+    stderr: Path,
+    what: str,
+    *,
+    wait_s: float = WAIT_S,
 ) -> None:
-    deadline = time.monotonic() + WAIT_S
+    """Return once ``condition()`` holds; fail with the run's stderr if the run ends first or
+    ``wait_s`` passes."""
+    deadline = time.monotonic() + wait_s
     while not condition():
         if process.poll() is not None:
             pytest.fail(
                 f"the run ended ({process.returncode}) before {what}:\n{stderr.read_text()}"
             )
         if time.monotonic() > deadline:
-            pytest.fail(f"no {what} after {WAIT_S:.0f} s:\n{stderr.read_text()}")
+            pytest.fail(f"no {what} after {wait_s:.0f} s:\n{stderr.read_text()}")
         time.sleep(0.05)
 
 

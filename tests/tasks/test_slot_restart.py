@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
@@ -31,6 +31,7 @@ from reskin.standin.server import StandIn
 from tasks.limits import LEASE_S, _JobSlot, ensure_limits, job_slot, jobs_limit
 from tests.conftest import InputClip, standin_settings
 from tests.prefect_server import PrefectServer, start_prefect_server
+from tests.processes import wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -84,20 +85,6 @@ def edit_command(clip: Path, output: Path, prompt: str) -> list[str]:
     ]  # fmt: skip
 
 
-def wait_until(
-    condition: Callable[[], bool], process: subprocess.Popen[bytes], stderr: Path, what: str
-) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if process.poll() is not None:
-            pytest.fail(
-                f"the run ended ({process.returncode}) before {what}:\n{stderr.read_text()}"
-            )
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} after {WAIT_S:.0f} s:\n{stderr.read_text()}")
-        time.sleep(0.1)
-
-
 @contextlib.contextmanager
 def edit_process(command: list[str], env: dict[str, str], stderr: Path) -> Iterator[Popen]:
     """A ``reskin edit`` in a process group of its own, killed whole if the test fails."""
@@ -137,7 +124,7 @@ def test_a_server_restart_while_a_run_polls_leaves_no_slot_taken(
         def polling() -> bool:
             return standin.stats().jobs_accepted == 1
 
-        wait_until(polling, first, stderr, "job accepted")
+        wait_until(polling, first, stderr, "job accepted", wait_s=WAIT_S)
         assert active_slots(server, name) == 1
         server.restart()  # forgets the run's lease; the database keeps the slot it held
         # Still one: the orphan, or the fresh lease the run took for it (read twice, should it
@@ -284,7 +271,11 @@ def test_ctrl_c_on_an_edit_waiting_for_a_slot_ends_it_at_once(
 
     with edit_process(command, edit_env(server, standin, tmp_path / "work", prefix), stderr) as run:
         wait_until(
-            lambda: "waiting for a job slot" in stderr.read_text(), run, stderr, "wait for a slot"
+            lambda: "waiting for a job slot" in stderr.read_text(),
+            run,
+            stderr,
+            "wait for a slot",
+            wait_s=WAIT_S,
         )
         started = time.monotonic()
         os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the foreground group

@@ -59,6 +59,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
         started.stop()
 
 
+async def settled(server: PrefectServer, name: str, slots: int, within_s: float = 5.0) -> bool:
+    """Whether the limit shows ``slots`` active within ``within_s`` (a renewal in flight in the
+    background may still be giving back or taking a slot when the test looks)."""
+    deadline = time.monotonic() + within_s
+    while active_slots(server, name) != slots:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
 def active_slots(server: PrefectServer, name: str) -> int:
     with server.client() as http:
         response = http.get(f"/v2/concurrency_limits/{name}")
@@ -219,12 +230,13 @@ async def test_a_holder_whose_lease_the_restarted_server_forgot_holds_a_fresh_on
                 break
             await asyncio.sleep(0.1)
         assert "asking for a fresh one" in caplog.text
-        assert active_slots(aimed_at, name) == 1  # the run's, under its fresh lease
+        # The line is logged before the give-back and the fresh lease: wait for both to land.
+        assert await settled(aimed_at, name, 1)  # the run's, under its fresh lease
         caplog.clear()
         await asyncio.sleep(1.5)  # renewed a few times more: the server knows the fresh lease
         assert "forgot" not in caplog.text
         assert "could not renew" not in caplog.text
-    assert active_slots(aimed_at, name) == 0
+    assert await settled(aimed_at, name, 0)
 
 
 @pytest.mark.anyio

@@ -94,6 +94,10 @@ CANCEL_GRACE_S = 2.0
 RELEASE_S = 30.0
 #: Seconds at most between two asks for a slot or a turn while the limit is full.
 MAX_WAIT_S = 30.0
+#: Seconds a wait for a slot or a turn rides out a busy or unreachable Prefect server (timeouts,
+#: 5xx) before the run fails. Nothing is paid yet, so asking again is safe; a SQLite server
+#: under load held a write lock past the client's 60 s timeout (CI), failing a clip for nothing.
+SERVER_PATIENCE_S = 180.0
 
 Change = Literal["created", "updated", "unchanged"]
 
@@ -261,11 +265,13 @@ class _JobSlot:
         settings: Settings,
         renew_every_s: float = RENEW_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
     ) -> None:
         self.client = client
         self.settings = settings
         self.renew_every_s = renew_every_s
         self.clock = clock
+        self.sleep = sleep
         self.name = jobs_limit(settings).name
         self.holder = _holder()
         #: The lease the server knows this slot by; None while the run holds no slot.
@@ -279,6 +285,7 @@ class _JobSlot:
     async def take(self) -> None:
         """Wait for a slot; a missing limit is made once (:func:`ensure_limits`)."""
         told = ensured = False
+        patience = _Patience(self.name, self.clock, self.sleep)
         while True:
             try:
                 wait_s = await self._ask()
@@ -288,10 +295,9 @@ class _JobSlot:
                 await ensure_limits(self.settings)
                 ensured = True
                 continue
-            except httpx.HTTPStatusError as exc:
-                raise _unusable(self.name, _status(exc)) from exc
             except httpx.HTTPError as exc:
-                raise _unusable(self.name, f"{type(exc).__name__}: {exc}") from exc
+                await patience.ride_out(exc)
+                continue
             if wait_s is None:
                 return
             if not told:
@@ -301,7 +307,7 @@ class _JobSlot:
                     self.name,
                 )
                 told = True
-            await asyncio.sleep(wait_s)
+            await self.sleep(wait_s)
 
     async def keep(self) -> None:
         """Renew the lease every ``renew_every_s``, mending it when the server lost it."""
@@ -488,6 +494,7 @@ class CreatesThrottle:
         if not shared_server() or not _wanted(creates_limit(self.settings)):
             return
         ensured = False
+        patience = _Patience(self.name)
         async with get_client() as client:
             while True:
                 try:
@@ -496,11 +503,13 @@ class CreatesThrottle:
                     )
                 except httpx.HTTPStatusError as exc:
                     if exc.response.status_code != 423:
-                        raise _unusable(self.name, _status(exc)) from exc
+                        await patience.ride_out(exc)
+                        continue
                     await asyncio.sleep(_retry_after(exc.response))
                     continue
                 except httpx.HTTPError as exc:
-                    raise _unusable(self.name, f"{type(exc).__name__}: {exc}") from exc
+                    await patience.ride_out(exc)
+                    continue
                 if response.json():  # the limits it took a turn of
                     return
                 if ensured:
@@ -532,6 +541,44 @@ class CreatesThrottle:
                     )
         except (httpx.HTTPError, ObjectNotFound) as exc:
             _logger().warning("could not pause the other runs' creates: %s", exc)
+
+
+class _Patience:
+    """Asking again after a busy or unreachable server, for :data:`SERVER_PATIENCE_S` at most.
+
+    Only what the server may answer differently later is ridden out (a timeout, a refused
+    connection, a 5xx); a 4xx, or the patience spent, ends the wait with :func:`_unusable`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
+        patience_s: float = SERVER_PATIENCE_S,
+    ) -> None:
+        self.name, self.clock, self.sleep = name, clock, sleep
+        self.until = clock() + patience_s
+        self.pause_s = 1.0
+
+    async def ride_out(self, exc: httpx.HTTPError) -> None:
+        """Sleep before the next ask, or raise the one-line error when it is no use."""
+        if isinstance(exc, httpx.HTTPStatusError):
+            reason = _status(exc)
+            transient = exc.response.status_code >= 500
+        else:
+            reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            transient = isinstance(exc, httpx.TransportError)
+        if not transient or self.clock() + self.pause_s > self.until:
+            raise _unusable(self.name, reason) from exc
+        _logger().warning(
+            "the Prefect server did not answer for the limit %s (%s); asking again in %.0f s",
+            self.name,
+            reason,
+            self.pause_s,
+        )
+        await self.sleep(self.pause_s)
+        self.pause_s = min(self.pause_s * 2, MAX_WAIT_S)
 
 
 def _wanted(spec: LimitSpec) -> bool:

@@ -100,7 +100,8 @@ async def test_each_clip_runs_on_its_own_and_a_failure_stops_none(
     batch = BatchRequest(inbox=str(inbox), output_dir=str(out), prompt="sepia film", max_parallel=3)
     result, batch_id = await _run(batch)
 
-    assert (result.total, result.done, result.failed, result.skipped) == (3, 2, 1, 0)
+    errors = {row.clip: row.error for row in result.rows}
+    assert (result.total, result.done, result.failed, result.skipped) == (3, 2, 1, 0), errors
     assert result.credits_spent == 2 * CREDITS_3S
     assert standin.stats().jobs_accepted == 2
     a, b, c = result.rows

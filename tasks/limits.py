@@ -202,7 +202,8 @@ async def job_slot(
     async with get_client() as client:
         slot = _JobSlot(client, settings, renew_every_s)
         await slot.take()
-        keeper = asyncio.create_task(slot.keep(), name=f"renew {slot.name}")
+        ending = asyncio.Event()
+        keeper = asyncio.create_task(slot.keep(ending), name=f"renew {slot.name}")
         ended_by: BaseException | None = None
         try:
             yield
@@ -214,9 +215,16 @@ async def job_slot(
             # Shielded: a flow run cancelled through an anyio scope cancels every await in it.
             with anyio.CancelScope(shield=True):
                 with anyio.move_on_after(CANCEL_GRACE_S if cancelled else RELEASE_S):
-                    keeper.cancel()
+                    # At a normal end, a renewal under way finishes first: cut off, a fresh
+                    # lease it was being granted could land unknown to this run and keep the
+                    # slot taken until it ran out (seen after a server restart, in CI).
+                    if cancelled:
+                        keeper.cancel()
+                    else:
+                        ending.set()
                     await asyncio.wait({keeper})
                     await slot.give_back()
+            keeper.cancel()  # out of time while it was still renewing
             if slot.lease is not None:
                 _logger().warning(
                     "could not give the job slot back to the Prefect server in time; it "
@@ -309,10 +317,14 @@ class _JobSlot:
                 told = True
             await self.sleep(wait_s)
 
-    async def keep(self) -> None:
-        """Renew the lease every ``renew_every_s``, mending it when the server lost it."""
+    async def keep(self, ending: asyncio.Event) -> None:
+        """Renew the lease every ``renew_every_s``, mending it when the server lost it, until
+        ``ending`` is set (a renewal under way is finished first)."""
         while True:
-            await asyncio.sleep(self.renew_every_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ending.wait(), self.renew_every_s)
+            if ending.is_set():
+                return
             try:
                 await self._mend()
             except Exception as exc:  # a blip of the server must not stop a paid job's poll

@@ -63,6 +63,13 @@ class ReskinError(Exception):
         """The message with each `field` named as ``names`` says (else by its bare name)."""
         return _FIELD.sub(lambda match: names.get(match[1], match[1]), self.said)
 
+    def within(self, where: str) -> None:
+        """Prefix the message with where it happened (``segment 3 of 6 (20.0..30.0 s)``), in
+        place, so a long edit's failure names its segment in one line."""
+        said = f"{where}: {self.said}"
+        self.__dict__["_said"] = said
+        self.args = (f"{where}: {self.args[0] if self.args else ''}", *self.args[1:])
+
     def word_for(self, names: Mapping[str, str]) -> None:
         """Make ``str()`` of this error :meth:`worded` for ``names``, in place (the type, the
         traceback and :attr:`said` stay)."""

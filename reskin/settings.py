@@ -18,6 +18,7 @@ from reskin.registry import DEFAULT_MODEL, MODELS
 
 DEFAULT_BASE_URL = "https://api.aimlapi.com"
 UploadBackend = Literal["auto", "datauri", "s3", "standin-files"]
+SegmentJoin = Literal["cut", "crossfade"]
 X264Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"]
 
 
@@ -135,6 +136,43 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,59}$",
         description="Names the two Prefect limits <prefix>-jobs-in-flight and <prefix>-creates; "
         "give each AI/ML API account its own.",
+    )
+
+    # --- long videos (reskin/edit/long.py) --------------------------------------------------
+    max_input_s: float = Field(
+        default=600.0,
+        gt=0,
+        le=24 * 3600,
+        description="Longest video (or window) edited, in seconds; a longer one is refused "
+        "before anything is paid. Longer than the model edits, it is sent as segments.",
+    )
+    scene_threshold: float = Field(
+        default=0.3,
+        gt=0,
+        lt=1,
+        description="ffmpeg scene score (0..1) above which a frame starts a new scene: "
+        "segments of a long video are cut there.",
+    )
+    segment_join: SegmentJoin = Field(
+        default="cut",
+        description="How segments that meet inside one shot are joined: cut (hard cut) or "
+        "crossfade (each such segment is sent crossfade_s earlier and faded in; costs the "
+        "extra seconds).",
+    )
+    crossfade_s: float = Field(
+        default=0.5, gt=0, le=2, description="Length of a cross-fade join, in seconds."
+    )
+    credits_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        description="Credits the service bills per second, for the estimates of a plan and "
+        "the budget (the stand-in bills 100); unset: estimates show billed seconds only.",
+    )
+    max_credits: float | None = Field(
+        default=None,
+        gt=0,
+        description="Refuse, before anything is paid, an edit whose estimated credits are "
+        "over this (needs credits_per_second); unset: no budget.",
     )
 
     result_retention_h: float = Field(

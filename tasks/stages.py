@@ -8,9 +8,10 @@ order of an edit lives in the core alone and the flow runs exactly what a direct
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
-from reskin.edit.pipeline import Stages
 from reskin.edit.services import Services
+from reskin.edit.stages import Stages
 from tasks.conform import conform
 from tasks.deliver import deliver
 from tasks.fetch import fetch
@@ -19,12 +20,19 @@ from tasks.place import place
 from tasks.plan import plan
 from tasks.poll import poll
 from tasks.sound import sound
+from tasks.split import split
+from tasks.stitch import stitch
 from tasks.submit import submit
 from tasks.take_in import take_in
+
+#: The stages each segment of a long edit runs, named after the segment in the UI.
+_PER_SEGMENT = ("plan", "conform", "place", "submit", "poll", "fetch")
 
 
 class _Tasks:
     take_in = staticmethod(take_in)
+    split = staticmethod(split)
+    stitch = staticmethod(stitch)
     plan = staticmethod(plan)
     conform = staticmethod(conform)
     place = staticmethod(place)
@@ -37,6 +45,18 @@ class _Tasks:
     @staticmethod
     def job_slot(services: Services) -> AbstractAsyncContextManager[object]:
         return job_slot(services.settings)
+
+    def segment(self, name: str) -> Stages:
+        return _SegmentTasks(name)
+
+
+class _SegmentTasks(_Tasks):
+    """The same tasks, each run named ``<stage> <segment>`` (``submit segment 3 of 6 (...)``)."""
+
+    def __init__(self, name: str) -> None:
+        for stage in _PER_SEGMENT:
+            named: Any = getattr(_Tasks, stage).with_options(task_run_name=f"{stage} {name}")
+            setattr(self, stage, named)
 
 
 TASKS: Stages = _Tasks()

@@ -14,8 +14,10 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
+from rich.table import Table
 
 from reskin.cli.console import describe, err, out, prefect_console
+from reskin.edit.dry_run import EditPlan
 from reskin.edit.request import EditRequest, EditResult, resolve
 from reskin.edit.services import journal_of
 from reskin.errors import ConfigError, InputError
@@ -61,6 +63,22 @@ def edit(
         bool,
         typer.Option(help="Submit again even after a failed or unanswered submission (pays)."),
     ] = False,
+    one_look: Annotated[
+        bool,
+        typer.Option(
+            "--one-look/--all-at-once",
+            help="A video longer than the model edits goes as segments: edit the first one "
+            "first and lend a frame of it to the others as a reference (one look), or send "
+            "all at once (faster, the look may drift).",
+        ),
+    ] = True,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the plan (segments, why, billed seconds, estimate) and send nothing.",
+        ),
+    ] = False,
     json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object with the result on stdout.")
     ] = False,
@@ -82,8 +100,12 @@ def edit(
         options=options,
         reference_images=reference_image or [],
         force=force,
+        one_look=one_look,
     )
     settings = load_settings()
+    if dry_run:
+        show_plan(plan_edit(request, settings), json=json)
+        return
     require_service(settings)
     resolve(request, settings.model)  # the default model's limits and options, before Prefect
     journal_of(settings).close()  # a journal out of reach (RESKIN_JOURNAL_URL) fails here
@@ -139,6 +161,7 @@ FLAGS = {
     "model": "--model",
     "audio": "--audio",
     "force": "--force",
+    "one_look": "--one-look",
 }
 
 
@@ -164,3 +187,51 @@ def run_edit(request: EditRequest) -> tuple[EditResult, str]:
     from flows.edit_video import run_edit_flow
 
     return asyncio.run(run_edit_flow(request))
+
+
+def plan_edit(request: EditRequest, settings: Settings) -> EditPlan:
+    """The plan of ``request``, in this process without Prefect; nothing is sent."""
+    import asyncio
+
+    from reskin.edit.dry_run import dry_run
+    from reskin.edit.services import open_services
+
+    async def planned() -> EditPlan:
+        async with open_services(settings) as services:
+            return await dry_run(request, services)
+
+    return asyncio.run(planned())
+
+
+def show_plan(plan: EditPlan, *, json: bool) -> None:
+    """The plan as JSON on stdout, or as a table and its summary."""
+    if json:
+        print(plan.model_dump_json())
+        return
+    table = Table(title=f"{escape(plan.input)} on {plan.model}: nothing sent (dry run)")
+    for column in ("#", "start s", "end s", "seconds", "starts at", "scene", "billed s"):
+        table.add_column(column, justify="left" if column == "starts at" else "right")
+    for segment in plan.segments:
+        table.add_row(
+            str(segment.index),
+            f"{segment.start_s:.3f}",
+            f"{segment.end_s:.3f}",
+            f"{segment.duration_s:.3f}",
+            segment.starts_at,
+            str(segment.scene),
+            str(segment.billed_s),
+        )
+    out.print(table)
+    out.print(f"plan: {escape(plan.summary)}")
+    if plan.merged_cuts_s:
+        cuts = ", ".join(f"{cut:.2f}" for cut in plan.merged_cuts_s)
+        out.print(f"scene cuts not used (a shot too short for the model): {cuts} s")
+    if len(plan.segments) > 1:
+        how = (
+            "the first segment first, its look lent to the others"
+            if plan.one_look
+            else ("all segments at once")
+        )
+        out.print(f"order: {how}")
+    if plan.refused is not None:
+        out.print(f"[yellow]would be refused[/yellow]: {escape(plan.refused)}")

@@ -83,7 +83,8 @@ async def deliver(
         # The result download is kept for reruns; this copy of it only existed to be uploaded.
         shutil.rmtree(video.parent, ignore_errors=True)
         delivered = Delivered(location.url, shown_preview)
-    services.journal.done(taken.fingerprint)
+    for key in taken.journal_keys:
+        services.journal.done(key)
     info = sounded.info
     log.info(
         "wrote %s: %dx%d, %.2f s, %s",

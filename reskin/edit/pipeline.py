@@ -20,76 +20,43 @@ deliver      :func:`reskin.edit.outputs.deliver`     :class:`~reskin.edit.output
 Prefect flow passes one whose every stage is the task of the same name (``tasks/stages.py``), and
 whose job slot is the jobs-in-flight limit shared on the Prefect server. A stage keeps its name in
 every layer: function, task, and the key of its time in :attr:`EditResult.timings_s`.
+
+A window longer than the model edits is a long edit (:mod:`reskin.edit.long`): after
+``take_in``, ``split`` plans its segments; each segment goes through ``plan`` to ``fetch`` as
+above, under the stages :meth:`Stages.segment` gives for it (its tasks are named after it);
+``stitch`` joins them; ``sound`` and ``deliver`` finish the whole as for a short edit::
+
+    take_in -> split -> [plan -> conform -> place -> submit -> poll -> fetch] x N -> stitch
+            -> sound -> deliver
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
-from typing import Protocol
 
-from reskin.edit import outputs, prepare, results, send, wait
-from reskin.edit.outputs import Delivered
-from reskin.edit.prepare import Clip, Planned, Taken, ToResume, ToSend
-from reskin.edit.request import EditRequest, EditResult
-from reskin.edit.results import Fetched, Sounded
+from reskin.edit import long, outputs, prepare, results, send, wait
+from reskin.edit.prepare import Taken, ToResume, ToSend
+from reskin.edit.request import EditRequest, EditResult, SegmentResult
 from reskin.edit.services import Services
-from reskin.edit.wait import Finished
+from reskin.edit.stages import Stages
 from reskin.storage.upload import Placed
-from reskin.submission import Submitted
 
 #: The stages in the order :func:`edit` runs them (``conform`` and ``place`` only when sent).
 STAGES = ("take_in", "plan", "conform", "place", "submit", "poll", "fetch", "sound", "deliver")
-
-
-class Stages(Protocol):
-    """How :func:`edit` runs each stage: the same signatures as the core functions."""
-
-    async def take_in(self, request: EditRequest, services: Services) -> Taken: ...
-
-    async def plan(self, request: EditRequest, taken: Taken, services: Services) -> Planned: ...
-
-    async def conform(self, taken: Taken, planned: ToSend, services: Services) -> Clip: ...
-
-    async def place(self, clip: Clip, services: Services) -> Placed: ...
-
-    async def submit(
-        self, request: EditRequest, taken: Taken, placed: Placed | None, services: Services
-    ) -> Submitted: ...
-
-    async def poll(self, taken: Taken, submitted: Submitted, services: Services) -> Finished: ...
-
-    async def fetch(self, taken: Taken, finished: Finished, services: Services) -> Fetched: ...
-
-    async def sound(
-        self,
-        request: EditRequest,
-        taken: Taken,
-        planned: Planned,
-        fetched: Fetched,
-        services: Services,
-    ) -> Sounded: ...
-
-    async def deliver(
-        self,
-        request: EditRequest,
-        taken: Taken,
-        planned: Planned,
-        sounded: Sounded,
-        services: Services,
-    ) -> Delivered: ...
-
-    def job_slot(self, services: Services) -> AbstractAsyncContextManager[object]:
-        """Held from just before the create to the end of the poll."""
-        ...
+#: The stages of a long edit (``segments``: every segment's plan to fetch, run concurrently).
+LONG_STAGES = ("take_in", "split", "segments", "stitch", "sound", "deliver")
 
 
 class Direct:
     """The core functions, called as they are; no job slot beyond the service's own limits."""
 
     take_in = staticmethod(prepare.take_in)
+    split = staticmethod(long.split)
+    stitch = staticmethod(long.stitch)
     plan = staticmethod(prepare.plan)
     conform = staticmethod(prepare.conform)
     place = staticmethod(send.place)
@@ -102,6 +69,9 @@ class Direct:
     @staticmethod
     def job_slot(services: Services) -> AbstractAsyncContextManager[object]:
         return nullcontext()
+
+    def segment(self, name: str) -> Stages:
+        return self
 
 
 DIRECT: Stages = Direct()
@@ -134,6 +104,13 @@ async def edit(
     laps = Laps(clock)
     taken = await stages.take_in(request, services)
     laps("take_in")
+    try:
+        is_long = long.is_long(request, taken)
+    except BaseException:
+        shutil.rmtree(taken.job_dir, ignore_errors=True)
+        raise
+    if is_long:
+        return await _edit_long(request, taken, services, stages, laps)
     placed: Placed | None = None
     try:
         planned = await stages.plan(request, taken, services)
@@ -141,8 +118,10 @@ async def edit(
         if isinstance(planned, ToSend):
             clip = await stages.conform(taken, planned, services)
             laps("conform")
-            # Before anything is paid: room for the result and the final video (one line if not).
+            # Before anything is paid: room for the result and the final video (one line if not),
+            # and the budget (RESKIN_MAX_CREDITS).
             results.ensure_room_to_finish(request, clip, planned, services.settings)
+            long.check_budget(long.short_plan(request, taken, planned), services)
             placed = await stages.place(clip, services)
             laps("place")
         async with stages.job_slot(services):
@@ -179,4 +158,56 @@ async def edit(
         ),
         sound=request.audio.value,
         timings_s=laps.seconds,
+    )
+
+
+async def _edit_long(
+    request: EditRequest, taken: Taken, services: Services, stages: Stages, laps: Laps
+) -> EditResult:
+    """A long edit: split, every segment edited, stitched, then sound and deliver as one."""
+    try:
+        plan = await stages.split(request, taken, services)
+        laps("split")
+        done = await long.edit_segments(request, taken, plan, services, stages)
+        laps("segments")
+        stitched = await stages.stitch(request, taken, plan, done, services)
+        laps("stitch")
+        planned = long.whole_window(plan, taken, stitched)
+        sounded = await stages.sound(request, taken, planned, stitched, services)
+        laps("sound")
+        whole = dataclasses.replace(taken, segment_keys=tuple(item.fingerprint for item in done))
+        delivered = await stages.deliver(request, whole, planned, sounded, services)
+        laps("deliver")
+    finally:
+        shutil.rmtree(taken.job_dir, ignore_errors=True)
+    info = sounded.info
+    credits = [item.credits_used for item in done]
+    return EditResult(
+        output=delivered.output,
+        preview=delivered.preview,
+        model=taken.resolved.spec.id,
+        generation_id=",".join(item.generation_id for item in done),
+        credits_used=None if None in credits else sum(c for c in credits if c is not None),
+        resumed=all(item.resumed for item in done),
+        reused_download=stitched.reused,
+        input_duration_s=plan.duration_s,
+        output_duration_s=info.duration_s,
+        width=info.width,
+        height=info.height,
+        has_audio=info.has_audio,
+        conform=f"{len(done)} segments ({len(plan.cuts_s)} scene cuts)",
+        sound=request.audio.value,
+        timings_s=laps.seconds,
+        segments=tuple(
+            SegmentResult(
+                index=item.segment.index,
+                start_s=round(item.segment.start_s, 6),
+                end_s=round(item.segment.end_s, 6),
+                generation_id=item.generation_id,
+                credits_used=item.credits_used,
+                resumed=item.resumed,
+                reused_download=item.fetched.reused,
+            )
+            for item in done
+        ),
     )

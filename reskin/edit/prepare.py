@@ -54,6 +54,15 @@ class Taken:
     resolved: Resolved
     #: The journal's key for this request.
     fingerprint: str
+    #: The source's content hash (a segment's key is made from it, :mod:`reskin.edit.long`).
+    source_sha256: str = ""
+    #: A long edit's segments' journal keys, once they are all edited (:mod:`reskin.edit.long`).
+    segment_keys: tuple[str, ...] = ()
+
+    @property
+    def journal_keys(self) -> tuple[str, ...]:
+        """What the journal holds this edit under: its segments' keys, or its own."""
+        return self.segment_keys or (self.fingerprint,)
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,7 @@ async def take_in(request: EditRequest, services: Services) -> Taken:
         references=refs,
         resolved=resolved,
         fingerprint=request_fingerprint(request, resolved, settings, intake.sha256, refs),
+        source_sha256=intake.sha256,
     )
 
 

@@ -101,6 +101,14 @@ class EditRequest(BaseModel):
         description="Reference images for models that take them (Kling: up to 4, Aleph: 1): "
         "local JPG/PNG paths, https:// URLs or s3:// objects.",
     )
+    one_look: bool = Field(
+        title="One look for long videos",
+        default=True,
+        description="A video longer than the model edits goes as segments: edit the first one "
+        "first and give every other one a frame of its result as a reference image, so all "
+        "keep one look (models that take references; about one job's time longer). Off: all "
+        "segments at once (faster, the look may drift).",
+    )
     force: bool = Field(
         title="Force a new submission",
         default=False,
@@ -214,6 +222,20 @@ def resolve(request: EditRequest, default_model: str) -> Resolved:
     return Resolved(spec, spec.read_options(request.options))
 
 
+class SegmentResult(BaseModel):
+    """One segment of a long edit: its window and its job."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    start_s: float
+    end_s: float
+    generation_id: str
+    credits_used: float | None
+    resumed: bool
+    reused_download: bool
+
+
 class EditResult(BaseModel):
     """What one edit produced; ``reskin edit --json`` prints it."""
 
@@ -239,11 +261,13 @@ class EditResult(BaseModel):
     timings_s: dict[str, float]
     #: The before/after contact sheet beside the output (a path or an ``s3://`` URL), if drawn.
     preview: str | None = None
+    #: A long video's segments, in order (empty for a video edited in one job).
+    segments: tuple[SegmentResult, ...] = ()
 
     def as_row(self) -> dict[str, Cell]:
         """One flat row (a column per field, one per stage time): a table artifact's row, from
         which :meth:`from_row` gives the result back."""
-        row: dict[str, Cell] = self.model_dump(mode="json", exclude={"timings_s"})
+        row: dict[str, Cell] = self.model_dump(mode="json", exclude={"timings_s", "segments"})
         row.update({_TIME + stage: seconds for stage, seconds in self.timings_s.items()})
         return row
 

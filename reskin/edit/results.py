@@ -20,6 +20,7 @@ from reskin.aimlapi.retry import RetryPolicy
 from reskin.download import download
 from reskin.edit.prepare import Clip, Planned, Taken, original_sound
 from reskin.edit.request import EditRequest
+from reskin.edit.segments import Segment
 from reskin.edit.services import Services
 from reskin.edit.wait import Downloaded, Finished, Ready
 from reskin.errors import ResultExpiredError, VerificationError
@@ -57,6 +58,19 @@ class Fetched:
     @property
     def path(self) -> Path:
         return self.info.path
+
+
+@dataclass(frozen=True)
+class SegmentDone:
+    """One segment edited: its result on this machine and how it was paid."""
+
+    segment: Segment
+    #: Its own journal key.
+    fingerprint: str
+    fetched: Fetched
+    generation_id: str
+    credits_used: float | None
+    resumed: bool
 
 
 @dataclass(frozen=True)

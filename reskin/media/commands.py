@@ -17,8 +17,9 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import ffmpeg
 
@@ -34,6 +35,8 @@ FILE_INPUT_GUARDS: dict[str, str] = {
 FilterStep = tuple[str, Mapping[str, float]]
 
 Pattern = Literal["testsrc2", "smptebars"]
+#: Where a sync mark shows: the whole picture, or a box in its top-left corner.
+MarkShape = Literal["full", "corner"]
 VideoCodec = Literal["libx264", "libx265", "mpeg4", "libvpx-vp9"]
 AudioCodec = Literal["aac", "libopus"]
 ClipContainer = Literal["mp4", "mov", "mkv"]
@@ -56,6 +59,33 @@ SYNC_MARK_S = 0.1
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _MUXERS: dict[str, str] = {"mp4": "mp4", "mov": "mov", "mkv": "matroska"}
 _PATTERNS = frozenset({"testsrc2", "smptebars"})
+_MARKS = frozenset({"full", "corner"})
+
+
+class _SceneSource(NamedTuple):
+    """A lavfi source of a scene: its name, its options (``:name=value``...), how many times
+    smaller it is drawn than the clip, how it is scaled up, and the filters (without options)
+    it is seen through."""
+
+    name: str
+    options: str
+    shrink: int = 1
+    scaler: str = "neighbor"
+    through: tuple[str, ...] = ()
+
+
+#: The scenes after the first, in turn: moving lavfi sources (all in ffmpeg 5.1), each unlike
+#: the ones beside it, seeded so every run draws the same. The costly ones are drawn at 1/n of
+#: the size and scaled up (life with square cells). ffmpeg's scene score finds every cut from
+#: one to the next (0.45 to 1) and nothing inside them (under 0.15, marks included); sources
+#: that change every pixel every frame (cellauto) or jump about (sierpinski) fail that.
+_SCENE_SOURCES: tuple[_SceneSource, ...] = (
+    _SceneSource("mandelbrot", ":maxiter=256:end_pts=1600", 2, "bilinear"),  # a slow zoom
+    _SceneSource("life", ":random_seed=7:mold=10:life_color=yellow:death_color=darkred", 8),
+    _SceneSource("testsrc", ""),  # a scrolling test card with a counter
+    _SceneSource("testsrc2", "", through=("hflip", "negate")),  # mirrored, inverted
+    _SceneSource("gradients", ":seed=7:speed=0.05", 2, "bilinear"),  # turning colours
+)
 
 
 def render_command(
@@ -128,25 +158,45 @@ def synthetic_clip_command(
     preset: str = "ultrafast",
     sync_marks: bool = False,
     keyint: int | None = None,
+    scenes: tuple[float, ...] = (),
+    mark: MarkShape = "full",
 ) -> list[str]:
     """A generated clip (lavfi ``pattern`` plus a 440 Hz sine) for fixtures and the demo.
 
     ``variable_fps`` drops every third frame and keeps the gaps, so the average rate is two
     thirds of the nominal ``fps``. ``sync_marks`` replaces the sine with silence and a 1 kHz beep
     at each whole second, and turns the picture white for that beep's :data:`SYNC_MARK_S`, so a
-    test can measure audio against video. ``keyint`` fixes the distance between keyframes (in
+    test can measure audio against video: the whole picture (``mark="full"``), or only a box in
+    the top-left corner a quarter of the width and of the height (``mark="corner"``), which a
+    scene detector does not take for a cut (ffmpeg's scene score of its onset is about 0.1,
+    where a whole white frame scores 1). ``keyint`` fixes the distance between keyframes (in
     frames) and turns scene-cut keyframes off, so the keyframe times are known.
+
+    ``scenes`` are the times (ascending, inside the clip) where the picture cuts to another
+    scene: ``pattern`` until the first cut, then in turn the moving sources of
+    :data:`_SCENE_SOURCES`, each unlike the scenes beside it (ffmpeg's scene score of every cut
+    is 0.45 or more, of every other frame under 0.15). Each cut is moved to the nearest frame
+    boundary, ``round(cut * fps) / fps``, so a scene holds whole frames and the clip still lasts
+    ``duration_s``; a cut must leave at least one frame on each side. Unless ``keyint`` is
+    given, a keyframe is forced on the first frame of every scene (x264's ``ultrafast`` turns
+    its own scene-cut detection off).
     """
     if pattern not in _PATTERNS:
         raise ValueError(f"unknown pattern {pattern!r}")
+    if mark not in _MARKS:
+        raise ValueError(f"unknown mark {mark!r}")
     if not re.fullmatch(r"[a-z0-9]+", pix_fmt):
         raise ValueError(f"bad pix_fmt {pix_fmt!r}")
-    # lavfi inputs are graphs, not files: they get the lavfi demuxer and nothing else.
-    video = ffmpeg.input(
-        f"{pattern}=size={int(width)}x{int(height)}:rate={float(fps):g}:duration={float(duration_s):g}",
-        f="lavfi",
-        format_whitelist="lavfi",
-    ).video
+    bounds = _scene_bounds(scenes, duration_s=duration_s, fps=fps) if scenes else []
+    cuts = bounds[1:-1]
+    if cuts:
+        video = _scenes_video(bounds, pattern, size=(width, height), fps=fps)
+    else:
+        # lavfi inputs are graphs, not files: they get the lavfi demuxer and nothing else.
+        video = _lavfi(
+            f"{pattern}=size={int(width)}x{int(height)}:rate={float(fps):g}"
+            f":duration={float(duration_s):g}"
+        ).video
     options: dict[str, Any] = {
         "f": _MUXERS[container],
         "vcodec": vcodec,
@@ -158,11 +208,14 @@ def synthetic_clip_command(
         options["preset"] = preset
     if keyint is not None:
         options.update({"g": int(keyint), "sc_threshold": 0})
+    elif cuts:
+        options["force_key_frames"] = _frames_at(cuts, fps)
     marked = f"lt(mod(t,1),{SYNC_MARK_S:g})"
     if sync_marks:
-        video = video.filter(
-            "drawbox", x=0, y=0, w="iw", h="ih", color="white", t="fill", enable=marked
-        )
+        box: dict[str, Any] = {"w": "iw", "h": "ih"}
+        if mark == "corner":
+            box = {"w": max(int(width) // 4, 1), "h": max(int(height) // 4, 1)}
+        video = video.filter("drawbox", x=0, y=0, **box, color="white", t="fill", enable=marked)
     if variable_fps:
         video = video.filter("select", "mod(n,3)")
         options["fps_mode"] = "vfr"
@@ -173,14 +226,69 @@ def synthetic_clip_command(
             # 48-sample frames: the volume expression is evaluated per frame, so a beep starts
             # within 1 ms of its second instead of within one default 1024-sample frame (21 ms).
             tone = "frequency=1000:sample_rate=48000:samples_per_frame=48"
-        sound = ffmpeg.input(
-            f"sine={tone}:duration={float(duration_s):g}", f="lavfi", format_whitelist="lavfi"
-        ).audio
+        sound = _lavfi(f"sine={tone}:duration={float(duration_s):g}").audio
         if sync_marks:
             sound = sound.filter("volume", volume=marked, eval="frame")
         streams.append(sound)
         options.update({"acodec": acodec, "ac": int(audio_channels)})
     return _compile(ffmpeg.output(*streams, _path(output), **options), exe)
+
+
+def _lavfi(graph: str) -> Any:
+    """A lavfi source: a graph, not a file, so it gets the lavfi demuxer and nothing else."""
+    return ffmpeg.input(graph, f="lavfi", format_whitelist="lavfi")
+
+
+def _scene_bounds(scenes: Sequence[float], *, duration_s: float, fps: float) -> list[int]:
+    """The first frame of every scene, then the clip's frame count: each cut is rounded to the
+    nearest frame, and must leave at least one frame to each side of it."""
+    total = math.ceil(_finite(duration_s, "duration") * _finite(fps, "frame rate") - 1e-6)
+    bounds = [0, *(round(_finite(cut, "scene cut") * fps) for cut in scenes), total]
+    if any(later <= earlier for earlier, later in pairwise(bounds)):
+        raise ValueError(
+            f"scene cuts must ascend inside the clip, a frame apart at {fps:g} fps: {scenes!r}"
+        )
+    return bounds
+
+
+def _frames_at(frames: Sequence[int], fps: float) -> str:
+    """A ``-force_key_frames`` expression true for exactly these frames (CFR): each frame's time
+    is tested against a window a frame wide around it, so no rounding of a time, in whatever
+    time base the encoder counts (5.1 and 6.0+ differ), lands on the frame beside it."""
+    windows = (
+        f"gte(t,{(frame - 0.5) / fps:.6f})*lt(t,{(frame + 0.5) / fps:.6f})" for frame in frames
+    )
+    return "expr:" + "+".join(windows)
+
+
+def _scenes_video(bounds: Sequence[int], pattern: str, *, size: tuple[int, int], fps: float) -> Any:
+    """``pattern`` up to the first cut, then the :data:`_SCENE_SOURCES` in turn, each cut to
+    its whole frames (``trim``) and joined end to end (``concat``)."""
+    width, height = int(size[0]), int(size[1])
+    parts: list[Any] = []
+    for index, (start, end) in enumerate(pairwise(bounds)):
+        source = (
+            _SceneSource(pattern, "")
+            if index == 0
+            else _SCENE_SOURCES[(index - 1) % len(_SCENE_SOURCES)]
+        )
+        drawn = f"{max(width // source.shrink, 16)}x{max(height // source.shrink, 16)}"
+        part = _lavfi(f"{source.name}=size={drawn}:rate={_rate(fps)}{source.options}").video
+        # A later scene skips its first second (life's first generations die off in a flash).
+        lead_in = 0 if index == 0 else math.ceil(fps)
+        part = part.filter("trim", start_frame=lead_in, end_frame=lead_in + end - start)
+        part = part.filter("setpts", "PTS-STARTPTS")
+        if source.shrink > 1:
+            part = part.filter("scale", width, height, flags=source.scaler)
+        for name in source.through:
+            part = part.filter(name)
+        parts.append(part.filter("setsar", 1))
+    # Frame n at n / fps in a time base of 1 / fps, as a single source stamps it: concat's own
+    # stamps are rounded to the microsecond, and a whole second stamped a hair early would
+    # start its mark (``lt(mod(t,1),0.1)``) a frame late.
+    tick = 1 / Fraction(_rate(fps))
+    joined = ffmpeg.concat(*parts, v=1, a=0)
+    return joined.filter("settb", f"{tick.numerator}/{tick.denominator}").filter("setpts", "N")
 
 
 def tag_rotation_command(exe: Path, source: Path, output: Path, *, degrees: int) -> list[str]:

@@ -51,6 +51,8 @@ class Job:
     duration_s: float
     credits: int
     injected_error: bool = False
+    #: Reference images the body carried (Kling's ``image_list``, Aleph's ``references``).
+    references: int = 0
     #: Set by the unknown_status fault: the word reported, forever.
     status_word: str | None = None
     #: How a completed answer carries the result URL: the model's ``Output.video_shape``.

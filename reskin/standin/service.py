@@ -171,6 +171,7 @@ class Service:
             injected_error=self.faults.take("job_error"),
             status_word=faults.unknown_status_word if self.faults.take("unknown_status") else None,
             video_shape=spec.output.video_shape,
+            references=_reference_count(spec, request),
         )
         self.jobs.add(job)
         self.counters.bump("jobs_accepted")
@@ -214,3 +215,11 @@ def _result_size(
     options = {option.name: spec.option(request.fields, option.name) for option in spec.options}
     box = (config.output_long_side, config.output_short_side)
     return spec.output.size_for(options, info.display_width, info.display_height, box)
+
+
+def _reference_count(spec: ModelSpec, request: CreateRequest) -> int:
+    """How many reference images the body carried (for tests and the log)."""
+    if spec.references is None:
+        return 0
+    value = request.fields.get(spec.references.field)
+    return len(value) if isinstance(value, list) else 0

@@ -1,11 +1,14 @@
-"""ffmpeg argv builders: pure, asserted on the argv alone (no ffmpeg runs here)."""
+"""ffmpeg argv builders: pure, asserted on the argv alone; only the last section runs ffmpeg,
+on one small generated clip of three scenes (what the long-video tests build on)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import pytest
 
+from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import (
     GLOBAL_ARGS,
     conform_copy_command,
@@ -16,6 +19,19 @@ from reskin.media.commands import (
     render_command,
     synthetic_clip_command,
     tag_rotation_command,
+)
+from reskin.media.probe import OPEN_OPTIONS, keyframe_times, probe
+from tests.conftest import MakeClip
+
+from .marks import (
+    CORNER,
+    audio_seconds,
+    beep_onsets,
+    flash_onsets,
+    scene_cuts,
+    scene_of,
+    scene_spans,
+    sync_offsets,
 )
 
 EXE = Path("/opt/ffmpeg/bin/ffmpeg")
@@ -382,3 +398,144 @@ def test_synthetic_clip_sync_marks_and_keyframes() -> None:
     assert _values(argv, "-i")[1].startswith("sine=frequency=1000:sample_rate=48000")
     assert (_value(argv, "-g"), _value(argv, "-sc_threshold")) == ("30", "0")
     assert "-g" not in synthetic_clip_command(EXE, OUT)
+
+
+# --- scenes -----------------------------------------------------------------------------------
+
+
+def test_synthetic_clip_scenes_join_other_sources_cut_to_whole_frames() -> None:
+    argv = synthetic_clip_command(
+        EXE, OUT, duration_s=8.0, width=320, height=240, fps=30, scenes=(2.37, 5.71)
+    )
+    graph = _value(argv, "-filter_complex")
+    sources = [source.split("=", 1)[0] for source in _values(argv, "-i")]
+
+    assert sources == ["testsrc2", "mandelbrot", "life", "sine"]
+    assert _values(argv, "-format_whitelist") == ["lavfi"] * 4
+    # 2.37 s is frame 71.1: frame 71; 5.71 s is frame 171.3: frame 171; 8 s is 240 frames.
+    assert "[0:v]trim=end_frame=71:start_frame=0[" in graph
+    assert "[1:v]trim=end_frame=130:start_frame=30[" in graph  # 100 frames after a 1 s lead-in
+    assert "[2:v]trim=end_frame=99:start_frame=30[" in graph
+    assert "concat=a=0:n=3:v=1" in graph
+    assert "settb=1/30[" in graph
+    assert "setpts=N" in graph
+    assert _value(argv, "-force_key_frames") == (
+        "expr:gte(t,2.350000)*lt(t,2.383333)+gte(t,5.683333)*lt(t,5.716667)"
+    )
+    assert _value(argv, "-t") == "8"
+
+
+def test_synthetic_clip_without_scenes_is_one_source() -> None:
+    argv = synthetic_clip_command(EXE, OUT, scenes=())
+
+    assert len(_values(argv, "-i")) == 2
+    assert "-force_key_frames" not in argv
+    assert "-filter_complex" not in argv
+
+
+def test_synthetic_clip_with_keyint_forces_no_keyframe_at_the_cuts() -> None:
+    argv = synthetic_clip_command(EXE, OUT, duration_s=4.0, fps=24, keyint=24, scenes=(1.5,))
+
+    assert (_value(argv, "-g"), _value(argv, "-sc_threshold")) == ("24", "0")
+    assert "-force_key_frames" not in argv
+
+
+def test_synthetic_clip_corner_mark_is_a_quarter_box_at_the_top_left() -> None:
+    argv = synthetic_clip_command(
+        EXE, OUT, width=1280, height=720, sync_marks=True, mark="corner", scenes=(1.37,)
+    )
+    graph = _value(argv, "-filter_complex")
+
+    assert "drawbox=color=white:enable=lt(mod(t\\,1)\\,0.1):h=180:t=fill:w=320:x=0:y=0" in graph
+    assert "volume=eval=frame:volume=lt(mod(t\\,1)\\,0.1)" in graph
+
+
+@pytest.mark.parametrize(
+    "scenes",
+    [
+        (2.0, 1.0),  # not ascending
+        (1.0, 1.01),  # the same frame at 24 fps
+        (0.01,),  # rounds to the first frame
+        (3.0,),  # at the end
+        (5.0,),  # after it
+        (float("nan"),),
+        (-1.0,),
+    ],
+)
+def test_synthetic_clip_refuses_cuts_that_leave_no_scene(scenes: tuple[float, ...]) -> None:
+    with pytest.raises(ValueError, match="scene cut"):
+        synthetic_clip_command(EXE, OUT, duration_s=3.0, fps=24, scenes=scenes)
+
+
+def test_synthetic_clip_refuses_an_unknown_mark() -> None:
+    with pytest.raises(ValueError, match="mark"):
+        synthetic_clip_command(EXE, OUT, mark="middle")  # type: ignore[arg-type]
+
+
+def test_scene_spans_round_the_cuts_as_the_clip_does() -> None:
+    spans = scene_spans((2.37, 5.71), duration_s=8.0, fps=30)
+
+    assert spans == [(0.0, 71 / 30), (71 / 30, 171 / 30), (171 / 30, 8.0)]
+    assert [scene_of(t, spans) for t in (0.0, 2.36, 71 / 30, 5.69, 5.7, 7.99, 8.0)] == [
+        0, 0, 1, 1, 2, 2, 2,
+    ]  # fmt: skip
+
+
+# --- a real clip of three scenes --------------------------------------------------------------
+
+FRAME_30 = 1 / 30
+SCENES = (2.37, 5.71)  # cuts between frames: at 71 / 30 and 171 / 30 s
+
+
+@pytest.fixture(scope="module")
+def scenes_clip(make_clip: MakeClip) -> Path:
+    """8 s, 320x240, 30 fps, three scenes, a corner mark and a beep at every whole second."""
+    return make_clip(
+        duration_s=8.0,
+        width=320,
+        height=240,
+        fps=30,
+        sync_marks=True,
+        mark="corner",
+        scenes=SCENES,
+    )
+
+
+def test_a_clip_of_scenes_lasts_exactly_its_duration(scenes_clip: Path) -> None:
+    info = probe(scenes_clip)
+    with av.open(str(scenes_clip), mode="r", container_options=dict(OPEN_OPTIONS)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+
+    assert frames == 240
+    assert info.duration_s == pytest.approx(8.0, abs=1e-3)
+    assert (info.width, info.height, info.fps) == (320, 240, 30)
+    assert audio_seconds(scenes_clip) == pytest.approx(8.0, abs=0.03)
+
+
+def test_ffmpeg_finds_the_cuts_and_nothing_at_the_marks(
+    scenes_clip: Path, ffmpeg_tools: FFmpegTools
+) -> None:
+    cuts = [start for start, _ in scene_spans(SCENES, duration_s=8.0, fps=30)[1:]]
+
+    assert scene_cuts(ffmpeg_tools.ffmpeg, scenes_clip) == pytest.approx(cuts, abs=FRAME_30)
+
+
+def test_corner_marks_and_beeps_are_at_every_second_and_in_sync(scenes_clip: Path) -> None:
+    seconds = [float(second) for second in range(8)]
+
+    assert flash_onsets(scenes_clip, CORNER) == pytest.approx(seconds, abs=FRAME_30)
+    assert beep_onsets(scenes_clip) == pytest.approx(seconds, abs=0.002)
+    marks = sync_offsets(scenes_clip, CORNER)
+    assert [mark.beep_s for mark in marks] == pytest.approx(seconds, abs=0.002)
+    assert max(abs(mark.offset_s) for mark in marks) <= FRAME_30
+
+
+def test_the_whole_picture_is_no_mark_when_the_mark_is_in_the_corner(scenes_clip: Path) -> None:
+    assert flash_onsets(scenes_clip) == []
+
+
+def test_every_scene_starts_on_a_keyframe(scenes_clip: Path) -> None:
+    starts = [start for start, _ in scene_spans(SCENES, duration_s=8.0, fps=30)]
+
+    # 240 frames, under x264's 250-frame GOP: the forced ones are the only keyframes after 0.
+    assert keyframe_times(scenes_clip, 8.0) == pytest.approx(starts, abs=1e-3)

@@ -1,0 +1,198 @@
+"""Join the edited segments of a long video back into one, frame-exact.
+
+The service returns each segment at 24 fps and about as long as it was sent: a frame long or a
+frame short is usual, and a segment may come back at another size. So each piece is first made
+exactly what the plan counted on (the output's rate, size and pixel format, then exactly
+``frames`` frames: the last frame repeated when it is short, the surplus dropped when it is
+long), and only then joined: a hard cut (``concat``) or a cross-fade (``xfade``) of ``overlap``
+frames. The result has exactly ``sum(frames) - sum(overlap)`` frames, checked after the encode.
+
+Two traps of the graph, both in ffmpeg 5.1 and 9.0: ``concat`` hands on its frames in a
+microsecond time base while ``xfade`` refuses inputs whose time bases differ, so every hard cut
+is put back on the output's time base (``settb``) before anything else joins it; and the pieces
+are padded by a frame count (``tpad=stop``), not a duration, so a fraction of a frame cannot be
+rounded away.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, NoReturn
+
+import ffmpeg
+
+from reskin.errors import ProbeError, VerificationError
+from reskin.media.binaries import FFmpegTools
+from reskin.media.commands import (
+    MP4_OUT,
+    _check_even,
+    _checked_word,
+    _compile,
+    _file_input,
+    _path,
+    _rate,
+)
+from reskin.media.probe import MediaInfo, probe, shown_name
+from reskin.media.runner import run
+
+log = logging.getLogger(__name__)
+
+_FIX = "stitch it again; if it fails again, report it with the debug log"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One edited segment as the output uses it: ``frames`` frames at the output's rate from its
+    first frame, the first ``overlap`` of them cross-faded with the end of what comes before
+    (0: a hard cut; always 0 for the first piece)."""
+
+    path: Path
+    frames: int
+    overlap: int = 0
+
+
+def expected_frames(pieces: Sequence[Piece]) -> int:
+    """How many frames the stitched video has: every piece's frames, less the overlaps."""
+    _check_pieces(pieces)
+    return sum(piece.frames - piece.overlap for piece in pieces)
+
+
+def stitch_command(
+    exe: Path,
+    pieces: Sequence[Piece],
+    output: Path,
+    *,
+    width: int,
+    height: int,
+    fps: float,
+    preset: str,
+    crf: int,
+) -> list[str]:
+    """The argv joining ``pieces`` in order into ``output``: ``width`` x ``height``, ``fps``
+    constant, H.264 yuv420p in MP4 with ``+faststart``, no sound, no metadata."""
+    _check_pieces(pieces)
+    _check_even(width, height)
+    rate = _rate(fps)
+    streams = [_exact_piece(piece, width, height, rate) for piece in pieces]
+    out = ffmpeg.output(
+        _join(pieces, streams, Fraction(rate)),
+        _path(output),
+        **MP4_OUT,
+        vcodec="libx264",
+        preset=_checked_word(preset),
+        crf=int(crf),
+        pix_fmt="yuv420p",
+        r=rate,
+        fps_mode="cfr",
+        an=None,
+    )
+    return _compile(out, exe)
+
+
+def stitch(
+    pieces: Sequence[Piece],
+    output: Path,
+    tools: FFmpegTools,
+    *,
+    width: int,
+    height: int,
+    fps: float,
+    preset: str,
+    crf: int,
+    timeout_s: float,
+) -> MediaInfo:
+    """Write ``pieces`` joined to ``output`` (in place: the caller makes it atomic) and return
+    its probe. Raises :class:`~reskin.errors.FFmpegError` when ffmpeg fails, and
+    :class:`~reskin.errors.VerificationError` (one line) when the result does not read back or
+    is not :func:`expected_frames` long within half a frame. How short a piece may be before
+    repeating its last frame is no longer a fix is the caller's to decide (it knows their
+    lengths)."""
+    argv = stitch_command(
+        tools.ffmpeg, pieces, output, width=width, height=height, fps=fps, preset=preset, crf=crf
+    )
+    done = run(argv, timeout_s=timeout_s)
+    shown = shown_name(Path(output).name)
+    try:
+        info = probe(output, tools=tools, timeout_s=timeout_s)
+    except ProbeError as exc:
+        _fail(output, "does not read back as a video", exc)
+    _check_length(info, expected_frames(pieces), float(Fraction(_rate(fps))))
+    log.debug("stitched %d pieces into %s in %.2f s", len(pieces), shown, done.elapsed_s)
+    return info
+
+
+def _exact_piece(piece: Piece, width: int, height: int, rate: str) -> Any:
+    """The first video stream of ``piece`` at the output's rate, size and format, exactly
+    ``piece.frames`` long, its first frame at 0."""
+    video = (
+        _file_input(piece.path)["v:0"]
+        .filter("fps", rate)
+        .filter("scale", int(width), int(height))
+        .filter("setsar", 1)
+        .filter("format", "yuv420p")
+    )
+    # Padding by the whole count is always enough; the trim drops the surplus.
+    video = video.filter("tpad", stop_mode="clone", stop=piece.frames)
+    return video.filter("trim", end_frame=piece.frames).filter("setpts", "PTS-STARTPTS")
+
+
+def _join(pieces: Sequence[Piece], streams: Sequence[Any], rate: Fraction) -> Any:
+    joined = streams[0]
+    frames = pieces[0].frames
+    for piece, stream in zip(pieces[1:], streams[1:], strict=True):
+        if piece.overlap:
+            joined = ffmpeg.filter(
+                [joined, stream],
+                "xfade",
+                transition="fade",
+                duration=_seconds(piece.overlap, rate),
+                offset=_seconds(frames - piece.overlap, rate),
+            )
+        else:
+            # concat hands on a microsecond time base; xfade wants both inputs on the same one.
+            joined = ffmpeg.concat(joined, stream, v=1, a=0).filter("settb", str(1 / rate))
+        frames += piece.frames - piece.overlap
+    return joined
+
+
+def _seconds(frames: int, rate: Fraction) -> str:
+    return f"{float(frames / rate):.6f}"
+
+
+def _check_pieces(pieces: Sequence[Piece]) -> None:
+    if not pieces:
+        raise ValueError("nothing to stitch: no pieces")
+    if pieces[0].overlap:
+        raise ValueError("the first piece cannot overlap what comes before it")
+    for index, piece in enumerate(pieces):
+        _check_count(piece.frames, f"piece {index}: frames", minimum=1)
+        _check_count(piece.overlap, f"piece {index}: overlap", minimum=0)
+        if index and piece.overlap > min(piece.frames, pieces[index - 1].frames):
+            raise ValueError(f"piece {index}: overlaps by more frames than a piece it joins has")
+    # ffmpeg-python merges equal nodes: a file twice would become one input with two outputs.
+    if len({_path(piece.path) for piece in pieces}) < len(pieces):
+        raise ValueError("each piece must be a file of its own")
+
+
+def _check_count(value: int, what: str, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{what} must be a whole number of at least {minimum}, got {value!r}")
+
+
+def _check_length(info: MediaInfo, frames: int, fps: float) -> None:
+    expected_s = frames / fps
+    if abs(info.duration_s - expected_s) > 0.5 / fps:
+        got = round(info.duration_s * fps)
+        _fail(
+            info.path,
+            f"has {got} frames ({info.duration_s:.3f} s), expected {frames} ({expected_s:.3f} s)",
+        )
+
+
+def _fail(path: Path, reason: str, cause: Exception | None = None) -> NoReturn:
+    shown = shown_name(Path(path).name)
+    raise VerificationError(f"{shown} {reason}: {_FIX}", path=Path(path), reason=reason) from cause

@@ -1,0 +1,207 @@
+"""A long edit through the core, with no Prefect: a 60 s clip of five scenes with a mark and a
+beep at every whole second, on the real stand-in with real ffmpeg. It comes back 60 s long, in
+sync, each segment within the model's limits and inside one scene; a rerun pays nothing; a
+failed segment is named and the others are kept; the budget and the longest input refuse
+before anything is paid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reskin.edit.dry_run import dry_run
+from reskin.edit.pipeline import edit
+from reskin.edit.request import EditRequest, EditResult
+from reskin.edit.services import open_services
+from reskin.errors import GenerationFailedError, InputError, OutOfLimitsError
+from reskin.media.probe import probe
+from reskin.registry import spec_for
+from reskin.settings import load_settings
+from reskin.standin.server import StandIn
+from tests.conftest import MakeClip
+from tests.media.marks import beep_onsets, flash_onsets
+
+pytestmark = pytest.mark.anyio
+
+KLING = "klingai/video-o1-video-to-video-edit"
+ALEPH = "runway/gen4_aleph"
+#: Cut times not on whole seconds (the clip rounds each to its 30 fps frame).
+SCENES = (11.37, 23.71, 35.43, 47.19)
+CORNER = (0.0, 0.0, 0.25, 0.25)
+
+
+@pytest.fixture(autouse=True)
+def fast_encodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Segments cut between keyframes and the stitch are encoded at x264's fastest: the suite
+    measures timing and sync, not picture quality."""
+    monkeypatch.setenv("RESKIN_CONFORM_PRESET", "ultrafast")
+
+
+@pytest.fixture
+def sixty(make_clip: MakeClip) -> Path:
+    return make_clip(
+        duration_s=60.0,
+        width=1280,
+        height=720,
+        fps=30,
+        sync_marks=True,
+        scenes=SCENES,
+        mark="corner",
+    )
+
+
+def assert_in_sync(path: Path, duration_s: float, fps: float) -> None:
+    """Marks and beeps at every whole second, each pair within a frame: at the start, the
+    middle and the end."""
+    flashes = flash_onsets(path, region=CORNER)
+    beeps = beep_onsets(path)
+    whole = int(duration_s)
+    assert len(beeps) == whole
+    assert len(flashes) == whole
+    for second in (0, whole // 2, whole - 1):
+        assert flashes[second] == pytest.approx(second, abs=1 / fps)
+        assert beeps[second] == pytest.approx(second, abs=1 / fps)
+        assert abs(flashes[second] - beeps[second]) <= 1 / fps
+
+
+def assert_each_in_one_scene(result: EditResult, cuts: tuple[float, ...], fps: float) -> None:
+    frame = 1 / fps
+    for segment in result.segments:
+        inside = [c for c in cuts if segment.start_s + frame < c < segment.end_s - frame]
+        assert inside == [], f"segment {segment.index} spans a scene cut"
+
+
+def cut_frames(fps: float) -> tuple[float, ...]:
+    return tuple(round(cut * fps) / fps for cut in SCENES)
+
+
+async def test_a_60_s_clip_of_five_scenes_becomes_one_60_s_edit_in_sync_and_reruns_free(
+    standin: StandIn, edit_env: Path, sixty: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "out.mp4"
+    request = EditRequest(input=str(sixty), prompt="sepia film", output=str(output))
+    spec = spec_for(KLING)
+    async with open_services(load_settings()) as services:
+        result = await edit(request, services)
+
+        info = probe(output)
+        assert info.duration_s == pytest.approx(60.0, abs=1 / 24)
+        assert result.output_duration_s == pytest.approx(60.0, abs=1 / 24)
+        assert info.has_audio
+        assert_in_sync(output, 60.0, 24.0)
+        # Every job within the model's limits (the stand-in refuses others), one per segment.
+        jobs = sorted(
+            (job for job in standin.service.jobs.all() if job.id.endswith(KLING)),
+            key=lambda job: job.accepted_at,
+        )[-len(result.segments) :]
+        assert len(jobs) == len(result.segments) == standin.stats().jobs_accepted
+        for job in jobs:
+            assert spec.limits.min_duration_s <= job.duration_s <= 10.0 + 1 / 30
+        assert_each_in_one_scene(result, cut_frames(30), 30)
+        # The segments tile the 60 s and every scene cut is a boundary.
+        bounds = [s.start_s for s in result.segments] + [result.segments[-1].end_s]
+        assert bounds[0] == 0.0
+        assert bounds[-1] == pytest.approx(60.0)
+        for cut in cut_frames(30):
+            assert min(abs(b - cut) for b in bounds) <= 1 / 30
+        # One look: the first went alone, every other one carried a frame of its result.
+        assert jobs[0].references == 0
+        assert all(job.references == 1 for job in jobs[1:])
+        assert result.credits_used == sum(s.credits_used or 0 for s in result.segments)
+        assert not result.resumed
+
+        again = await edit(request, services)
+    assert again.resumed
+    assert again.reused_download
+    assert standin.stats().jobs_accepted == len(result.segments)  # nothing paid again
+    assert [s.generation_id for s in again.segments] == [s.generation_id for s in result.segments]
+
+
+async def test_aleph_segments_are_at_most_5_s_and_the_edit_keeps_its_timing(
+    standin: StandIn, edit_env: Path, make_clip: MakeClip, tmp_path: Path
+) -> None:
+    clip = make_clip(
+        duration_s=21.0,
+        width=1280,
+        height=720,
+        fps=25,
+        sync_marks=True,
+        scenes=(9.37,),
+        mark="corner",
+    )
+    output = tmp_path / "aleph.mp4"
+    request = EditRequest(input=str(clip), prompt="sepia film", output=str(output), model=ALEPH)
+    async with open_services(load_settings()) as services:
+        result = await edit(request, services)
+    assert len(result.segments) == 2 + 3  # 9.36 s -> 2 parts, 11.64 s -> 3 parts
+    jobs = [job for job in standin.service.jobs.all() if job.id.endswith(ALEPH)]
+    assert len(jobs) == standin.stats().jobs_accepted == 5
+    for job in jobs:
+        assert 1.0 <= job.duration_s <= 5.0 + 1 / 25
+    assert all(s.end_s - s.start_s <= 5.0 + 1e-6 for s in result.segments)
+    assert_each_in_one_scene(result, (round(9.37 * 25) / 25,), 25)
+    assert probe(output).duration_s == pytest.approx(21.0, abs=1 / 24)
+    assert_in_sync(output, 21.0, 24.0)
+
+
+async def test_a_failed_segment_fails_the_edit_naming_it_and_the_others_are_kept(
+    standin: StandIn, edit_env: Path, sixty: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "out.mp4"
+    # 20 s of the clip, two scenes: 3 segments, sent at once.
+    request = EditRequest(
+        input=str(sixty),
+        prompt="sepia film",
+        output=str(output),
+        start_s=3.0,
+        end_s=23.0,
+        one_look=False,
+    )
+    standin.set_faults(job_error=1)  # the first job accepted ends in error
+    async with open_services(load_settings()) as services:
+        with pytest.raises(GenerationFailedError, match=r"^segment \d of 3 \(") as failed:
+            await edit(request, services)
+        assert "\n" not in str(failed.value)
+        assert not output.exists()
+        paid = standin.stats().jobs_accepted
+        assert paid == 3
+        # --force pays again for the failed segment only; the two others are resumed.
+        done = await edit(request.model_copy(update={"force": True}), services)
+    assert standin.stats().jobs_accepted == paid + 1
+    assert sum(not s.resumed for s in done.segments) == 1
+    assert probe(output).duration_s == pytest.approx(20.0, abs=1 / 24)
+
+
+async def test_the_plan_is_shown_with_nothing_sent_and_limits_refuse_before_paying(
+    standin: StandIn,
+    edit_env: Path,
+    sixty: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    request = EditRequest(input=str(sixty), prompt="sepia film", output=str(tmp_path / "o.mp4"))
+    monkeypatch.setenv("RESKIN_CREDITS_PER_SECOND", "100")
+    async with open_services(load_settings()) as services:
+        plan = await dry_run(request, services)
+    assert standin.stats().create_calls == 0
+    assert [s.starts_at for s in plan.segments].count("scene cut") == 4
+    assert plan.billed_s == sum(s.billed_s for s in plan.segments)
+    assert plan.credits == plan.billed_s * 100
+    assert plan.refused is None
+    assert plan.one_look
+
+    monkeypatch.setenv("RESKIN_MAX_CREDITS", str(plan.billed_s * 100 - 1))
+    async with open_services(load_settings()) as services:
+        with pytest.raises(InputError, match="over the budget of"):
+            await edit(request, services)
+        over = await dry_run(request, services)
+    assert over.refused is not None
+    assert "RESKIN_MAX_CREDITS" in over.refused
+    monkeypatch.delenv("RESKIN_MAX_CREDITS")
+    monkeypatch.setenv("RESKIN_MAX_INPUT_S", "30")
+    async with open_services(load_settings()) as services:
+        with pytest.raises(OutOfLimitsError, match="RESKIN_MAX_INPUT_S"):
+            await edit(request, services)
+    assert standin.stats().create_calls == 0
+    assert not (tmp_path / "o.mp4").exists()

@@ -1,0 +1,342 @@
+"""Stitching: the command as data, then real ffmpeg on tiny clips whose frames can be told apart
+by brightness alone (black, white, a single white frame), so a dropped, repeated or blended frame
+shows in a list of numbers."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import av
+import ffmpeg
+import pytest
+
+from reskin.errors import VerificationError
+from reskin.media.binaries import FFmpegTools
+from reskin.media.commands import FILE_INPUT_GUARDS, GLOBAL_ARGS
+from reskin.media.probe import OPEN_OPTIONS, probe
+from reskin.media.runner import run
+from reskin.media.stitch import Piece, expected_frames, stitch, stitch_command
+
+from .corpus import MakeClip
+
+EXE = Path("/opt/ffmpeg/bin/ffmpeg")
+OUT = Path("/data/out.mp4")
+#: The output of the real runs: another size and rate than most pieces.
+SIZE = {"width": 256, "height": 192}
+FPS = 24
+_LABELS = re.compile(r"^(\[[\w:]+\])+|\[\w+\]$")
+#: Mean brightness (0..255) below which a frame is black, above which it is white.
+DARK, BRIGHT = 16, 240
+
+
+def _value(argv: list[str], flag: str) -> str:
+    return argv[argv.index(flag) + 1]
+
+
+def _steps(argv: list[str]) -> list[str]:
+    """The filters of the graph, labels dropped, in the order ffmpeg-python wrote them."""
+    return [_LABELS.sub("", part) for part in _graph(argv).split(";")]
+
+
+def _graph(argv: list[str]) -> str:
+    return _value(argv, "-filter_complex")
+
+
+def _command(pieces: Sequence[Piece], **changes: Any) -> list[str]:
+    options: dict[str, Any] = {"width": 1280, "height": 720, "fps": 24, "preset": "veryfast"}
+    options.update(crf=20, **changes)
+    return stitch_command(EXE, pieces, OUT, **options)
+
+
+def _pieces(*frames_and_overlaps: tuple[int, int]) -> list[Piece]:
+    return [
+        Piece(Path(f"/data/piece{index}.mp4"), frames, overlap)
+        for index, (frames, overlap) in enumerate(frames_and_overlaps)
+    ]
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def test_every_piece_is_opened_with_the_guards() -> None:
+    argv = _command(_pieces((24, 0), (24, 0), (24, 8)))
+    inputs = [index for index, part in enumerate(argv) if part == "-i"]
+
+    assert argv[: 1 + len(GLOBAL_ARGS)] == [str(EXE), *GLOBAL_ARGS]
+    assert [argv[i + 1] for i in inputs] == [f"/data/piece{n}.mp4" for n in range(3)]
+    for flag, value in FILE_INPUT_GUARDS.items():
+        where = [i for i, part in enumerate(argv) if part == f"-{flag}"]
+        assert len(where) == len(inputs)
+        assert all(argv[i + 1] == value for i in where)
+        assert all(w < i for w, i in zip(where, inputs, strict=True))
+
+
+def test_each_piece_is_normalised_then_made_exactly_its_length() -> None:
+    argv = _command(_pieces((30, 0)), width=256, height=192)
+
+    assert _steps(argv) == [
+        "fps=24",
+        "scale=256:192",
+        "setsar=1",
+        "format=yuv420p",
+        "tpad=stop=30:stop_mode=clone",
+        "trim=end_frame=30",
+        "setpts=PTS-STARTPTS",
+    ]
+
+
+def test_a_hard_cut_is_a_concat_back_on_the_output_time_base() -> None:
+    steps = _steps(_command(_pieces((24, 0), (24, 0))))
+
+    assert steps[-2:] == ["concat=a=0:n=2:v=1", "settb=1/24"]
+
+
+def test_a_cross_fade_starts_overlap_frames_before_the_end_of_what_came_before() -> None:
+    # cut, fade, cut: 24 + 24 frames, then 8 of the third piece's 24 over the last 8 of those.
+    steps = _steps(_command(_pieces((24, 0), (24, 0), (24, 8), (24, 0))))
+    joins = [step for step in steps if step.startswith(("concat", "settb", "xfade"))]
+
+    assert joins == [
+        "concat=a=0:n=2:v=1",
+        "settb=1/24",
+        "xfade=duration=0.333333:offset=1.666667:transition=fade",
+        "concat=a=0:n=2:v=1",
+        "settb=1/24",
+    ]
+
+
+def test_a_fractional_rate_is_written_exactly() -> None:
+    argv = _command(_pieces((30, 0), (30, 0)), fps=30000 / 1001)
+
+    assert _value(argv, "-r") == "30000/1001"
+    assert "settb=1001/30000" in _steps(argv)
+    assert "fps=30000/1001" in _steps(argv)
+
+
+def test_the_output_is_h264_constant_rate_silent_mp4_without_metadata() -> None:
+    argv = _command(_pieces((24, 0)))
+
+    assert _value(argv, "-vcodec") == "libx264"
+    assert _value(argv, "-pix_fmt") == "yuv420p"
+    assert _value(argv, "-preset") == "veryfast"
+    assert _value(argv, "-crf") == "20"
+    assert _value(argv, "-r") == "24"
+    assert _value(argv, "-fps_mode") == "cfr"
+    assert _value(argv, "-movflags") == "+faststart"
+    assert _value(argv, "-map_metadata") == "-1"
+    assert _value(argv, "-f") == "mp4"
+    assert "-an" in argv
+    assert argv[-1] == str(OUT)
+
+
+@pytest.mark.parametrize(
+    ("pieces", "message"),
+    [
+        ([], "no pieces"),
+        (_pieces((24, 2)), "first piece"),
+        (_pieces((0, 0)), "frames"),
+        (_pieces((24, 0), (24, -1)), "overlap"),
+        (_pieces((24, 0), (8, 9)), "overlaps by more"),
+        (_pieces((4, 0), (24, 5)), "overlaps by more"),
+        ([Piece(Path("/data/a.mp4"), 24), Piece(Path("/data/a.mp4"), 24)], "file of its own"),
+    ],
+)
+def test_impossible_pieces_are_refused(pieces: list[Piece], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _command(pieces)
+
+
+def test_a_bad_preset_or_odd_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="option value"):
+        _command(_pieces((24, 0)), preset="fast; rm")
+    with pytest.raises(ValueError, match="even"):
+        _command(_pieces((24, 0)), width=255)
+
+
+def test_expected_frames_is_the_frames_less_the_overlaps() -> None:
+    assert expected_frames(_pieces((24, 0), (23, 0), (30, 8), (12, 4))) == 24 + 23 + 30 + 12 - 12
+
+
+# --- real ffmpeg ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clips(
+    ffmpeg_tools: FFmpegTools, make_clip: MakeClip, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """Pieces as the service might return them, 24 frames at 24 fps unless named otherwise."""
+    folder = tmp_path_factory.mktemp("pieces")
+
+    def make(name: str, **options: Any) -> Path:
+        path = folder / f"{name}.mp4"
+        run(_solid_command(ffmpeg_tools.ffmpeg, path, **options), timeout_s=60)
+        return path
+
+    return {
+        "black": make("black"),
+        "black_again": make("black_again"),
+        "white_first": make("white_first", white=[0]),
+        "white_last": make("white_last", white=[23]),
+        "white_30fps": make("white_30fps", colour="white", fps=30, frames=30, size="160x120"),
+        "pattern_30fps": make_clip(duration_s=1, width=320, height=240, fps=30, audio=False),
+    }
+
+
+def _solid_command(
+    exe: Path,
+    output: Path,
+    *,
+    colour: str = "black",
+    fps: int = 24,
+    frames: int = 24,
+    size: str = "320x240",
+    white: Sequence[int] = (),
+) -> list[str]:
+    """A clip of one colour, with the frames numbered in ``white`` all white."""
+    source = ffmpeg.input(
+        f"color=c={colour}:size={size}:rate={fps}", f="lavfi", format_whitelist="lavfi"
+    )
+    video = source.video
+    if white:
+        marked = "+".join(f"eq(n,{n})" for n in white)
+        video = video.filter(
+            "drawbox", x=0, y=0, w="iw", h="ih", color="white", t="fill", enable=marked
+        )
+    out = ffmpeg.output(
+        video,
+        str(output),
+        vcodec="libx264",
+        preset="ultrafast",
+        pix_fmt="yuv420p",
+        **{"frames:v": frames},
+    )
+    argv: list[str] = out.compile(cmd=[str(exe), *GLOBAL_ARGS])
+    return argv
+
+
+def _stitched(tools: FFmpegTools, folder: Path, pieces: Sequence[Piece]) -> list[float]:
+    """Stitch ``pieces`` at :data:`FPS` and :data:`SIZE`; the brightness of every frame."""
+    output = folder / "stitched.mp4"
+    info = stitch(pieces, output, tools, **SIZE, fps=FPS, preset="ultrafast", crf=23, timeout_s=60)
+    assert (info.width, info.height, info.fps, info.has_audio) == (256, 192, FPS, False)
+    return _brightness(output)
+
+
+def _brightness(path: Path) -> list[float]:
+    """The mean brightness (0..255) of every decoded frame of ``path``, in order."""
+    levels: list[float] = []
+    with av.open(str(path), mode="r", container_options=dict(OPEN_OPTIONS)) as container:
+        for frame in container.decode(video=0):
+            plane = frame.reformat(width=16, height=16, format="gray").planes[0]
+            data = bytes(plane)
+            values = [data[y * plane.line_size + x] for y in range(16) for x in range(16)]
+            levels.append(sum(values) / len(values))
+    return levels
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        pytest.param(23, id="a-frame-long"),
+        pytest.param(25, id="a-frame-short"),
+        pytest.param(30, id="six-frames-short"),
+    ],
+)
+def test_a_piece_of_another_size_and_rate_lasts_exactly_the_frames_asked(
+    clips: dict[str, Path], ffmpeg_tools: FFmpegTools, tmp_path: Path, frames: int
+) -> None:
+    # 30 frames at 30 fps, 320x240: 24 frames once at 24 fps.
+    levels = _stitched(ffmpeg_tools, tmp_path, [Piece(clips["pattern_30fps"], frames)])
+
+    assert len(levels) == frames
+
+
+def test_a_short_piece_repeats_its_last_frame(
+    clips: dict[str, Path], ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    levels = _stitched(ffmpeg_tools, tmp_path, [Piece(clips["white_last"], 30)])
+
+    assert len(levels) == 30
+    assert all(level < DARK for level in levels[:23])
+    assert all(level > BRIGHT for level in levels[23:])
+
+
+def test_a_hard_cut_shows_the_next_piece_from_its_first_frame(
+    clips: dict[str, Path], ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    pieces = [Piece(clips["black"], 24), Piece(clips["white_first"], 24)]
+
+    levels = _stitched(ffmpeg_tools, tmp_path, pieces)
+
+    assert len(levels) == 48
+    assert [level > BRIGHT for level in levels[22:27]] == [False, False, True, False, False]
+
+
+def test_a_cross_fade_blends_the_overlap(
+    clips: dict[str, Path], ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    # black for 24 frames, then white (30 fps, 160x120) faded in over the last 8 of them.
+    pieces = [Piece(clips["black"], 24), Piece(clips["white_30fps"], 24, overlap=8)]
+
+    levels = _stitched(ffmpeg_tools, tmp_path, pieces)
+
+    assert len(levels) == 24 + 24 - 8
+    assert all(level < DARK for level in levels[:17])  # the fade's first frame is still black
+    fade = levels[16:24]
+    assert fade == sorted(fade)
+    assert 64 < levels[20] < 192  # the middle of the fade is half way
+    assert all(level > BRIGHT for level in levels[24:])
+
+
+def test_cuts_and_fades_mix_in_one_chain(
+    clips: dict[str, Path], ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    # cut, fade, cut: 12 black | 12 black with a white first | 12 white over 4 | 12 black
+    pieces = [
+        Piece(clips["black"], 12),
+        Piece(clips["white_first"], 12),
+        Piece(clips["white_30fps"], 12, overlap=4),
+        Piece(clips["black_again"], 12),
+    ]
+
+    levels = _stitched(ffmpeg_tools, tmp_path, pieces)
+
+    assert len(levels) == expected_frames(pieces) == 44
+    bright = [level > BRIGHT for level in levels]
+    assert bright[11:14] == [False, True, False]  # the first cut
+    assert DARK < levels[21] < BRIGHT  # inside the fade (frames 20..23)
+    assert all(bright[24:32])
+    assert not any(bright[32:])  # the second cut
+
+
+def test_a_result_of_the_wrong_length_is_refused_in_one_line(
+    clips: dict[str, Path],
+    ffmpeg_tools: FFmpegTools,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ffmpeg makes what it is asked: a short result can only be staged, by the probe's answer.
+    real = probe(clips["black"])
+    monkeypatch.setattr(
+        "reskin.media.stitch.probe",
+        lambda path, **_: dataclasses.replace(real, path=path, duration_s=23 / FPS),
+    )
+
+    with pytest.raises(VerificationError, match=r"has 23 frames .* expected 24") as caught:
+        stitch(
+            [Piece(clips["black"], 24)],
+            tmp_path / "short.mp4",
+            ffmpeg_tools,
+            **SIZE,
+            fps=FPS,
+            preset="ultrafast",
+            crf=23,
+            timeout_s=60,
+        )
+
+    assert "\n" not in str(caught.value)
+    assert caught.value.path == tmp_path / "short.mp4"

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reskin.edit.request import EditRequest
+from reskin.edit.segments import billed_estimate_s
 from reskin.edit.source import is_remote
 from reskin.errors import ReskinError
 from reskin.media.probe import probe
@@ -99,15 +100,16 @@ class Budget:
 
 def billed_estimate(request: EditRequest, model: str) -> float | None:
     """The seconds ``request`` will be billed for: its window, or the local input's length
-    (probed with PyAV, a few milliseconds), clamped to what ``model`` bills; None when unknown
-    (a URL or an ``s3://`` object, an unreadable file, a model without known limits)."""
+    (probed with PyAV, a few milliseconds), as the model bills it (a long video as its
+    segments: :func:`reskin.edit.segments.billed_estimate_s`); None when unknown (a URL or an
+    ``s3://`` object, an unreadable file, a model without known limits)."""
     try:
-        billing = spec_for(model).billing
+        spec = spec_for(model)
     except ReskinError:
         return None
     start = request.start_s or 0.0
     if request.end_s is not None:
-        return billing.billed_seconds(request.end_s - start)
+        return billed_estimate_s(spec, request.end_s - start)
     if is_remote(request.input):
         return None
     try:
@@ -115,4 +117,4 @@ def billed_estimate(request: EditRequest, model: str) -> float | None:
     except ReskinError as exc:
         log.debug("no length for %s (%s): the most a clip bills is assumed", request.input, exc)
         return None
-    return billing.billed_seconds(max(info.duration_s - start, 0.0))
+    return billed_estimate_s(spec, max(info.duration_s - start, 0.0), info.fps)

@@ -196,6 +196,16 @@ def plan_segments(
     )
 
 
+def billed_estimate_s(spec: ModelSpec, duration_s: float, fps: float = 30.0) -> float:
+    """Seconds a video of ``duration_s`` bills on ``spec``'s model before its scenes are known:
+    one job when it fits, else the balanced segments of one shot (each scene cut found later
+    can add a segment, so this is a floor for long videos)."""
+    if duration_s <= spec.limits.max_duration_s:
+        return spec.billing.billed_seconds(duration_s)
+    rate = fps if math.isfinite(fps) and fps > 0 else 30.0
+    return float(plan_segments(spec, fps=rate, start_s=0.0, end_s=duration_s).billed_s)
+
+
 def single(spec: ModelSpec, *, fps: float, start_s: float, end_s: float) -> SegmentPlan:
     """The plan of a short edit: the window as one segment (what ``--dry-run`` shows for it)."""
     rate = fps if math.isfinite(fps) and fps > 0 else spec.limits.min_fps

@@ -39,6 +39,13 @@ def fast_encodes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def twelve(make_clip: MakeClip) -> Path:
+    """12 s of two scenes at 480p: four segments on Aleph (the cheap long video of the suite;
+    the flow and crash tests share it)."""
+    return make_clip(duration_s=12.0, width=854, height=480, fps=25, scenes=(5.43,))
+
+
+@pytest.fixture
 def sixty(make_clip: MakeClip) -> Path:
     return make_clip(
         duration_s=60.0,
@@ -146,47 +153,47 @@ async def test_aleph_segments_are_at_most_5_s_and_the_edit_keeps_its_timing(
 
 
 async def test_a_failed_segment_fails_the_edit_naming_it_and_the_others_are_kept(
-    standin: StandIn, edit_env: Path, sixty: Path, tmp_path: Path
+    standin: StandIn, edit_env: Path, twelve: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "out.mp4"
-    # 20 s of the clip, two scenes: 3 segments, sent at once.
     request = EditRequest(
-        input=str(sixty),
-        prompt="sepia film",
-        output=str(output),
-        start_s=3.0,
-        end_s=23.0,
-        one_look=False,
+        input=str(twelve), prompt="sepia film", output=str(output), model=ALEPH, one_look=False
     )
     standin.set_faults(job_error=1)  # the first job accepted ends in error
     async with open_services(load_settings()) as services:
-        with pytest.raises(GenerationFailedError, match=r"^segment \d of 3 \(") as failed:
+        with pytest.raises(GenerationFailedError, match=r"^segment \d of 4 \(") as failed:
             await edit(request, services)
         assert "\n" not in str(failed.value)
         assert not output.exists()
         paid = standin.stats().jobs_accepted
-        assert paid == 3
-        # --force pays again for the failed segment only; the two others are resumed.
+        assert paid == 4
+        # A rerun refuses the failed segment, naming `force`, and pays nothing.
+        with pytest.raises(GenerationFailedError, match="force"):
+            await edit(request, services)
+        assert standin.stats().jobs_accepted == paid
+        # `force` pays again for the failed segment only; the three others are resumed.
         done = await edit(request.model_copy(update={"force": True}), services)
     assert standin.stats().jobs_accepted == paid + 1
     assert sum(not s.resumed for s in done.segments) == 1
-    assert probe(output).duration_s == pytest.approx(20.0, abs=1 / 24)
+    assert probe(output).duration_s == pytest.approx(12.0, abs=1 / 24)
 
 
 async def test_the_plan_is_shown_with_nothing_sent_and_limits_refuse_before_paying(
     standin: StandIn,
     edit_env: Path,
-    sixty: Path,
+    twelve: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    request = EditRequest(input=str(sixty), prompt="sepia film", output=str(tmp_path / "o.mp4"))
+    request = EditRequest(
+        input=str(twelve), prompt="sepia film", output=str(tmp_path / "o.mp4"), model=ALEPH
+    )
     monkeypatch.setenv("RESKIN_CREDITS_PER_SECOND", "100")
     async with open_services(load_settings()) as services:
         plan = await dry_run(request, services)
     assert standin.stats().create_calls == 0
-    assert [s.starts_at for s in plan.segments].count("scene cut") == 4
-    assert plan.billed_s == sum(s.billed_s for s in plan.segments)
+    assert [s.starts_at for s in plan.segments] == ["start", "even split", "scene cut", "even split"]
+    assert plan.billed_s == 4 * 5  # Aleph bills 5 s a job
     assert plan.credits == plan.billed_s * 100
     assert plan.refused is None
     assert plan.one_look
@@ -199,7 +206,7 @@ async def test_the_plan_is_shown_with_nothing_sent_and_limits_refuse_before_payi
     assert over.refused is not None
     assert "RESKIN_MAX_CREDITS" in over.refused
     monkeypatch.delenv("RESKIN_MAX_CREDITS")
-    monkeypatch.setenv("RESKIN_MAX_INPUT_S", "30")
+    monkeypatch.setenv("RESKIN_MAX_INPUT_S", "11.5")
     async with open_services(load_settings()) as services:
         with pytest.raises(OutOfLimitsError, match="RESKIN_MAX_INPUT_S"):
             await edit(request, services)

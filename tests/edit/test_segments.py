@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from reskin.edit.segments import longest_s, plan_segments
+from reskin.edit.segments import billed_estimate_s, longest_s, plan_segments
 from reskin.errors import OutOfLimitsError
 from reskin.registry import spec_for
 
@@ -88,3 +88,10 @@ def test_a_crossfade_sends_segments_inside_a_shot_earlier_and_still_within_limit
     for segment in plan.segments:
         assert segment.sent_s <= 10.0
         assert segment.sent_start_s == (segment.start_frame - segment.lead_frames) / 30
+
+
+def test_an_estimate_before_the_scenes_are_known_bills_the_balanced_segments() -> None:
+    assert billed_estimate_s(KLING, 7.2) == 7.2
+    assert billed_estimate_s(KLING, 60.0, 30) == 60  # 6 x 10 s
+    assert billed_estimate_s(KLING, 61.0, 30) == 7 * 9  # 7 x 8.71 s, each billed 9
+    assert billed_estimate_s(ALEPH, 12.0, 24) == 3 * 5  # Aleph bills 5 s a job

@@ -1,0 +1,750 @@
+"""Long videos: a 60 s clip edited whole as segments, against a 10 s edit, on the stand-in.
+
+``.venv/bin/python -m bench.long_video [--runs 3] [--generating-s 60] [--long-s 600]
+[--quick] [--output PATH]``
+
+Four measures, each a ratio or a difference of things measured side by side in this run:
+
+1. **Wall time.** One 60 s 1280x720 30 fps clip of five scenes (cuts at 11.37, 23.71, 35.43
+   and 47.19 s) edited whole through :func:`reskin.edit.pipeline.edit`, against one 10 s clip
+   of the same kind (same generator, size and rate, one scene) on the same stand-in, with
+   ``one_look`` on (the first segment's frame lent to the others) and off (every segment at
+   once). Two stand-ins in turn: jobs queued 2 s and generating ``--generating-s`` (60 s by
+   default: a bounded stand-in for the real service's documented 4 min job), then the
+   stand-in's demo default (generating 8 s), where local work weighs more. Paid jobs are the
+   stand-in's ``jobs_accepted``; billed seconds its credits / 100.
+2. **Local work against the bare commands.** On the 60 s clip, reskin's own local steps called
+   directly (:func:`~reskin.media.scenes.detect_cuts`, the keyframes and the plan, each
+   segment's :func:`~reskin.media.conform.plan_conform_file` and
+   :func:`~reskin.media.conform.conform`, :func:`~reskin.media.stitch.stitch`,
+   :func:`~reskin.media.sound.finish`) against the very argv those functions build, run bare
+   with :mod:`subprocess`; alternating which side goes first, ``--runs`` times, medians.
+3. **Peak memory** of a process running one long edit (``one_look`` off, jobs generating 1 s,
+   ``ultrafast`` encodes: it is about memory, not time) of the 60 s clip and of a ``--long-s``
+   clip (1280x720 24 fps, five scenes): the child's own ``ru_maxrss`` (the kernel's peak, the
+   stand-in and ffmpeg not included) and its largest ffmpeg child's.
+4. **Seams.** For each join inside a shot of the 60 s edits on the 8 s stand-in, with
+   ``RESKIN_SEGMENT_JOIN=cut`` and ``crossfade`` and both ``one_look`` settings: the mean
+   absolute difference of the frames across the join over the median frame-to-frame difference
+   of the 12 frame pairs on each side (frames decoded with PyAV at 160x90, gray, the corner
+   mark of the clip masked out).
+
+Every edit runs in a child process of its own (``--child``: the same module) with a fresh
+``RESKIN_WORK_DIR``, ``RESKIN_MAX_JOBS_IN_FLIGHT=0``, ``RESKIN_CREATES_PER_MINUTE=0``,
+``RESKIN_UPLOAD=datauri`` and ``RESKIN_POLL_EXPECTED_S`` set to the stand-in's generating time
+(what the learned durations would say), so nothing is reused and its peak memory is its own.
+The stand-in runs in this process (``ultrafast`` renders, two at once). Wall time is the
+child's own, from opening the services to the end of the edit (imports not counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from bench.report import command_of, publish, ram_gib
+from reskin.media.binaries import FFmpegTools, find_ffmpeg
+from reskin.media.commands import (
+    conform_copy_command,
+    conform_encode_command,
+    render_command,
+    synthetic_clip_command,
+)
+from reskin.media.conform import Action, ConformPlan, conform, plan_conform_file
+from reskin.media.conform_plan import Window
+from reskin.media.probe import MediaInfo, keyframe_times, probe
+from reskin.media.runner import run
+from reskin.media.scenes import detect_cuts, scene_command
+from reskin.media.sound import AudioMode, OriginalSound, finish, mux_argv, plan_mux
+from reskin.media.stitch import Piece, stitch, stitch_command
+from reskin.media.verify import decode_check_command
+from reskin.registry import DEFAULT_MODEL, spec_for
+from reskin.settings import Settings
+from reskin.standin.config import StandInConfig
+from reskin.standin.looks import choose_look
+from reskin.standin.server import StandIn
+
+RESULTS = Path(__file__).parent / "results" / "long_video.md"
+QUICK_RESULTS = Path(tempfile.gettempdir()) / "long_video.quick.md"
+PROMPT = "sepia film"
+SPEC = spec_for(DEFAULT_MODEL)
+#: The 60 s clip's scene cuts (first frames of new scenes), as in tests/edit/test_long.py.
+SCENES = (11.37, 23.71, 35.43, 47.19)
+SIZE = (1280, 720)
+SOURCE_FPS = 30
+#: The long clip for memory: 24 fps, five scenes of 97 to 136 s.
+LONG_FPS = 24
+LONG_SCENES_AT = (0.162, 0.353, 0.555, 0.782)
+OUT_FPS = 24.0
+#: The corner mark of the clips (top-left quarter), masked out of the seam scores.
+MARK_SHARE = 0.25
+SEAM_WIDTH = 160
+CONTEXT_FRAMES = 12
+TIMEOUT_S = 1800.0
+STEPS = ("scene cuts", "keyframes + plan", "segment conforms", "stitch", "sound")
+CREDITS_PER_S = 100
+
+
+# --- the child: one edit, its wall time and its peak memory -------------------------------------
+def child(spec_path: Path) -> int:
+    """Run one edit as ``spec_path`` says (the environment is the parent's doing) and print
+    one JSON line: the result, the wall time, the peak RSS of this process and of its largest
+    child (ffmpeg), in KiB."""
+    from reskin.edit.pipeline import edit
+    from reskin.edit.request import EditRequest
+    from reskin.edit.services import open_services
+    from reskin.settings import load_settings
+
+    request = EditRequest.model_validate(json.loads(spec_path.read_text()))
+
+    async def one() -> tuple[dict[str, Any], float]:
+        started = time.monotonic()
+        async with open_services(load_settings()) as services:
+            result = await edit(request, services)
+        return result.model_dump(mode="json"), time.monotonic() - started
+
+    result, wall = asyncio.run(one())
+    print(
+        json.dumps(
+            {
+                "result": result,
+                "wall_s": wall,
+                "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "children_maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            }
+        )
+    )
+    return 0
+
+
+@dataclass
+class Edit:
+    """One edit run in a child process, as the parent saw it."""
+
+    label: str
+    clip: str
+    one_look: bool
+    join: str
+    wall_s: float
+    jobs: int
+    result: dict[str, Any]
+    maxrss_kib: int
+    children_maxrss_kib: int
+
+    @property
+    def billed_s(self) -> float:
+        credits = self.result.get("credits_used")
+        return float(credits) / CREDITS_PER_S if credits is not None else math.nan
+
+    @property
+    def output(self) -> Path:
+        return Path(self.result["output"])
+
+    @property
+    def timings(self) -> dict[str, float]:
+        timings: dict[str, float] = self.result["timings_s"]
+        return timings
+
+
+def edit_in_child(
+    standin: StandIn,
+    clip: Path,
+    folder: Path,
+    *,
+    label: str,
+    one_look: bool,
+    join: str = "cut",
+    expected_s: float,
+    extra_env: dict[str, str] | None = None,
+) -> Edit:
+    """Edit ``clip`` whole in a fresh process with a fresh work folder under ``folder``."""
+    folder.mkdir(parents=True)
+    spec = folder / "request.json"
+    request = {
+        "input": str(clip),
+        "prompt": PROMPT,
+        "output": str(folder / "out.mp4"),
+        "one_look": one_look,
+    }
+    spec.write_text(json.dumps(request))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMLAPI_", "RESKIN_"))}
+    env.update(
+        {
+            "AIMLAPI_BASE_URL": standin.base_url,
+            "AIMLAPI_API_KEY": standin.key,
+            "RESKIN_WORK_DIR": str(folder / "work"),
+            "RESKIN_MAX_JOBS_IN_FLIGHT": "0",
+            "RESKIN_CREATES_PER_MINUTE": "0",
+            "RESKIN_UPLOAD": "datauri",
+            "RESKIN_POLL_EXPECTED_S": f"{max(expected_s, 0.5):g}",
+            "RESKIN_SEGMENT_JOIN": join,
+            **(extra_env or {}),
+        }
+    )
+    standin.reset()
+    argv = [sys.executable, "-m", "bench.long_video", "--child", str(spec)]
+    done = subprocess.run(
+        argv,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{label}: the edit failed:\n{done.stderr[-3000:]}")
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    item = Edit(
+        label=label,
+        clip=clip.name,
+        one_look=one_look,
+        join=join,
+        wall_s=answer["wall_s"],
+        jobs=standin.stats().jobs_accepted,
+        result=answer["result"],
+        maxrss_kib=answer["maxrss_kib"],
+        children_maxrss_kib=answer["children_maxrss_kib"],
+    )
+    print(
+        f"  {label}: {item.wall_s:.1f} s, {item.jobs} jobs, {item.billed_s:g} billed s, "
+        f"peak {item.maxrss_kib / 1024:.0f} MiB",
+        file=sys.stderr,
+    )
+    return item
+
+
+# --- 1 and 4: wall time and seams on a stand-in ---------------------------------------------------
+@dataclass
+class WallSet:
+    """The edits of one stand-in configuration."""
+
+    queued_s: float
+    generating_s: float
+    edits: list[Edit] = field(default_factory=list)
+
+    def find(self, clip: str, one_look: bool, join: str = "cut") -> Edit:
+        return next(
+            e for e in self.edits if e.clip == clip and e.one_look == one_look and e.join == join
+        )
+
+
+def wall_set(
+    clips: dict[str, Path],
+    scratch: Path,
+    *,
+    queued_s: float,
+    generating_s: float,
+    crossfade: bool,
+) -> WallSet:
+    print(f"stand-in queued {queued_s:g} s, generating {generating_s:g} s", file=sys.stderr)
+    out = WallSet(queued_s, generating_s)
+    config = StandInConfig(
+        queued_s=queued_s,
+        generating_s=generating_s,
+        render_preset="ultrafast",
+        work_dir=scratch / f"standin-{generating_s:g}",
+    )
+    # Alternating: the short edit first and last, the two 60 s edits between.
+    plan: list[tuple[str, bool, str]] = [
+        ("ten", True, "cut"),
+        ("sixty", False, "cut"),
+        ("sixty", True, "cut"),
+        ("ten", False, "cut"),
+    ]
+    if crossfade:
+        plan += [("sixty", False, "crossfade"), ("sixty", True, "crossfade")]
+    with StandIn(config) as standin:
+        for index, (name, one_look, join) in enumerate(plan):
+            label = f"g{generating_s:g}-{index}-{name}-{'look' if one_look else 'all'}-{join}"
+            out.edits.append(
+                edit_in_child(
+                    standin,
+                    clips[name],
+                    scratch / label,
+                    label=label,
+                    one_look=one_look,
+                    join=join,
+                    expected_s=generating_s,
+                )
+            )
+    return out
+
+
+Gray = npt.NDArray[np.float32]
+
+
+def gray_frames(path: Path) -> Gray:
+    """Every frame of ``path``, 160 px wide, gray, the corner mark zeroed."""
+    frames: list[Gray] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        height = 0
+        for frame in container.decode(stream):
+            height = round(SEAM_WIDTH * frame.height / frame.width / 2) * 2
+            pixels = frame.reformat(width=SEAM_WIDTH, height=height, format="gray").to_ndarray()
+            frames.append(pixels.astype(np.float32))
+    stack = np.stack(frames)
+    stack[:, : math.ceil(height * MARK_SHARE) + 2, : math.ceil(SEAM_WIDTH * MARK_SHARE) + 2] = 0
+    return stack
+
+
+@dataclass(frozen=True)
+class Seam:
+    at_s: float
+    at_join: float
+    window_max: float
+
+
+def seams(item: Edit, crossfade_frames: int) -> list[Seam]:
+    """Each join inside a shot of ``item``'s output: the difference across the join (the last
+    frame before it and the first after: for a cross-fade, the fade's end), and the largest
+    difference anywhere over the fade's frames (the same window for a hard cut), each over the
+    median difference of the 12 frame pairs on each side of that window."""
+    cuts = [round(c * SOURCE_FPS) / SOURCE_FPS for c in SCENES]
+    frames = gray_frames(item.output)
+    diffs = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2))  # diffs[k-1]: frames k-1 -> k
+
+    def pair(k: int) -> float:
+        return float(diffs[k - 1])
+
+    found: list[Seam] = []
+    for segment in item.result["segments"][1:]:
+        start = float(segment["start_s"])
+        if min(abs(start - c) for c in cuts) <= 1.5 / SOURCE_FPS:
+            continue  # a scene cut: the picture changes there anyway
+        join = round(start * OUT_FPS)
+        first = join - crossfade_frames
+        before = [pair(k) for k in range(first - CONTEXT_FRAMES, first)]
+        after = [pair(k) for k in range(join + 1, join + 1 + CONTEXT_FRAMES)]
+        usual = statistics.median(before + after)
+        window = [pair(k) for k in range(first, join + 1)]
+        found.append(Seam(start, pair(join) / usual, max(window) / usual))
+    return found
+
+
+# --- 2: local work against the bare commands ---------------------------------------------------
+@dataclass
+class LocalRun:
+    reskin: dict[str, float] = field(default_factory=dict)
+    bare: dict[str, float] = field(default_factory=dict)
+
+
+def conform_argv(source: Path, output: Path, plan: ConformPlan, tools: FFmpegTools,
+                 settings: Settings) -> list[str]:  # fmt: skip
+    """The argv :func:`reskin.media.conform.conform` runs for ``plan``, built with the same
+    public builders."""
+    if plan.action is Action.COPY:
+        return conform_copy_command(tools.ffmpeg, source, output, start_s=plan.start_s,
+                                    duration_s=plan.read_s, audio=plan.audio)  # fmt: skip
+    return conform_encode_command(
+        tools.ffmpeg, source, output, start_s=plan.start_s, duration_s=plan.read_s,
+        width=plan.width, height=plan.height, fps=plan.fps, pad_to_s=plan.pad_to_s,
+        audio=plan.audio != "none", preset=settings.conform_preset, crf=settings.conform_crf,
+    )  # fmt: skip
+
+
+@dataclass
+class LocalBench:
+    runs: list[LocalRun]
+    segments: int
+    actions: list[str]
+    ffmpeg_runs: int
+
+
+def local_bench(clip: Path, scratch: Path, tools: FFmpegTools, runs: int) -> LocalBench:
+    """Reskin's local steps on ``clip`` against the argv they build, run bare."""
+    from reskin.edit.segments import plan_segments
+
+    settings = Settings(_env_file=None)
+    info = probe(clip)
+    duration = info.duration_s
+    threshold = settings.scene_threshold
+    timeout = settings.ffmpeg_timeout_s
+    # The plan, once, untimed: what both sides then do.
+    cuts = detect_cuts(clip, tools, threshold=threshold, duration_s=duration, timeout_s=timeout)
+    plan = plan_segments(SPEC, fps=info.fps, start_s=0.0, end_s=duration,
+                         cuts_s=[c.at_s for c in cuts],
+                         keyframes_s=keyframe_times(clip, duration))  # fmt: skip
+    windows = [Window(s.sent_start_s, s.end_s) for s in plan.segments]
+    conform_plans = [plan_conform_file(info, window=w, limits=SPEC.limits) for w in windows]
+    # The pieces: each segment as the stand-in renders it (its own command), made once.
+    base = scratch / "local"
+    base.mkdir()
+    look = choose_look(PROMPT).filters
+    pieces: list[Piece] = []
+    for index, (segment, cplan) in enumerate(zip(plan.segments, conform_plans, strict=True)):
+        sent = base / f"sent-{index}.mp4"
+        run(conform_argv(clip, sent, cplan, tools, settings), timeout_s=timeout)
+        piece = base / f"piece-{index}.mp4"
+        run(render_command(tools.ffmpeg, sent, piece, filters=look, width=SIZE[0],
+                           height=SIZE[1], fps=OUT_FPS, preset="ultrafast"),
+            timeout_s=timeout)  # fmt: skip
+        frames = round(segment.end_s * OUT_FPS) - round(segment.sent_start_s * OUT_FPS)
+        overlap = round(segment.start_s * OUT_FPS) - round(segment.sent_start_s * OUT_FPS)
+        pieces.append(Piece(piece, frames, overlap))
+    original = OriginalSound(clip, 0.0, duration, duration, info.has_audio)
+    stitch_options: dict[str, Any] = dict(width=SIZE[0], height=SIZE[1], fps=OUT_FPS,
+                                          preset=settings.conform_preset,
+                                          crf=settings.conform_crf)  # fmt: skip
+
+    def reskin_side(folder: Path) -> dict[str, float]:
+        laps: dict[str, float] = {}
+        lap = time.perf_counter()
+
+        def step(name: str) -> None:
+            nonlocal lap
+            now = time.perf_counter()
+            laps[name] = now - lap
+            lap = now
+
+        found = detect_cuts(clip, tools, threshold=threshold, duration_s=duration,
+                            timeout_s=timeout)  # fmt: skip
+        step("scene cuts")
+        plan_segments(SPEC, fps=info.fps, start_s=0.0, end_s=duration,
+                      cuts_s=[c.at_s for c in found],
+                      keyframes_s=keyframe_times(clip, duration))  # fmt: skip
+        step("keyframes + plan")
+        for index, window in enumerate(windows):
+            cplan = plan_conform_file(info, window=window, limits=SPEC.limits)
+            job = folder / f"segment-{index:03d}"
+            job.mkdir()
+            conform(clip, job / "clip.mp4", cplan, tools, timeout_s=timeout,
+                    preset=settings.conform_preset, crf=settings.conform_crf,
+                    limits=SPEC.limits)  # fmt: skip
+        step("segment conforms")
+        stitched = stitch(pieces, folder / "stitched.mp4", tools, timeout_s=timeout,
+                          **stitch_options)  # fmt: skip
+        step("stitch")
+        finish(folder / "stitched.mp4", folder / "final.mp4", original, tools,
+               mode=AudioMode.RESTORE, timeout_s=timeout, result_info=stitched)  # fmt: skip
+        step("sound")
+        return laps
+
+    # The bare side's argv, built before its timing (a person would have typed them).
+    stitched_info: list[MediaInfo] = []
+
+    def bare_side(folder: Path) -> dict[str, float]:
+        laps: dict[str, float] = {}
+        exe = tools.ffmpeg
+
+        def sh(argv: list[str]) -> None:
+            subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, capture_output=True)
+
+        scene = scene_command(exe, clip, threshold=threshold, duration_s=duration)
+        conforms = [conform_argv(clip, folder / f"clip-{i}.mp4", p, tools, settings)
+                    for i, p in enumerate(conform_plans)]  # fmt: skip
+        stitched = folder / "stitched.mp4"
+        joined = stitch_command(exe, pieces, stitched, **stitch_options)
+        final = folder / "final.mp4"
+        lap = time.perf_counter()
+        sh(scene)
+        laps["scene cuts"] = time.perf_counter() - lap
+        laps["keyframes + plan"] = 0.0
+        lap = time.perf_counter()
+        for argv in conforms:
+            sh(argv)
+        laps["segment conforms"] = time.perf_counter() - lap
+        lap = time.perf_counter()
+        sh(joined)
+        laps["stitch"] = time.perf_counter() - lap
+        if not stitched_info:  # the mux argv needs the stitched file's facts: untimed, once
+            stitched_info.append(probe(stitched))
+        mux = mux_argv(plan_mux(stitched_info[0], original, mode=AudioMode.RESTORE),
+                       stitched, original, final, tools)  # fmt: skip
+        lap = time.perf_counter()
+        sh(mux)
+        sh(decode_check_command(exe, final))
+        laps["sound"] = time.perf_counter() - lap
+        return laps
+
+    done: list[LocalRun] = []
+    for index in range(runs + 1):  # the first is a warm-up of both, not counted
+        one = LocalRun()
+        order = ("reskin", "bare") if index % 2 == 0 else ("bare", "reskin")
+        for side in order:
+            folder = base / f"{side}-{index}"
+            folder.mkdir()
+            if side == "reskin":
+                one.reskin = reskin_side(folder)
+            else:
+                one.bare = bare_side(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+        r, b = sum(one.reskin.values()), sum(one.bare.values())
+        tag = "warm-up" if index == 0 else f"run {index}"
+        print(f"  local {tag}: reskin {r:.2f} s, bare {b:.2f} s, x{r / b:.3f}", file=sys.stderr)
+        if index:
+            done.append(one)
+    actions = [p.action.value for p in conform_plans]
+    ffmpeg_runs = 1 + len(conform_plans) + 1 + 2
+    return LocalBench(done, len(plan.segments), actions, ffmpeg_runs)
+
+
+# --- 3: peak memory ---------------------------------------------------------------------------
+@dataclass
+class MemoryRun:
+    clip_s: float
+    make_s: float
+    edit: Edit
+
+
+def memory_runs(clips: dict[str, Path], make_s: dict[str, float], scratch: Path,
+                names: Sequence[str]) -> list[MemoryRun]:  # fmt: skip
+    config = StandInConfig(queued_s=0, generating_s=1, render_preset="ultrafast",
+                           work_dir=scratch / "standin-memory")  # fmt: skip
+    print("stand-in queued 0 s, generating 1 s (memory)", file=sys.stderr)
+    out: list[MemoryRun] = []
+    with StandIn(config) as standin:
+        for name in names:
+            label = f"memory-{name}"
+            item = edit_in_child(standin, clips[name], scratch / label, label=label,
+                                 one_look=False, expected_s=1.0,
+                                 extra_env={"RESKIN_CONFORM_PRESET": "ultrafast"})  # fmt: skip
+            out.append(MemoryRun(probe(clips[name]).duration_s, make_s[name], item))
+    return out
+
+
+# --- clips ---------------------------------------------------------------------------------------
+def make_clips(tools: FFmpegTools, scratch: Path, long_s: float,
+               sixty_s: float) -> tuple[dict[str, Path], dict[str, float]]:  # fmt: skip
+    long_scenes = tuple(round(long_s * share, 2) for share in LONG_SCENES_AT)
+    plans: dict[str, dict[str, Any]] = {
+        "ten": dict(duration_s=10.0, fps=SOURCE_FPS, scenes=()),
+        "sixty": dict(duration_s=sixty_s, fps=SOURCE_FPS,
+                      scenes=tuple(s for s in SCENES if s < sixty_s)),
+        "long": dict(duration_s=long_s, fps=LONG_FPS, scenes=long_scenes),
+    }  # fmt: skip
+    paths: dict[str, Path] = {}
+    seconds: dict[str, float] = {}
+    for name, options in plans.items():
+        path = scratch / f"{name}.mp4"
+        started = time.monotonic()
+        run(synthetic_clip_command(tools.ffmpeg, path, width=SIZE[0], height=SIZE[1],
+                                   sync_marks=True, mark="corner", **options),
+            timeout_s=TIMEOUT_S)  # fmt: skip
+        seconds[name] = time.monotonic() - started
+        paths[name] = path
+        print(f"clip {name}: {options['duration_s']:g} s made in {seconds[name]:.1f} s",
+              file=sys.stderr)  # fmt: skip
+    return paths, seconds
+
+
+# --- the report --------------------------------------------------------------------------------
+def main(arguments: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.long_video", description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of the local steps")
+    parser.add_argument("--generating-s", type=float, default=60.0,
+                        help="the bounded stand-in's generating seconds")  # fmt: skip
+    parser.add_argument("--long-s", type=float, default=600.0, help="the memory run's long clip")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: 2 s jobs, one local run, a 120 s long clip",
+    )
+    parser.add_argument("--output", type=Path, default=None, help="where the page goes")
+    parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(arguments)
+    if args.child is not None:
+        return child(args.child)
+    if args.quick:
+        args.runs, args.generating_s, args.long_s = 1, 2.0, 120.0
+    output = args.output or (QUICK_RESULTS if args.quick else RESULTS)
+    tools = find_ffmpeg()
+    scratch = Path(tempfile.mkdtemp(prefix="reskin-bench-long-"))
+    started = time.monotonic()
+    try:
+        clips, make_s = make_clips(tools, scratch, args.long_s, 60.0)
+        print("local steps against the bare commands", file=sys.stderr)
+        local = local_bench(clips["sixty"], scratch, tools, args.runs)
+        sets = [wall_set(clips, scratch, queued_s=2.0, generating_s=args.generating_s,
+                         crossfade=args.quick)]  # fmt: skip
+        if not args.quick:  # the stand-in's demo default, and the seams
+            sets.append(wall_set(clips, scratch, queued_s=2.0, generating_s=8.0, crossfade=True))
+        memory = memory_runs(clips, make_s, scratch, ("sixty", "long"))
+        seam_set = sets[-1]
+        fade_frames = round(Settings(_env_file=None).crossfade_s * OUT_FPS)
+        seam_rows = [(e, seams(e, fade_frames)) for e in seam_set.edits if e.clip == "sixty.mp4"]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    command = command_of("bench.long_video", arguments)
+    page = render(command, time.monotonic() - started, tools, sets, local, memory, seam_rows,
+                  fade_frames)  # fmt: skip
+    publish(page, output)
+    return 0
+
+
+def _fmt_timings(timings: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.1f}" for k, v in timings.items())
+
+
+def render(
+    command: str,
+    total_s: float,
+    tools: FFmpegTools,
+    sets: list[WallSet],
+    local: LocalBench,
+    memory: list[MemoryRun],
+    seam_rows: list[tuple[Edit, list[Seam]]],
+    fade_frames: int,
+) -> str:
+    lines = [
+        "# Long videos: a 60 s clip edited as segments, against a 10 s edit",
+        "",
+        f"- command: `{command}` ({total_s / 60:.1f} min in all)",
+        f"- machine: {os.cpu_count()} cores (nproc), {ram_gib():.1f} GiB RAM, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}; ffmpeg "
+        f"{tools.version} ({tools.source})",
+        f"- model: {SPEC.id} (segments of at most 10 s); prompt {PROMPT!r}",
+        "- clips: 1280x720 30 fps H.264 + AAC from `synthetic_clip_command` (a corner mark and "
+        "a beep every second); 60 s with scene cuts at "
+        f"{', '.join(f'{s:g}' for s in SCENES)} s, and 10 s of one scene",
+        "- each edit in a child process of its own, fresh `RESKIN_WORK_DIR`, "
+        "`RESKIN_MAX_JOBS_IN_FLIGHT=0`, `RESKIN_CREATES_PER_MINUTE=0`, `RESKIN_UPLOAD=datauri`, "
+        "`RESKIN_POLL_EXPECTED_S` = the stand-in's generating seconds; the stand-in in the "
+        "bench's process (`ultrafast` renders, 2 at once)",
+        "",
+        "## 1. Wall time: 60 s whole against a 10 s edit",
+        "",
+    ]
+    for item in sets:
+        job = item.queued_s + item.generating_s
+        lines += [
+            f"### Stand-in jobs queued {item.queued_s:g} s, generating {item.generating_s:g} s "
+            f"(one job: {job:g} s)",
+            "",
+            "| clip | one_look | join | wall s | x the 10 s edit | jobs | billed s | "
+            "wall - jobs' own time s | stages s |",
+            "|---|---|---|---:|---:|---:|---:|---:|---|",
+        ]
+        for e in item.edits:
+            ten = item.find("ten.mp4", e.one_look)
+            rounds = 2 if (e.one_look and e.clip == "sixty.mp4") else 1
+            ratio = e.wall_s / ten.wall_s
+            lines.append(
+                f"| {e.clip.removesuffix('.mp4')} | {e.one_look} | {e.join} | {e.wall_s:.1f} | "
+                f"{ratio:.2f} | {e.jobs} | {e.billed_s:g} | {e.wall_s - rounds * job:+.1f} | "
+                f"{_fmt_timings(e.timings)} |"
+            )
+        lines.append("")
+        for one_look, goal in ((False, 1.3), (True, 2.3)):
+            ratio = item.find("sixty.mp4", one_look).wall_s / item.find("ten.mp4", one_look).wall_s
+            verdict = "met" if ratio <= goal else f"missed by {ratio - goal:.2f}x"
+            lines.append(f"- one_look={one_look}: **{ratio:.2f}x** (goal <= {goal}x): {verdict}")
+        lines.append("")
+
+    lines += [
+        "## 2. Local steps against the bare ffmpeg commands (60 s clip)",
+        "",
+        f"- {local.segments} segments (conforms: {', '.join(local.actions)}); "
+        f"{len(local.runs)} runs after a warm-up, alternating which side goes first; ffmpeg "
+        f"runs per side: {local.ffmpeg_runs}",
+        "- reskin: `detect_cuts`; `keyframe_times` + `plan_segments`; per segment "
+        "`plan_conform_file` + `conform`; `stitch`; `finish` (mux + full-decode verify). bare: "
+        "the argv of `scene_command`, `conform_copy_command`/`conform_encode_command`, "
+        "`stitch_command`, `mux_sound_command` and `decode_check_command`, run with subprocess",
+        "",
+        "| step | reskin s | bare s | reskin - bare s | ratio (median of runs) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in (*STEPS, "total"):
+        if name == "total":
+            mine = [sum(r.reskin.values()) for r in local.runs]
+            theirs = [sum(r.bare.values()) for r in local.runs]
+        else:
+            mine = [r.reskin[name] for r in local.runs]
+            theirs = [r.bare[name] for r in local.runs]
+        ratios = [a / b for a, b in zip(mine, theirs, strict=True) if b > 0]
+        shown = f"{statistics.median(ratios):.3f}" if ratios else "-"
+        label = f"**{name}**" if name == "total" else name
+        lines.append(
+            f"| {label} | {statistics.median(mine):.3f} | {statistics.median(theirs):.3f} | "
+            f"{statistics.median(mine) - statistics.median(theirs):+.3f} | {shown} |"
+        )
+    total = statistics.median(sum(r.reskin.values()) / sum(r.bare.values()) for r in local.runs)
+    lines += [
+        "",
+        f"- total **{total:.3f}x** (runs: "
+        + ", ".join(f"{sum(r.reskin.values()) / sum(r.bare.values()):.3f}" for r in local.runs)
+        + f") (goal <= 1.2x): {'met' if total <= 1.2 else 'missed'}",
+        "",
+        "## 3. Peak memory of the edit's process",
+        "",
+        "- one_look off, stand-in jobs queued 0 s and generating 1 s, `RESKIN_CONFORM_PRESET="
+        "ultrafast`: this is about memory, not time",
+        "",
+        "| clip | made in s | segments | jobs | billed s | wall s | peak RSS of the edit's "
+        "process MiB | largest ffmpeg child MiB | stages s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for m in memory:
+        e = m.edit
+        lines.append(
+            f"| {m.clip_s:g} s | {m.make_s:.0f} | {len(e.result['segments'])} | {e.jobs} | "
+            f"{e.billed_s:g} | {e.wall_s:.1f} | **{e.maxrss_kib / 1024:.0f}** | "
+            f"{e.children_maxrss_kib / 1024:.0f} | {_fmt_timings(e.timings)} |"
+        )
+    if len(memory) == 2:
+        grow = memory[1].edit.maxrss_kib / memory[0].edit.maxrss_kib
+        lines += ["", f"- peak at {memory[1].clip_s:g} s / at {memory[0].clip_s:g} s: "
+                      f"**{grow:.2f}x**"]  # fmt: skip
+    lines += [
+        "",
+        "## 4. Seams inside a shot: hard cut against cross-fade",
+        "",
+        f"- the 60 s edits of the 8 s stand-in; frames decoded at {SEAM_WIDTH} px wide, gray, "
+        "the corner mark masked out; `at the join`: the mean absolute difference of the last "
+        "frame before the join and the first after it (for a cross-fade, the fade's end); "
+        f"`window max`: the largest such difference over the {fade_frames + 1} frame pairs a "
+        f"cross-fade of {fade_frames} frames spans (the same window for a hard cut); each over "
+        f"the median difference of the {CONTEXT_FRAMES} frame pairs on each side of the window. "
+        "1: no more change than between any two frames of the shot",
+        "",
+        "| join | one_look | billed s | joins in shots at s | at the join | mean | window max "
+        "| mean |",
+        "|---|---|---:|---|---|---:|---|---:|",
+    ]
+    for e, found in seam_rows:
+        at = ", ".join(f"{s.at_s:.2f}" for s in found)
+        joins = ", ".join(f"{s.at_join:.2f}" for s in found)
+        maxes = ", ".join(f"{s.window_max:.2f}" for s in found)
+        mean_join = statistics.mean(s.at_join for s in found) if found else math.nan
+        mean_max = statistics.mean(s.window_max for s in found) if found else math.nan
+        lines.append(
+            f"| {e.join} | {e.one_look} | {e.billed_s:g} | {at} | {joins} | {mean_join:.2f} | "
+            f"{maxes} | {mean_max:.2f} |"
+        )
+    by = {(e.join, e.one_look): e for e, _ in seam_rows}
+    extra = [
+        by[("crossfade", look)].billed_s - by[("cut", look)].billed_s
+        for look in (False, True)
+        if ("crossfade", look) in by and ("cut", look) in by
+    ]
+    if extra:
+        shown = ", ".join(f"{x:+g}" for x in extra)
+        lines += ["", f"- cross-fade bills **{extra[0]:+g} s** more than the hard cut "
+                      f"(one_look off, on: {shown})"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

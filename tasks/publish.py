@@ -41,6 +41,9 @@ def summary_markdown(
     it has a link a browser can open (an S3 output's, presigned)."""
     credits = "not reported" if result.credits_used is None else f"{result.credits_used:g}"
     generation = result.generation_id + (" (resumed, not paid again)" if result.resumed else "")
+    if result.segments:
+        paid = sum(not segment.resumed for segment in result.segments)
+        generation = f"{len(result.segments)} segments ({paid} paid now): see the table below"
     rows = [
         ("input", f"`{request.input}`"),
         ("prompt", request.prompt),
@@ -63,7 +66,21 @@ def summary_markdown(
     picture = ""
     if preview_link is not None and preview_link.startswith(("https://", "http://")):
         picture = f"\n![input (top) and result (bottom)](<{preview_link}>)\n"
-    return f"# reskin edit\n\n| | |\n|---|---|\n{table}\n{picture}"
+    return f"# reskin edit\n\n| | |\n|---|---|\n{table}\n{picture}{_segments(result)}"
+
+
+def _segments(result: EditResult) -> str:
+    """A long edit's segments, one row each: window, generation, credits, paid or resumed."""
+    if not result.segments:
+        return ""
+    rows = [
+        f"| {s.index} | {s.start_s:.3f} | {s.end_s:.3f} | `{s.generation_id}` | "
+        f"{'not reported' if s.credits_used is None else f'{s.credits_used:g}'} | "
+        f"{'resumed' if s.resumed else 'paid now'} |"
+        for s in result.segments
+    ]
+    head = "| segment | start s | end s | generation | credits | |\n|---|---|---|---|---|---|\n"
+    return "\n## Segments\n\n" + head + "\n".join(rows) + "\n"
 
 
 @task(name="publish", task_run_name="publish {result.output}", cache_policy=NO_CACHE)

@@ -67,6 +67,10 @@ async def test_a_long_video_shows_its_plan_and_a_task_run_per_segment_and_stage(
     assert [row["segment"] for row in rows] == [1, 2, 3, 4]
     assert [row["starts at"] for row in rows] == ["start", "even split", "scene cut", "even split"]
     assert "billed seconds" in str(plan.description)
+    (summary,) = [a for a in artifacts if str(a.data).startswith("# reskin edit")]
+    assert "4 segments (4 paid now)" in str(summary.data)
+    for segment in result.segments:
+        assert f"`{segment.generation_id}` | 500 | paid now |" in str(summary.data)
     # The plan was shown before the first create: its artifact is older than every submit.
     submits = [run for run in task_runs if run.name.startswith("submit ")]
     assert plan.created is not None

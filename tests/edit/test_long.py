@@ -192,7 +192,12 @@ async def test_the_plan_is_shown_with_nothing_sent_and_limits_refuse_before_payi
     async with open_services(load_settings()) as services:
         plan = await dry_run(request, services)
     assert standin.stats().create_calls == 0
-    assert [s.starts_at for s in plan.segments] == ["start", "even split", "scene cut", "even split"]
+    assert [s.starts_at for s in plan.segments] == [
+        "start",
+        "even split",
+        "scene cut",
+        "even split",
+    ]
     assert plan.billed_s == 4 * 5  # Aleph bills 5 s a job
     assert plan.credits == plan.billed_s * 100
     assert plan.refused is None

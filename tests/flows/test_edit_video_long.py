@@ -60,7 +60,9 @@ async def test_a_long_video_shows_its_plan_and_a_task_run_per_segment_and_stage(
         assert sum(name.startswith(f"{stage} ") for name in names) == 1, (stage, names)
     for stage in ("plan", "submit", "poll", "fetch"):
         for index, segment in enumerate(result.segments, start=1):
-            name = f"{stage} segment {index} of {count} ({segment.start_s:.2f}..{segment.end_s:.2f} s)"
+            name = (
+                f"{stage} segment {index} of {count} ({segment.start_s:.2f}..{segment.end_s:.2f} s)"
+            )
             assert name in names
     (plan,) = [a for a in artifacts if a.key == "segment-plan"]
     rows = json.loads(str(plan.data))

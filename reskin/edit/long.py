@@ -48,8 +48,7 @@ from reskin.media.probe import keyframe_times, probe
 from reskin.media.scenes import detect_cuts
 from reskin.media.sound import AudioMode
 from reskin.media.stills import grab_still
-from reskin.media.stitch import Piece
-from reskin.media.stitch import stitch as stitch_pieces
+from reskin.media.stitch import Piece, stitch_units
 from reskin.registry.spec import ModelSpec
 from reskin.space import NOTHING_PAID, PAID_KEPT, ensure_room, writing
 
@@ -356,8 +355,9 @@ async def stitch(
     with writing(settings.work_dir, size, what="the stitched video", note=PAID_KEPT):
         try:
             await asyncio.to_thread(
-                stitch_pieces,
+                stitch_units,
                 pieces(plan, done, fps),
+                taken.job_dir / "units",
                 partial,
                 services.tools,
                 width=width,

@@ -17,7 +17,9 @@ rounded away.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -53,6 +55,9 @@ class Piece:
     path: Path
     frames: int
     overlap: int = 0
+    #: Frames of the file passed over before the piece starts (a cross-fade's tail, see
+    #: :func:`units`).
+    skip: int = 0
 
 
 def expected_frames(pieces: Sequence[Piece]) -> int:
@@ -125,6 +130,104 @@ def stitch(
     return info
 
 
+def units(pieces: Sequence[Piece]) -> list[list[Piece]]:
+    """The pieces as units that can be encoded apart and joined by stream copy: unit *i* is
+    piece *i* up to where the next one starts fading in, preceded, when it fades in itself, by
+    the last ``overlap`` frames of the piece before (the cross-fade is made inside the unit).
+    Their lengths add up to :func:`expected_frames`."""
+    _check_pieces(pieces)
+    made: list[list[Piece]] = []
+    for index, piece in enumerate(pieces):
+        after = pieces[index + 1].overlap if index + 1 < len(pieces) else 0
+        own = Piece(piece.path, piece.frames - after, piece.overlap)
+        if piece.overlap:
+            before = pieces[index - 1]
+            tail = Piece(before.path, piece.overlap, skip=before.frames - piece.overlap)
+            made.append([tail, own])
+        else:
+            made.append([own])
+    return made
+
+
+def concat_list(names: Sequence[str], durations_s: Sequence[float]) -> str:
+    """The concat demuxer's list of the files ``names``, beside the list, each with its exact
+    duration (without it the demuxer takes each file's container duration, a millisecond or two
+    off with x264's edit lists, which adds up over a hundred units). Plain names only, as its
+    safe mode wants (no folder, no ``..``; a name of anything else is refused)."""
+    lines = ["ffconcat version 1.0"]
+    for name, seconds in zip(names, durations_s, strict=True):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+            raise ValueError(f"not a plain file name: {name!r}")
+        lines += [f"file '{name}'", f"duration {seconds:.6f}"]
+    return "\n".join(lines) + "\n"
+
+
+def concat_command(exe: Path, listing: Path, output: Path) -> list[str]:
+    """The argv joining the files listed in ``listing`` by stream copy (no re-encode): they
+    must share codec, size, rate and encoder settings, as the units of :func:`stitch_units`
+    do. Only the concat demuxer and MP4 files can be opened, local files only."""
+    source = ffmpeg.input(
+        _path(listing),
+        f="concat",
+        safe=1,
+        protocol_whitelist="file",
+        format_whitelist="concat,mov",
+    )
+    out = ffmpeg.output(source["v:0"], _path(output), **MP4_OUT, c="copy", an=None)
+    return _compile(out, exe)
+
+
+def stitch_units(
+    pieces: Sequence[Piece],
+    work: Path,
+    output: Path,
+    tools: FFmpegTools,
+    *,
+    width: int,
+    height: int,
+    fps: float,
+    preset: str,
+    crf: int,
+    timeout_s: float,
+    workers: int = 2,
+) -> MediaInfo:
+    """:func:`stitch` in bounded memory at any length: each of :func:`units` encoded on its own
+    into ``work`` (``workers`` at a time; one ffmpeg holds at most two decoders, where one
+    command over every piece would hold one per segment: a hundred for ten minutes of Aleph),
+    then joined by stream copy. Same checks and errors as :func:`stitch`."""
+    work.mkdir(parents=True, exist_ok=True)
+    parts = units(pieces)
+    paths = [work / f"unit-{index:05d}.mp4" for index in range(len(parts))]
+
+    def encode(index: int) -> MediaInfo:
+        return stitch(
+            parts[index],
+            paths[index],
+            tools,
+            width=width,
+            height=height,
+            fps=fps,
+            preset=preset,
+            crf=crf,
+            timeout_s=timeout_s,
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(encode, range(len(parts))))
+    listing = work / "units.ffconcat"
+    rate = Fraction(_rate(fps))
+    durations = [float(expected_frames(unit) / rate) for unit in parts]
+    listing.write_text(concat_list([path.name for path in paths], durations))
+    done = run(concat_command(tools.ffmpeg, listing, output), timeout_s=timeout_s)
+    try:
+        info = probe(output, tools=tools, timeout_s=timeout_s)
+    except ProbeError as exc:
+        _fail(output, "does not read back as a video", exc)
+    _check_length(info, expected_frames(pieces), float(Fraction(_rate(fps))))
+    log.debug("joined %d units in %.2f s", len(parts), done.elapsed_s)
+    return info
+
+
 def _exact_piece(piece: Piece, width: int, height: int, rate: str) -> Any:
     """The first video stream of ``piece`` at the output's rate, size and format, exactly
     ``piece.frames`` long, its first frame at 0."""
@@ -136,8 +239,14 @@ def _exact_piece(piece: Piece, width: int, height: int, rate: str) -> Any:
         .filter("format", "yuv420p")
     )
     # Padding by the whole count is always enough; the trim drops the surplus.
-    video = video.filter("tpad", stop_mode="clone", stop=piece.frames)
-    return video.filter("trim", end_frame=piece.frames).filter("setpts", "PTS-STARTPTS")
+    end = piece.skip + piece.frames
+    video = video.filter("tpad", stop_mode="clone", stop=end)
+    trimmed = (
+        video.filter("trim", start_frame=piece.skip, end_frame=end)
+        if piece.skip
+        else (video.filter("trim", end_frame=end))
+    )
+    return trimmed.filter("setpts", "PTS-STARTPTS")
 
 
 def _join(pieces: Sequence[Piece], streams: Sequence[Any], rate: Fraction) -> Any:
@@ -171,6 +280,7 @@ def _check_pieces(pieces: Sequence[Piece]) -> None:
     for index, piece in enumerate(pieces):
         _check_count(piece.frames, f"piece {index}: frames", minimum=1)
         _check_count(piece.overlap, f"piece {index}: overlap", minimum=0)
+        _check_count(piece.skip, f"piece {index}: skip", minimum=0)
         if index and piece.overlap > min(piece.frames, pieces[index - 1].frames):
             raise ValueError(f"piece {index}: overlaps by more frames than a piece it joins has")
     # ffmpeg-python merges equal nodes: a file twice would become one input with two outputs.

@@ -19,7 +19,16 @@ from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import FILE_INPUT_GUARDS, GLOBAL_ARGS
 from reskin.media.probe import OPEN_OPTIONS, probe
 from reskin.media.runner import run
-from reskin.media.stitch import Piece, expected_frames, stitch, stitch_command
+from reskin.media.stitch import (
+    Piece,
+    concat_command,
+    concat_list,
+    expected_frames,
+    stitch,
+    stitch_command,
+    stitch_units,
+    units,
+)
 
 from .corpus import MakeClip
 
@@ -340,3 +349,69 @@ def test_a_result_of_the_wrong_length_is_refused_in_one_line(
 
     assert "\n" not in str(caught.value)
     assert caught.value.path == tmp_path / "short.mp4"
+
+
+# --- in units: bounded memory at any length ---------------------------------------------------
+
+
+def test_units_end_where_the_next_piece_fades_in_and_carry_the_tail_they_fade_from() -> None:
+    pieces = _pieces((12, 0), (12, 0), (12, 4), (12, 0))
+    made = units(pieces)
+    assert [[(p.frames, p.overlap, p.skip) for p in unit] for unit in made] == [
+        [(12, 0, 0)],
+        [(8, 0, 0)],  # up to where the third fades in
+        [(4, 0, 8), (12, 4, 0)],  # the second's last 4 frames, faded into the third
+        [(12, 0, 0)],
+    ]
+    assert [unit[-1].path for unit in made] == [p.path for p in pieces]
+    assert sum(expected_frames(unit) for unit in made) == expected_frames(pieces)
+
+
+def test_the_concat_list_takes_plain_names_only() -> None:
+    assert concat_list(["unit-00000.mp4", "unit-00001.mp4"], [0.5, 1 / 3]) == (
+        "ffconcat version 1.0\nfile 'unit-00000.mp4'\nduration 0.500000\n"
+        "file 'unit-00001.mp4'\nduration 0.333333\n"
+    )
+    for name in ("../x.mp4", "/tmp/x.mp4", "a'b.mp4", ""):
+        with pytest.raises(ValueError, match="plain file name"):
+            concat_list([name], [1.0])
+
+
+def test_the_concat_is_a_stream_copy_of_mp4_files_only(tmp_path: Path) -> None:
+    argv = concat_command(Path("/usr/bin/ffmpeg"), tmp_path / "units.ffconcat", tmp_path / "o.mp4")
+    assert _value(argv, "-f") == "concat"
+    assert _value(argv, "-safe") == "1"
+    assert _value(argv, "-protocol_whitelist") == "file"
+    assert _value(argv, "-format_whitelist") == "concat,mov"
+    assert _value(argv, "-c") == "copy"
+
+
+def test_in_units_cuts_and_fades_give_the_same_frames_as_one_command(
+    clips: dict[str, Path], ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    pieces = [
+        Piece(clips["black"], 12),
+        Piece(clips["white_first"], 12),
+        Piece(clips["white_30fps"], 12, overlap=4),
+        Piece(clips["black_again"], 12),
+    ]
+    output = tmp_path / "joined.mp4"
+    info = stitch_units(
+        pieces,
+        tmp_path / "units",
+        output,
+        ffmpeg_tools,
+        **SIZE,
+        fps=FPS,
+        preset="ultrafast",
+        crf=23,
+        timeout_s=60,
+    )
+    assert (info.width, info.height, info.fps) == (256, 192, FPS)
+    levels = _brightness(output)
+    assert len(levels) == 44
+    bright = [level > BRIGHT for level in levels]
+    assert bright[11:14] == [False, True, False]
+    assert DARK < levels[21] < BRIGHT  # inside the fade, made within the third unit
+    assert all(bright[24:32])
+    assert not any(bright[32:])

@@ -30,6 +30,7 @@ import asyncio
 import dataclasses
 import logging
 import math
+import os
 from collections.abc import Awaitable, Callable, Sequence
 
 from reskin.edit import results, send
@@ -53,6 +54,23 @@ from reskin.registry.spec import ModelSpec
 from reskin.space import NOTHING_PAID, PAID_KEPT, ensure_room, writing
 
 log = logging.getLogger(__name__)
+
+
+#: Segments conformed, or fetched and decoded, at once: local work, one ffmpeg each, as many
+#: as the machine has cores (a ten-minute video has a hundred segments).
+LOCAL_AT_ONCE = max(1, os.cpu_count() or 1)
+#: Creates being built and sent at once: a data URI body is the clip's size and a third.
+SENDING_AT_ONCE = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """How many segments may do what at once, within one long edit."""
+
+    #: Jobs at the service (``RESKIN_MAX_JOBS_IN_FLIGHT``; the Prefect limit adds its own).
+    jobs: asyncio.Semaphore
+    local: asyncio.Semaphore
+    sending: asyncio.Semaphore
 
 
 def is_long(request: EditRequest, taken: Taken) -> bool:
@@ -184,11 +202,15 @@ async def edit_segments(
     """Every segment edited (paid, resumed or reused), in order; the first failure raised,
     naming its segment, once the others have ended (what they were paid for is kept)."""
     spec = taken.resolved.spec
-    slots = asyncio.Semaphore(services.settings.max_jobs_in_flight or len(plan.segments))
     count = len(plan.segments)
+    bounds = Bounds(
+        jobs=asyncio.Semaphore(services.settings.max_jobs_in_flight or count),
+        local=asyncio.Semaphore(LOCAL_AT_ONCE),
+        sending=asyncio.Semaphore(SENDING_AT_ONCE),
+    )
 
     def one(segment: Segment, refs: tuple[Reference, ...]) -> Awaitable[SegmentDone]:
-        return _edit_segment(request, taken, segment, refs, count, services, stages, slots)
+        return _edit_segment(request, taken, segment, refs, count, services, stages, bounds)
 
     refs = taken.references
     if request.one_look and takes_one_more(spec, refs) and count > 1:
@@ -234,22 +256,25 @@ async def _edit_segment(
     count: int,
     services: Services,
     stages: Stages,
-    slots: asyncio.Semaphore,
+    bounds: Bounds,
 ) -> SegmentDone:
     sub = segment_request(request, segment)
     mine = segment_taken(taken, sub, segment, refs, services)
     sub = sub.model_copy(update={"force": forced(request, mine.fingerprint, services)})
     run = stages.segment(where(segment, count))
-    planned = await run.plan(sub, mine, services)
     placed = None
     try:
-        if isinstance(planned, ToSend):
-            clip = await run.conform(mine, planned, services)
-            placed = await run.place(clip, services)
-        async with slots, run.job_slot(services):
-            submitted = await run.submit(sub, mine, placed, services)
+        async with bounds.local:
+            planned = await run.plan(sub, mine, services)
+            if isinstance(planned, ToSend):
+                clip = await run.conform(mine, planned, services)
+                placed = await run.place(clip, services)
+        async with bounds.jobs, run.job_slot(services):
+            async with bounds.sending:
+                submitted = await run.submit(sub, mine, placed, services)
             finished = await run.poll(mine, submitted, services)
-        fetched = await run.fetch(mine, finished, services)
+        async with bounds.local:
+            fetched = await run.fetch(mine, finished, services)
     finally:
         await send.unplace(placed, services)
     return SegmentDone(

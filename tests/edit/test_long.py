@@ -16,6 +16,7 @@ from reskin.edit.request import EditRequest, EditResult
 from reskin.edit.services import open_services
 from reskin.errors import GenerationFailedError, InputError, OutOfLimitsError
 from reskin.media.probe import probe
+from reskin.media.sound import AudioMode
 from reskin.registry import spec_for
 from reskin.settings import load_settings
 from reskin.standin.server import StandIn
@@ -202,6 +203,12 @@ async def test_the_plan_is_shown_with_nothing_sent_and_limits_refuse_before_payi
     assert plan.credits == plan.billed_s * 100
     assert plan.refused is None
     assert plan.one_look
+
+    # The segments' own sound is not joined: asked for, it is refused before anything is sent.
+    async with open_services(load_settings()) as services:
+        with pytest.raises(InputError, match="choose `audio` restore or none"):
+            kling = request.model_copy(update={"audio": AudioMode.MODEL, "model": KLING})
+            await dry_run(kling, services)
 
     monkeypatch.setenv("RESKIN_MAX_CREDITS", str(plan.billed_s * 100 - 1))
     async with open_services(load_settings()) as services:

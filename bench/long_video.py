@@ -16,13 +16,14 @@ Four measures, each a ratio or a difference of things measured side by side in t
 2. **Local work against the bare commands.** On the 60 s clip, reskin's own local steps called
    directly (:func:`~reskin.media.scenes.detect_cuts`, the keyframes and the plan, each
    segment's :func:`~reskin.media.conform.plan_conform_file` and
-   :func:`~reskin.media.conform.conform`, :func:`~reskin.media.stitch.stitch`,
+   :func:`~reskin.media.conform.conform`, :func:`~reskin.media.stitch.stitch_units`,
    :func:`~reskin.media.sound.finish`) against the very argv those functions build, run bare
    with :mod:`subprocess`; alternating which side goes first, ``--runs`` times, medians.
 3. **Peak memory** of a process running one long edit (``one_look`` off, jobs generating 1 s,
    ``ultrafast`` encodes: it is about memory, not time) of the 60 s clip and of a ``--long-s``
-   clip (1280x720 24 fps, five scenes): the child's own ``ru_maxrss`` (the kernel's peak, the
-   stand-in and ffmpeg not included) and its largest ffmpeg child's.
+   clip (1280x720 24 fps, five scenes): the child's own ``VmHWM`` (the kernel's peak of its
+   memory; the stand-in and ffmpeg not included), with no limit on jobs in flight and, for the
+   long clip, with the default limit of 4 too.
 4. **Seams.** For each join inside a shot of the 60 s edits on the 8 s stand-in, with
    ``RESKIN_SEGMENT_JOIN=cut`` and ``crossfade`` and both ``one_look`` settings: the mean
    absolute difference of the frames across the join over the median frame-to-frame difference
@@ -45,6 +46,7 @@ import json
 import math
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -53,7 +55,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +79,15 @@ from reskin.media.probe import MediaInfo, keyframe_times, probe
 from reskin.media.runner import run
 from reskin.media.scenes import detect_cuts, scene_command
 from reskin.media.sound import AudioMode, OriginalSound, finish, mux_argv, plan_mux
-from reskin.media.stitch import Piece, stitch, stitch_command
+from reskin.media.stitch import (
+    Piece,
+    concat_command,
+    concat_list,
+    expected_frames,
+    stitch_command,
+    stitch_units,
+    units,
+)
 from reskin.media.verify import decode_check_command
 from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.settings import Settings
@@ -123,13 +135,17 @@ def child(spec_path: Path) -> int:
         return result.model_dump(mode="json"), time.monotonic() - started
 
     result, wall = asyncio.run(one())
+    # VmHWM, not ru_maxrss: Linux carries the parent's peak over fork and exec into a child's
+    # ru_maxrss (the bench, with the stand-in, would show through); VmHWM is this process's own.
+    status = Path("/proc/self/status").read_text()
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
     print(
         json.dumps(
             {
                 "result": result,
                 "wall_s": wall,
-                "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                "children_maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+                "maxrss_kib": int(found[1]) if found else 0,
+                "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             }
         )
     )
@@ -148,7 +164,6 @@ class Edit:
     jobs: int
     result: dict[str, Any]
     maxrss_kib: int
-    children_maxrss_kib: int
 
     @property
     def billed_s(self) -> float:
@@ -223,7 +238,6 @@ def edit_in_child(
         jobs=standin.stats().jobs_accepted,
         result=answer["result"],
         maxrss_kib=answer["maxrss_kib"],
-        children_maxrss_kib=answer["children_maxrss_kib"],
     )
     print(
         f"  {label}: {item.wall_s:.1f} s, {item.jobs} jobs, {item.billed_s:g} billed s, "
@@ -433,8 +447,8 @@ def local_bench(clip: Path, scratch: Path, tools: FFmpegTools, runs: int) -> Loc
                     preset=settings.conform_preset, crf=settings.conform_crf,
                     limits=SPEC.limits)  # fmt: skip
         step("segment conforms")
-        stitched = stitch(pieces, folder / "stitched.mp4", tools, timeout_s=timeout,
-                          **stitch_options)  # fmt: skip
+        stitched = stitch_units(pieces, folder / "units", folder / "stitched.mp4", tools,
+                                timeout_s=timeout, **stitch_options)  # fmt: skip
         step("stitch")
         finish(folder / "stitched.mp4", folder / "final.mp4", original, tools,
                mode=AudioMode.RESTORE, timeout_s=timeout, result_info=stitched)  # fmt: skip
@@ -455,7 +469,16 @@ def local_bench(clip: Path, scratch: Path, tools: FFmpegTools, runs: int) -> Loc
         conforms = [conform_argv(clip, folder / f"clip-{i}.mp4", p, tools, settings)
                     for i, p in enumerate(conform_plans)]  # fmt: skip
         stitched = folder / "stitched.mp4"
-        joined = stitch_command(exe, pieces, stitched, **stitch_options)
+        # As stitch_units: each unit encoded on its own, two at once, then joined by copy.
+        parts = units(pieces)
+        (folder / "units").mkdir()
+        names = [f"unit-{index:05d}.mp4" for index in range(len(parts))]
+        encodes = [stitch_command(exe, unit, folder / "units" / name, **stitch_options)
+                   for unit, name in zip(parts, names, strict=True)]  # fmt: skip
+        listing = folder / "units" / "units.ffconcat"
+        rate = Fraction(stitch_options["fps"])
+        listing.write_text(concat_list(names, [float(expected_frames(u) / rate) for u in parts]))
+        joined = concat_command(exe, listing, stitched)
         final = folder / "final.mp4"
         lap = time.perf_counter()
         sh(scene)
@@ -466,6 +489,8 @@ def local_bench(clip: Path, scratch: Path, tools: FFmpegTools, runs: int) -> Loc
             sh(argv)
         laps["segment conforms"] = time.perf_counter() - lap
         lap = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(sh, encodes))
         sh(joined)
         laps["stitch"] = time.perf_counter() - lap
         if not stitched_info:  # the mux argv needs the stitched file's facts: untimed, once
@@ -496,7 +521,7 @@ def local_bench(clip: Path, scratch: Path, tools: FFmpegTools, runs: int) -> Loc
         if index:
             done.append(one)
     actions = [p.action.value for p in conform_plans]
-    ffmpeg_runs = 1 + len(conform_plans) + 1 + 2
+    ffmpeg_runs = 1 + len(conform_plans) + len(units(pieces)) + 1 + 2
     return LocalBench(done, len(plan.segments), actions, ffmpeg_runs)
 
 
@@ -505,22 +530,26 @@ def local_bench(clip: Path, scratch: Path, tools: FFmpegTools, runs: int) -> Loc
 class MemoryRun:
     clip_s: float
     make_s: float
+    in_flight: int
     edit: Edit
 
 
 def memory_runs(clips: dict[str, Path], make_s: dict[str, float], scratch: Path,
-                names: Sequence[str]) -> list[MemoryRun]:  # fmt: skip
+                names: Sequence[tuple[str, int]]) -> list[MemoryRun]:  # fmt: skip
     config = StandInConfig(queued_s=0, generating_s=1, render_preset="ultrafast",
                            work_dir=scratch / "standin-memory")  # fmt: skip
     print("stand-in queued 0 s, generating 1 s (memory)", file=sys.stderr)
     out: list[MemoryRun] = []
     with StandIn(config) as standin:
-        for name in names:
-            label = f"memory-{name}"
+        for name, in_flight in names:
+            label = f"memory-{name}-{in_flight}"
+            env = {
+                "RESKIN_CONFORM_PRESET": "ultrafast",
+                "RESKIN_MAX_JOBS_IN_FLIGHT": str(in_flight),
+            }
             item = edit_in_child(standin, clips[name], scratch / label, label=label,
-                                 one_look=False, expected_s=1.0,
-                                 extra_env={"RESKIN_CONFORM_PRESET": "ultrafast"})  # fmt: skip
-            out.append(MemoryRun(probe(clips[name]).duration_s, make_s[name], item))
+                                 one_look=False, expected_s=1.0, extra_env=env)  # fmt: skip
+            out.append(MemoryRun(probe(clips[name]).duration_s, make_s[name], in_flight, item))
     return out
 
 
@@ -572,6 +601,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
     tools = find_ffmpeg()
     scratch = Path(tempfile.mkdtemp(prefix="reskin-bench-long-"))
     started = time.monotonic()
+    commits = [git_head()]
     try:
         clips, make_s = make_clips(tools, scratch, args.long_s, 60.0)
         print("local steps against the bare commands", file=sys.stderr)
@@ -580,15 +610,16 @@ def main(arguments: Sequence[str] | None = None) -> int:
                          crossfade=args.quick)]  # fmt: skip
         if not args.quick:  # the stand-in's demo default, and the seams
             sets.append(wall_set(clips, scratch, queued_s=2.0, generating_s=8.0, crossfade=True))
-        memory = memory_runs(clips, make_s, scratch, ("sixty", "long"))
+        memory = memory_runs(clips, make_s, scratch, (("sixty", 0), ("long", 0), ("long", 4)))
         seam_set = sets[-1]
         fade_frames = round(Settings(_env_file=None).crossfade_s * OUT_FPS)
         seam_rows = [(e, seams(e, fade_frames)) for e in seam_set.edits if e.clip == "sixty.mp4"]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    commits.append(git_head())
     command = command_of("bench.long_video", arguments)
-    page = render(command, time.monotonic() - started, tools, sets, local, memory, seam_rows,
-                  fade_frames)  # fmt: skip
+    page = render(commits, command, time.monotonic() - started, tools, sets, local, memory,
+                  seam_rows, fade_frames)  # fmt: skip
     publish(page, output)
     return 0
 
@@ -597,7 +628,18 @@ def _fmt_timings(timings: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.1f}" for k, v in timings.items())
 
 
+def git_head() -> str:
+    """The commit the code under test is at (the tree may move while the bench runs)."""
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
+    done = subprocess.run([git, "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=False, cwd=Path(__file__).resolve().parent)  # fmt: skip
+    return done.stdout.strip() or "unknown"
+
+
 def render(
+    commits: list[str],
     command: str,
     total_s: float,
     tools: FFmpegTools,
@@ -607,6 +649,7 @@ def render(
     seam_rows: list[tuple[Edit, list[Seam]]],
     fade_frames: int,
 ) -> str:
+    seam_generating_s = sets[-1].generating_s
     lines = [
         "# Long videos: a 60 s clip edited as segments, against a 10 s edit",
         "",
@@ -614,6 +657,9 @@ def render(
         f"- machine: {os.cpu_count()} cores (nproc), {ram_gib():.1f} GiB RAM, Python "
         f"{platform.python_version()}, {platform.system()} {platform.release()}; ffmpeg "
         f"{tools.version} ({tools.source})",
+        f"- code: commit {commits[0]}"
+        + (f" at the start, {commits[1]} at the end" if commits[1] != commits[0] else "")
+        + " (plus this bench)",
         f"- model: {SPEC.id} (segments of at most 10 s); prompt {PROMPT!r}",
         "- clips: 1280x720 30 fps H.264 + AAC from `synthetic_clip_command` (a corner mark and "
         "a beep every second); 60 s with scene cuts at "
@@ -659,9 +705,11 @@ def render(
         f"{len(local.runs)} runs after a warm-up, alternating which side goes first; ffmpeg "
         f"runs per side: {local.ffmpeg_runs}",
         "- reskin: `detect_cuts`; `keyframe_times` + `plan_segments`; per segment "
-        "`plan_conform_file` + `conform`; `stitch`; `finish` (mux + full-decode verify). bare: "
+        "`plan_conform_file` + `conform`; `stitch_units` (each unit encoded on its own, two at "
+        "once, joined by stream copy); `finish` (mux + full-decode verify). bare: "
         "the argv of `scene_command`, `conform_copy_command`/`conform_encode_command`, "
-        "`stitch_command`, `mux_sound_command` and `decode_check_command`, run with subprocess",
+        "`stitch_command` per unit (two at once) and `concat_command`, `mux_sound_command` and "
+        "`decode_check_command`, run with subprocess",
         "",
         "| step | reskin s | bare s | reskin - bare s | ratio (median of runs) |",
         "|---|---:|---:|---:|---:|",
@@ -692,26 +740,27 @@ def render(
         "- one_look off, stand-in jobs queued 0 s and generating 1 s, `RESKIN_CONFORM_PRESET="
         "ultrafast`: this is about memory, not time",
         "",
-        "| clip | made in s | segments | jobs | billed s | wall s | peak RSS of the edit's "
-        "process MiB | largest ffmpeg child MiB | stages s |",
+        "| clip | made in s | `RESKIN_MAX_JOBS_IN_FLIGHT` | segments | jobs | billed s | wall s "
+        "| peak RSS (VmHWM) of the edit's process MiB | stages s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for m in memory:
         e = m.edit
         lines.append(
-            f"| {m.clip_s:g} s | {m.make_s:.0f} | {len(e.result['segments'])} | {e.jobs} | "
-            f"{e.billed_s:g} | {e.wall_s:.1f} | **{e.maxrss_kib / 1024:.0f}** | "
-            f"{e.children_maxrss_kib / 1024:.0f} | {_fmt_timings(e.timings)} |"
+            f"| {m.clip_s:g} s | {m.make_s:.0f} | {m.in_flight} | {len(e.result['segments'])} | "
+            f"{e.jobs} | {e.billed_s:g} | {e.wall_s:.1f} | **{e.maxrss_kib / 1024:.0f}** | "
+            f"{_fmt_timings(e.timings)} |"
         )
-    if len(memory) == 2:
+    if len(memory) >= 2:
         grow = memory[1].edit.maxrss_kib / memory[0].edit.maxrss_kib
-        lines += ["", f"- peak at {memory[1].clip_s:g} s / at {memory[0].clip_s:g} s: "
-                      f"**{grow:.2f}x**"]  # fmt: skip
+        lines += ["", f"- peak at {memory[1].clip_s:g} s / at {memory[0].clip_s:g} s (both "
+                      f"with no limit on jobs in flight): **{grow:.2f}x**"]  # fmt: skip
     lines += [
         "",
         "## 4. Seams inside a shot: hard cut against cross-fade",
         "",
-        f"- the 60 s edits of the 8 s stand-in; frames decoded at {SEAM_WIDTH} px wide, gray, "
+        f"- the 60 s edits of the stand-in generating {seam_generating_s:g} s; frames decoded "
+        f"at {SEAM_WIDTH} px wide, gray, "
         "the corner mark masked out; `at the join`: the mean absolute difference of the last "
         "frame before the join and the first after it (for a cross-fade, the fade's end); "
         f"`window max`: the largest such difference over the {fade_frames + 1} frame pairs a "

@@ -34,7 +34,7 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 
 from reskin.edit import results, send
-from reskin.edit.prepare import Planned, Taken, ToSend, request_fingerprint
+from reskin.edit.prepare import Clip, Planned, Taken, ToSend, request_fingerprint
 from reskin.edit.references import Reference
 from reskin.edit.request import EditRequest
 from reskin.edit.results import Fetched, SegmentDone
@@ -43,7 +43,7 @@ from reskin.edit.services import Services
 from reskin.edit.stages import Stages
 from reskin.errors import InputError, OutOfLimitsError, ReskinError
 from reskin.journal import Phase, file_sha256, fingerprint
-from reskin.media.conform import Action, ConformPlan
+from reskin.media.conform import Action, ConformPlan, plan_conform_file
 from reskin.media.images import check_reference_images
 from reskin.media.probe import keyframe_times, probe
 from reskin.media.scenes import detect_cuts
@@ -71,6 +71,9 @@ class Bounds:
     jobs: asyncio.Semaphore
     local: asyncio.Semaphore
     sending: asyncio.Semaphore
+    #: Set once a segment is on its way to the service: early conforms wait for it, so they
+    #: never hold up the first segment's own.
+    under_way: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
 def is_long(request: EditRequest, taken: Taken) -> bool:
@@ -209,16 +212,64 @@ async def edit_segments(
         sending=asyncio.Semaphore(SENDING_AT_ONCE),
     )
 
-    def one(segment: Segment, refs: tuple[Reference, ...]) -> Awaitable[SegmentDone]:
-        return _edit_segment(request, taken, segment, refs, count, services, stages, bounds)
+    def one(
+        segment: Segment, refs: tuple[Reference, ...], early: asyncio.Task[Clip] | None = None
+    ) -> Awaitable[SegmentDone]:
+        return _edit_segment(request, taken, segment, refs, count, services, stages, bounds, early)
 
     refs = taken.references
-    if request.one_look and takes_one_more(spec, refs) and count > 1:
-        first = await _named(plan.segments[0], count, one(plan.segments[0], refs))
+    if not (request.one_look and takes_one_more(spec, refs) and count > 1):
+        return await _all(plan.segments, count, lambda s: one(s, refs))
+    head, *tail = plan.segments
+    # A first run (nothing journaled for the first segment) conforms the others while the first
+    # is edited: only their journal keys wait for its look, not their clips.
+    fresh = services.journal.get(_key(request, taken, head, refs, services)) is None
+    early = (
+        {s.index: _conform_early(request, taken, s, count, services, stages, bounds) for s in tail}
+        if fresh
+        else {}
+    )
+    try:
+        first = await _named(head, count, one(head, refs))
         look = await style_reference(first, taken, services)
-        rest = await _all(plan.segments[1:], count, lambda s: one(s, (*refs, look)))
-        return [first, *rest]
-    return await _all(plan.segments, count, lambda s: one(s, refs))
+    except BaseException:
+        for task in early.values():
+            task.cancel()
+        raise
+    rest = await _all(tail, count, lambda s: one(s, (*refs, look), early.get(s.index)))
+    return [first, *rest]
+
+
+def _key(
+    request: EditRequest, taken: Taken, segment: Segment, refs: tuple[Reference, ...], s: Services
+) -> str:
+    sub = segment_request(request, segment)
+    return request_fingerprint(sub, taken.resolved, s.settings, taken.source_sha256, refs)
+
+
+def _conform_early(
+    request: EditRequest,
+    taken: Taken,
+    segment: Segment,
+    count: int,
+    services: Services,
+    stages: Stages,
+    bounds: Bounds,
+) -> asyncio.Task[Clip]:
+    """Conform ``segment``'s clip now, as its ``plan`` will want it (the same conform plan)."""
+
+    async def conform() -> Clip:
+        await bounds.under_way.wait()
+        sub = segment_request(request, segment)
+        mine = segment_taken(taken, sub, segment, taken.references, services)
+        async with bounds.local:
+            conform_plan = await asyncio.to_thread(
+                plan_conform_file, taken.info, window=sub.window, limits=taken.resolved.spec.limits
+            )
+            run = stages.segment(where(segment, count))
+            return await run.conform(mine, ToSend(conform_plan, None), services)
+
+    return asyncio.create_task(conform(), name=f"conform {where(segment, count)}")
 
 
 async def _all(
@@ -257,6 +308,7 @@ async def _edit_segment(
     services: Services,
     stages: Stages,
     bounds: Bounds,
+    early: asyncio.Task[Clip] | None = None,
 ) -> SegmentDone:
     sub = segment_request(request, segment)
     mine = segment_taken(taken, sub, segment, refs, services)
@@ -266,9 +318,17 @@ async def _edit_segment(
     try:
         async with bounds.local:
             planned = await run.plan(sub, mine, services)
-            if isinstance(planned, ToSend):
-                clip = await run.conform(mine, planned, services)
-                placed = await run.place(clip, services)
+        if early is not None and (not isinstance(planned, ToSend) or early.cancelled()):
+            early.cancel()
+            early = None
+        if isinstance(planned, ToSend):
+            if early is not None:
+                clip = await early
+            else:
+                async with bounds.local:
+                    clip = await run.conform(mine, planned, services)
+            placed = await run.place(clip, services)
+        bounds.under_way.set()
         async with bounds.jobs, run.job_slot(services):
             async with bounds.sending:
                 submitted = await run.submit(sub, mine, placed, services)
@@ -379,7 +439,7 @@ async def stitch(
     size = sum(item.fetched.info.size_bytes for item in done)
     with writing(settings.work_dir, size, what="the stitched video", note=PAID_KEPT):
         try:
-            await asyncio.to_thread(
+            made = await asyncio.to_thread(
                 stitch_units,
                 pieces(plan, done, fps),
                 taken.job_dir / "units",
@@ -395,7 +455,7 @@ async def stitch(
             partial.replace(kept)
         finally:
             partial.unlink(missing_ok=True)
-    info = await asyncio.to_thread(probe, kept)
+    info = dataclasses.replace(made, path=kept)
     log.info("stitch: %d segments, %.3f s at %g fps", len(done), info.duration_s, fps)
     return Fetched(info, reused=all(item.fetched.reused for item in done))
 

@@ -363,6 +363,10 @@ def conform_encode_command(
         # Padding by the whole target is always enough; -t cuts the surplus.
         video = video.filter("tpad", stop_mode="clone", stop_duration=_span(pad_to_s))
         output_options["t"] = _span(pad_to_s)
+    elif duration_s is not None:
+        # The input's -t alone is not enough: ffmpeg 5.1 (not 9.0) went 0.7 s past it after a
+        # seek deep into a long file (478.5 s in: 241 frames for 224), failing the conform.
+        output_options["t"] = _span(duration_s)
     video = video.filter("format", "yuv420p")
     streams: list[Any] = [video]
     if audio:

@@ -25,6 +25,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, NoReturn
 
+import av
 import ffmpeg
 
 from reskin.errors import ProbeError, VerificationError
@@ -38,7 +39,7 @@ from reskin.media.commands import (
     _path,
     _rate,
 )
-from reskin.media.probe import MediaInfo, probe, shown_name
+from reskin.media.probe import OPEN_OPTIONS, MediaInfo, probe, shown_name
 from reskin.media.runner import run
 
 log = logging.getLogger(__name__)
@@ -149,16 +150,20 @@ def units(pieces: Sequence[Piece]) -> list[list[Piece]]:
     return made
 
 
-def concat_list(names: Sequence[str], durations_s: Sequence[float]) -> str:
+def concat_list(names: Sequence[str], durations_s: Sequence[float], *, cut: bool = False) -> str:
     """The concat demuxer's list of the files ``names``, beside the list, each with its exact
     duration (without it the demuxer takes each file's container duration, a millisecond or two
-    off with x264's edit lists, which adds up over a hundred units). Plain names only, as its
-    safe mode wants (no folder, no ``..``; a name of anything else is refused)."""
+    off with x264's edit lists, which adds up over a hundred units), and with ``cut`` an
+    outpoint there too (the packets after it dropped: a copied piece's surplus frames). Plain
+    names only, as its safe mode wants (no folder, no ``..``; anything else is refused)."""
     lines = ["ffconcat version 1.0"]
     for name, seconds in zip(names, durations_s, strict=True):
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
             raise ValueError(f"not a plain file name: {name!r}")
-        lines += [f"file '{name}'", f"duration {seconds:.6f}"]
+        lines += [f"file '{name}'"]
+        if cut:
+            lines += [f"outpoint {seconds:.6f}"]
+        lines += [f"duration {seconds:.6f}"]
     return "\n".join(lines) + "\n"
 
 
@@ -198,6 +203,15 @@ def stitch_units(
     work.mkdir(parents=True, exist_ok=True)
     parts = units(pieces)
     paths = [work / f"unit-{index:05d}.mp4" for index in range(len(parts))]
+    if copyable(pieces, width=width, height=height, fps=fps):
+        # Every result is already exactly what its unit would be: joined as they are.
+        for piece, path in zip(pieces, paths, strict=True):
+            path.unlink(missing_ok=True)
+            path.symlink_to(Path(piece.path).resolve())
+        log.debug("every piece is exact: joined by copy, nothing encoded")
+        return _join_units(
+            parts, paths, work, output, tools, fps=fps, timeout_s=timeout_s, cut=True
+        )
 
     def encode(index: int) -> MediaInfo:
         return stitch(
@@ -214,16 +228,72 @@ def stitch_units(
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(encode, range(len(parts))))
+    return _join_units(parts, paths, work, output, tools, fps=fps, timeout_s=timeout_s)
+
+
+#: Trailing frames a copied piece may drop (at its outpoint): only from a stream without
+#: B-frames, where the last frames in display order are the last ones decoded too.
+MAX_DROPPED = 2
+
+
+def copyable(pieces: Sequence[Piece], *, width: int, height: int, fps: float) -> bool:
+    """Whether ``pieces`` can be joined as they are, nothing encoded: hard cuts only, each file
+    H.264 yuv420p at exactly ``width`` x ``height`` and ``fps`` with exactly its ``frames`` (or
+    up to :data:`MAX_DROPPED` more, without B-frames: cut at the outpoint), and all with the
+    same codec parameters (the same SPS and PPS: one MP4 track has one set, so a file encoded
+    otherwise would decode wrong after the join). A service whose results are exact this way
+    costs the stitch a copy; any other is re-encoded piece by piece."""
+    if any(piece.overlap or piece.skip for piece in pieces):
+        return False
+    rate = Fraction(_rate(fps))
+    seen: set[bytes] = set()
+    for piece in pieces:
+        try:
+            with av.open(str(piece.path), mode="r", container_options=dict(OPEN_OPTIONS)) as box:
+                if len(box.streams.video) != 1:
+                    return False
+                stream = box.streams.video[0]
+                context = stream.codec_context
+                extra = stream.frames - piece.frames
+                exact = (
+                    context.name == "h264"
+                    and context.format is not None
+                    and context.format.name == "yuv420p"
+                    and (context.width, context.height) == (width, height)
+                    and stream.average_rate == rate
+                    and (extra == 0 or (0 < extra <= MAX_DROPPED and not context.has_b_frames))
+                    and not stream.metadata.get("rotate")
+                )
+                if not exact:
+                    return False
+                seen.add(bytes(context.extradata or b""))
+        except av.FFmpegError:
+            return False
+    return len(seen) == 1 and b"" not in seen
+
+
+def _join_units(
+    parts: Sequence[Sequence[Piece]],
+    paths: Sequence[Path],
+    work: Path,
+    output: Path,
+    tools: FFmpegTools,
+    *,
+    fps: float,
+    timeout_s: float,
+    cut: bool = False,
+) -> MediaInfo:
     listing = work / "units.ffconcat"
     rate = Fraction(_rate(fps))
     durations = [float(expected_frames(unit) / rate) for unit in parts]
-    listing.write_text(concat_list([path.name for path in paths], durations))
+    listing.write_text(concat_list([path.name for path in paths], durations, cut=cut))
     done = run(concat_command(tools.ffmpeg, listing, output), timeout_s=timeout_s)
     try:
         info = probe(output, tools=tools, timeout_s=timeout_s)
     except ProbeError as exc:
         _fail(output, "does not read back as a video", exc)
-    _check_length(info, expected_frames(pieces), float(Fraction(_rate(fps))))
+    total = sum(expected_frames(unit) for unit in parts)
+    _check_length(info, total, float(rate))
     log.debug("joined %d units in %.2f s", len(parts), done.elapsed_s)
     return info
 

@@ -205,9 +205,9 @@ async def test_the_plan_is_shown_with_nothing_sent_and_limits_refuse_before_payi
     assert plan.one_look
 
     # The segments' own sound is not joined: asked for, it is refused before anything is sent.
+    kling = request.model_copy(update={"audio": AudioMode.MODEL, "model": KLING})
     async with open_services(load_settings()) as services:
         with pytest.raises(InputError, match="choose `audio` restore or none"):
-            kling = request.model_copy(update={"audio": AudioMode.MODEL, "model": KLING})
             await dry_run(kling, services)
 
     monkeypatch.setenv("RESKIN_MAX_CREDITS", str(plan.billed_s * 100 - 1))

@@ -321,6 +321,15 @@ def test_conform_encode_pads_a_short_clip_with_its_last_frame_and_silence() -> N
     assert _values(argv, "-t") == ["1.000000", "3.000000"]  # read 1 s, write 3 s
 
 
+def test_conform_encode_of_a_window_limits_the_output_too() -> None:
+    # ffmpeg 5.1 went 0.7 s past the input's -t after a seek 478.5 s into a 600 s clip.
+    argv = conform_encode_command(
+        EXE, SRC, OUT, start_s=478.541667, duration_s=9.333333, width=720, height=720, fps=24
+    )
+    assert _input_options(argv, 0)[-4:] == ["-ss", "478.541667", "-t", "9.333333"]
+    assert _values(argv, "-t") == ["9.333333", "9.333333"]  # read the window, write no more
+
+
 def test_conform_encode_without_sound_says_so() -> None:
     argv = conform_encode_command(EXE, SRC, OUT, width=720, height=720, fps=30, audio=False)
 

@@ -23,6 +23,7 @@ from reskin.media.stitch import (
     Piece,
     concat_command,
     concat_list,
+    copyable,
     expected_frames,
     stitch,
     stitch_command,
@@ -415,3 +416,33 @@ def test_in_units_cuts_and_fades_give_the_same_frames_as_one_command(
     assert DARK < levels[21] < BRIGHT  # inside the fade, made within the third unit
     assert all(bright[24:32])
     assert not any(bright[32:])
+
+
+def test_exact_pieces_are_joined_by_copy_and_a_surplus_frame_cut_at_the_outpoint(
+    clips: dict[str, Path], ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    # 24 black frames, then the white-first clip less its last frame: no B-frames (ultrafast).
+    pieces = [Piece(clips["black"], 24), Piece(clips["white_first"], 23)]
+    assert copyable(pieces, width=320, height=240, fps=24)
+    assert not copyable(pieces, **SIZE, fps=24)  # another size: encoded
+    assert not copyable([Piece(clips["black"], 25)], width=320, height=240, fps=24)  # short
+    assert not copyable([*pieces[:1], Piece(clips["white_first"], 23, overlap=2)], width=320,
+                        height=240, fps=24)  # fmt: skip
+    output = tmp_path / "copied.mp4"
+    info = stitch_units(
+        pieces,
+        tmp_path / "units",
+        output,
+        ffmpeg_tools,
+        width=320,
+        height=240,
+        fps=24,
+        preset="ultrafast",
+        crf=23,
+        timeout_s=60,
+    )
+    assert (tmp_path / "units" / "unit-00000.mp4").is_symlink()  # nothing was encoded
+    assert info.duration_s == pytest.approx(47 / 24, abs=0.5 / 24)
+    levels = _brightness(output)
+    assert len(levels) == 47
+    assert [level > BRIGHT for level in levels[22:27]] == [False, False, True, False, False]

@@ -195,15 +195,17 @@ def stitch_units(
     crf: int,
     timeout_s: float,
     workers: int = 2,
+    allow_copy: bool = True,
 ) -> MediaInfo:
     """:func:`stitch` in bounded memory at any length: each of :func:`units` encoded on its own
     into ``work`` (``workers`` at a time; one ffmpeg holds at most two decoders, where one
     command over every piece would hold one per segment: a hundred for ten minutes of Aleph),
-    then joined by stream copy. Same checks and errors as :func:`stitch`."""
+    then joined by stream copy; when every piece is :func:`copyable` (and ``allow_copy``),
+    nothing is encoded at all. Same checks and errors as :func:`stitch`."""
     work.mkdir(parents=True, exist_ok=True)
     parts = units(pieces)
     paths = [work / f"unit-{index:05d}.mp4" for index in range(len(parts))]
-    if copyable(pieces, width=width, height=height, fps=fps):
+    if allow_copy and copyable(pieces, width=width, height=height, fps=fps):
         # Every result is already exactly what its unit would be: joined as they are.
         for piece, path in zip(pieces, paths, strict=True):
             path.unlink(missing_ok=True)

@@ -54,15 +54,18 @@ def test_each_model_edits_a_clip_with_one_paid_job(
     assert info.fps == spec_for(model).output.fps
 
 
-def test_a_clip_longer_than_the_model_edits_is_refused_before_paying(
+def test_a_clip_longer_than_reskin_edits_is_refused_before_paying(
     run_reskin: RunReskin, input_clip: InputClip, standin: StandIn, tmp_path: Path
 ) -> None:
+    # Longer than the model edits is a long video, sent as segments (tests/edit/test_long.py);
+    # longer than RESKIN_MAX_INPUT_S is refused.
     clip = input_clip(duration_s=8.0, width=1280, height=720, fps=30)
     output = tmp_path / "out" / "edited.mp4"
     before = standin.stats()
-    done = run_reskin(*edit_args(clip, output, "--model", ALEPH))
+    done = run_reskin(*edit_args(clip, output, "--model", ALEPH), env={"RESKIN_MAX_INPUT_S": "6"})
     line = assert_one_error_line(done)
-    assert "runway/gen4_aleph edits at most 5.05 s" in line
+    assert "the part to edit lasts 8.0 s, longer than the 6.0 s reskin edits" in line
+    assert "RESKIN_MAX_INPUT_S" in line
     assert "--start and --end" in line
     after = standin.stats()
     assert after.create_calls == before.create_calls

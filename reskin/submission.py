@@ -183,10 +183,17 @@ async def submit_once(
         if earlier is not None:
             log.info("resuming generation %s instead of submitting again", earlier)
             return Submitted(earlier, resumed=True)
-        replace = force or journal.get(fp) is not None  # a stale entry is replaced
-        if journal.reserve(fp, replace=replace):
+        seen = journal.get(fp)
+        # Replaced only when the look above allows it (forced, or past retention): an entry
+        # that appeared since is another run's reservation, and replacing it paid twice (two
+        # machines asking at once, CI). Look again: its answer is waited for, then resumed.
+        if seen is not None and not (force or journal.is_stale(seen, retention_s=retention_s)):
+            continue
+        if journal.reserve(fp, replacing=seen):
             break
-        # Another run reserved it between our look and our claim: wait for its answer.
+        # Another run reserved or replaced it between our look and our claim: look again, as
+        # a run that is not forcing (a second forced run must not replace the first's).
+        force = False
 
     sending = Sending()
     try:

@@ -61,6 +61,7 @@ XDIST_GROUPS: dict[str, str] = {
     "tests/tasks/": "prefect-harness-2",
     "tests/cli/test_edit.py": "prefect-server-1",
     "tests/cli/test_interrupt.py": "prefect-server-1",
+    "tests/test_long_resume.py": "prefect-server-1",
     "tests/cli/test_models.py": "prefect-server-2",
     "tests/test_crash_resume.py": "prefect-server-2",
     "tests/test_disk_full.py": "prefect-server-2",

@@ -153,10 +153,29 @@ def test_release_only_drops_reservations_and_replace_forces(open_journal: OpenJo
     journal.accepted("b", "gen-b")
     journal.release("b")  # an accepted job is never forgotten by accident
     assert journal.get("b") is not None
-    assert journal.reserve("b", replace=True)
+    seen = journal.get("b")
+    assert seen is not None
+    assert journal.reserve("b", replacing=seen)
     entry = journal.get("b")
     assert entry is not None
     assert (entry.phase, entry.generation_id) == (Phase.RESERVED, None)
+
+
+def test_an_entry_is_replaced_only_if_it_is_still_the_one_seen(open_journal: OpenJournal):
+    # Two runs see the same old entry; the first replaces it; the second, still holding what
+    # it saw, must not replace the first one's fresh reservation (that would pay twice).
+    clock = Clock()
+    journal = open_journal(clock=clock)
+    journal.reserve("fp")
+    journal.accepted("fp", "gen-old")
+    seen = journal.get("fp")
+    assert seen is not None
+    clock.now += 1
+    assert journal.reserve("fp", replacing=seen)
+    assert not journal.reserve("fp", replacing=seen)
+    entry = journal.get("fp")
+    assert entry is not None
+    assert entry.phase is Phase.RESERVED
 
 
 def test_updating_an_unknown_submission_is_an_error(open_journal: OpenJournal):

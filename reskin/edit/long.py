@@ -27,7 +27,9 @@ The original sound of the whole window is muxed once over the stitched video by 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -128,22 +130,14 @@ async def segment_plan(request: EditRequest, taken: Taken, services: Services) -
             f"the model's own sound cannot be joined across the segments of a video longer "
             f"than {spec.limits.max_duration_s:g} s yet: choose `audio` restore or none"
         )
-    cuts = await asyncio.to_thread(
-        detect_cuts,
-        taken.source,
-        services.tools,
-        threshold=settings.scene_threshold,
-        start_s=start,
-        duration_s=end - start,
-        timeout_s=settings.ffmpeg_timeout_s,
-    )
+    cuts = await asyncio.to_thread(scene_cuts, taken, start, end, services)
     keyframes = await asyncio.to_thread(keyframe_times, taken.source, end)
     return plan_segments(
         spec,
         fps=taken.info.fps,
         start_s=start,
         end_s=end,
-        cuts_s=[start + cut.at_s for cut in cuts],
+        cuts_s=cuts,
         keyframes_s=keyframes,
         crossfade_s=settings.crossfade_s if settings.segment_join == "crossfade" else 0.0,
     )
@@ -158,6 +152,41 @@ def short_plan(request: EditRequest, taken: Taken, planned: Planned) -> SegmentP
         start_s=conform.start_s,
         end_s=conform.start_s + conform.sent_s,
     )
+
+
+def scene_cuts(taken: Taken, start: float, end: float, services: Services) -> list[float]:
+    """The window's scene cuts, in seconds from the source's start: found once per source,
+    window and threshold, then kept beside the downloads (a rerun, or ``--dry-run`` then the
+    edit, decodes the video once: a minute for ten minutes of 1080p)."""
+    settings = services.settings
+    key = fingerprint(
+        {"source": taken.source_sha256, "window": [start, end], "t": settings.scene_threshold}
+    )
+    kept = results.results_dir(settings) / f"scenes-{key[:32]}.json"
+    try:
+        found = json.loads(kept.read_text())
+        if isinstance(found, list) and all(isinstance(t, (int, float)) for t in found):
+            return [float(t) for t in found]
+    except (OSError, ValueError):
+        pass
+    cuts = [
+        start + cut.at_s
+        for cut in detect_cuts(
+            taken.source,
+            services.tools,
+            threshold=settings.scene_threshold,
+            start_s=start,
+            duration_s=end - start,
+            timeout_s=settings.ffmpeg_timeout_s,
+        )
+    ]
+    if taken.source_sha256:  # known content: the cuts are its own
+        with contextlib.suppress(OSError):
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            partial = kept.with_name(kept.name + ".part")
+            partial.write_text(json.dumps(cuts))
+            partial.replace(kept)
+    return cuts
 
 
 def check_budget(plan: SegmentPlan, services: Services) -> None:

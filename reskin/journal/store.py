@@ -117,12 +117,15 @@ class Journal:
             ).scalar()
         return None if found is None else str(found)
 
-    def reserve(self, fp: str, *, replace: bool = False) -> bool:
+    def reserve(self, fp: str, *, replacing: Entry | None = None) -> bool:
         """Claim ``fp`` before sending a create; ``False`` when an entry already holds it.
 
-        ``replace`` drops whatever was there (a forced resubmission). One transaction, and an
-        insert that does nothing on a conflict: of processes reserving the same ``fp`` at once,
-        on one machine or (PostgreSQL) on several, exactly one gets ``True``.
+        ``replacing``: the entry the caller saw and may replace (stale, or a forced
+        resubmission); it is dropped only if it is still that entry (same state, same
+        reservation time), so an entry another run wrote since is never replaced: a compare and
+        swap. One transaction, and an insert that does nothing on a conflict: of processes
+        reserving the same ``fp`` at once, on one machine or (PostgreSQL) on several, exactly
+        one gets ``True``.
         """
         now = self._clock()
         values = {
@@ -133,8 +136,14 @@ class Journal:
             "holder": this_holder(),
         }
         with self._transaction() as db:
-            if replace:
-                db.execute(delete(submissions).where(submissions.c.fingerprint == fp))
+            if replacing is not None:
+                db.execute(
+                    delete(submissions).where(
+                        submissions.c.fingerprint == fp,
+                        submissions.c.state == replacing.phase.value,
+                        submissions.c.reserved_at == replacing.reserved_at,
+                    )
+                )
             dialect = postgresql if db.dialect.name == "postgresql" else sqlite
             insert = dialect.insert(submissions).values(**values)
             # RETURNING rather than rowcount, which psycopg does not give for this statement.

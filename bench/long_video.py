@@ -83,6 +83,7 @@ from reskin.media.stitch import (
     Piece,
     concat_command,
     concat_list,
+    copyable,
     expected_frames,
     stitch_command,
     stitch_units,
@@ -112,7 +113,14 @@ MARK_SHARE = 0.25
 SEAM_WIDTH = 160
 CONTEXT_FRAMES = 12
 TIMEOUT_S = 1800.0
-STEPS = ("scene cuts", "keyframes + plan", "segment conforms", "stitch", "sound")
+STEPS = (
+    "scene cuts",
+    "keyframes + plan",
+    "segment conforms",
+    "stitch, re-encoded",
+    "stitch, exact pieces copied",
+    "sound",
+)
 CREDITS_PER_S = 100
 
 
@@ -217,18 +225,28 @@ def edit_in_child(
     )
     standin.reset()
     argv = [sys.executable, "-m", "bench.long_video", "--child", str(spec)]
-    done = subprocess.run(
-        argv,
-        env=env,
-        cwd=Path(__file__).resolve().parent.parent,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{label}: the edit failed:\n{done.stderr[-3000:]}")
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    out_path, err_path = folder / "stdout.txt", folder / "stderr.txt"
+    sampled = 0
+    started = time.monotonic()
+    with out_path.open("w") as out, err_path.open("w") as err:
+        process = subprocess.Popen(  # files, not pipes: nothing fills while it is sampled
+            argv, env=env, cwd=Path(__file__).resolve().parent.parent, stdout=out, stderr=err
+        )
+        # The child's own peak, read from outside too: a failed edit reports nothing itself.
+        while process.poll() is None:
+            sampled = max(sampled, _vm_hwm_kib(process.pid))
+            if time.monotonic() - started > TIMEOUT_S:
+                process.kill()
+            time.sleep(0.2)
+    if process.returncode != 0:
+        tail = err_path.read_text().strip().splitlines()
+        error = tail[-1] if tail else f"exit code {process.returncode}"
+        print(f"  {label}: FAILED after {time.monotonic() - started:.0f} s: {error}",
+              file=sys.stderr)  # fmt: skip
+        return Edit(label, clip.name, one_look, join, time.monotonic() - started,
+                    standin.stats().jobs_accepted, {"segments": [], "timings_s": {},
+                    "credits_used": None, "output": "", "error": error}, sampled)  # fmt: skip
+    answer = json.loads(out_path.read_text().strip().splitlines()[-1])
     item = Edit(
         label=label,
         clip=clip.name,
@@ -245,6 +263,15 @@ def edit_in_child(
         file=sys.stderr,
     )
     return item
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found[1]) if found else 0
 
 
 # --- 1 and 4: wall time and seams on a stand-in ---------------------------------------------------
@@ -448,12 +475,20 @@ def local_bench(clip: Path, scratch: Path, tools: FFmpegTools, runs: int) -> Loc
                     limits=SPEC.limits)  # fmt: skip
         step("segment conforms")
         stitched = stitch_units(pieces, folder / "units", folder / "stitched.mp4", tools,
-                                timeout_s=timeout, **stitch_options)  # fmt: skip
-        step("stitch")
+                                timeout_s=timeout, allow_copy=False, **stitch_options)  # fmt: skip
+        step("stitch, re-encoded")
+        if copy:
+            stitch_units(pieces, folder / "copied", folder / "copied.mp4", tools,
+                         timeout_s=timeout, **stitch_options)  # fmt: skip
+        step("stitch, exact pieces copied")
         finish(folder / "stitched.mp4", folder / "final.mp4", original, tools,
                mode=AudioMode.RESTORE, timeout_s=timeout, result_info=stitched)  # fmt: skip
         step("sound")
         return laps
+
+    # The stand-in's pieces (x264 ultrafast: no B-frames) are mostly exact: joined by copy.
+    copy = copyable(pieces, width=SIZE[0], height=SIZE[1], fps=OUT_FPS)
+    print(f"  local: pieces {'copyable' if copy else 'not copyable'}", file=sys.stderr)
 
     # The bare side's argv, built before its timing (a person would have typed them).
     stitched_info: list[MediaInfo] = []
@@ -479,6 +514,14 @@ def local_bench(clip: Path, scratch: Path, tools: FFmpegTools, runs: int) -> Loc
         rate = Fraction(stitch_options["fps"])
         listing.write_text(concat_list(names, [float(expected_frames(u) / rate) for u in parts]))
         joined = concat_command(exe, listing, stitched)
+        (folder / "copied").mkdir()
+        for index, piece in enumerate(pieces):
+            (folder / "copied" / names[index]).symlink_to(piece.path.resolve())
+        copied_listing = folder / "copied" / "units.ffconcat"
+        copied_listing.write_text(
+            concat_list(names, [float(p.frames / rate) for p in pieces], cut=True)
+        )
+        copied = concat_command(exe, copied_listing, folder / "copied.mp4")
         final = folder / "final.mp4"
         lap = time.perf_counter()
         sh(scene)
@@ -492,7 +535,11 @@ def local_bench(clip: Path, scratch: Path, tools: FFmpegTools, runs: int) -> Loc
         with ThreadPoolExecutor(max_workers=2) as pool:
             list(pool.map(sh, encodes))
         sh(joined)
-        laps["stitch"] = time.perf_counter() - lap
+        laps["stitch, re-encoded"] = time.perf_counter() - lap
+        lap = time.perf_counter()
+        if copy:
+            sh(copied)
+        laps["stitch, exact pieces copied"] = time.perf_counter() - lap
         if not stitched_info:  # the mux argv needs the stitched file's facts: untimed, once
             stitched_info.append(probe(stitched))
         mux = mux_argv(plan_mux(stitched_info[0], original, mode=AudioMode.RESTORE),
@@ -610,7 +657,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
                          crossfade=args.quick)]  # fmt: skip
         if not args.quick:  # the stand-in's demo default, and the seams
             sets.append(wall_set(clips, scratch, queued_s=2.0, generating_s=8.0, crossfade=True))
-        memory = memory_runs(clips, make_s, scratch, (("sixty", 0), ("long", 0), ("long", 4)))
+        memory = memory_runs(clips, make_s, scratch, (("sixty", 0), ("long", 0)))
         seam_set = sets[-1]
         fade_frames = round(Settings(_env_file=None).crossfade_s * OUT_FPS)
         seam_rows = [(e, seams(e, fade_frames)) for e in seam_set.edits if e.clip == "sixty.mp4"]
@@ -749,7 +796,7 @@ def render(
         lines.append(
             f"| {m.clip_s:g} s | {m.make_s:.0f} | {m.in_flight} | {len(e.result['segments'])} | "
             f"{e.jobs} | {e.billed_s:g} | {e.wall_s:.1f} | **{e.maxrss_kib / 1024:.0f}** | "
-            f"{_fmt_timings(e.timings)} |"
+            f"{_fmt_timings(e.timings) or 'FAILED: ' + e.result.get('error', '')} |"
         )
     if len(memory) >= 2:
         grow = memory[1].edit.maxrss_kib / memory[0].edit.maxrss_kib

@@ -4,7 +4,9 @@ the session's Prefect server, killed as a group (see ``tests/test_crash_resume.p
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -38,12 +40,15 @@ def test_a_long_video_killed_after_some_segments_were_accepted_pays_only_for_the
     standin.set_faults(slow_jobs=6.0 / (config.queued_s + config.generating_s))
 
     first = start(command, env, tmp_path / "first.stderr")
+    work = Path(env["RESKIN_WORK_DIR"])
     try:
+        # Accepted at the stand-in *and* journaled: killed between the two, a segment is "sent
+        # without an answer", which the rerun rightly refuses to pay again (naming --force).
         wait_until(
-            lambda: standin.stats().jobs_accepted == 2,
+            lambda: standin.stats().jobs_accepted == 2 and accepted_in_journal(work) == 2,
             first,
             tmp_path / "first.stderr",
-            "two segments accepted",
+            "two segments accepted and journaled",
         )
     finally:
         kill_group(first)
@@ -62,3 +67,18 @@ def test_a_long_video_killed_after_some_segments_were_accepted_pays_only_for_the
     assert standin.stats().jobs_accepted == 4  # and two more: no segment paid twice
     assert probe(output).duration_s == pytest.approx(12.0, abs=1 / 24)
     # A rerun after success pays nothing: tests/edit/test_long.py (in process, cheaper).
+
+
+def accepted_in_journal(work_dir: Path) -> int:
+    """How many submissions the run's SQLite journal holds as accepted, read-only."""
+    path = work_dir / "journal.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+            (count,) = db.execute(
+                "SELECT count(*) FROM submissions WHERE state = 'accepted'"
+            ).fetchone()
+    except sqlite3.OperationalError:  # created, table not yet there
+        return 0
+    return int(count)

@@ -220,7 +220,7 @@ def segment_taken(
     """The segment's own job folder, references and journal key, beside the whole's."""
     job_dir = taken.job_dir / f"segment-{segment.index:03d}"
     job_dir.mkdir(exist_ok=True)
-    fp = request_fingerprint(request, taken.resolved, s.settings, taken.source_sha256, refs)
+    fp = _key(request, taken, refs, s)
     return dataclasses.replace(taken, job_dir=job_dir, references=refs, fingerprint=fp)
 
 
@@ -252,7 +252,9 @@ async def edit_segments(
     head, *tail = plan.segments
     # A first run (nothing journaled for the first segment) conforms the others while the first
     # is edited: only their journal keys wait for its look, not their clips.
-    fresh = services.journal.get(_key(request, taken, head, refs, services)) is None
+    fresh = (
+        services.journal.get(_key(segment_request(request, head), taken, refs, services)) is None
+    )
     early = (
         {s.index: _conform_early(request, taken, s, count, services, stages, bounds) for s in tail}
         if fresh
@@ -269,11 +271,9 @@ async def edit_segments(
     return [first, *rest]
 
 
-def _key(
-    request: EditRequest, taken: Taken, segment: Segment, refs: tuple[Reference, ...], s: Services
-) -> str:
-    sub = segment_request(request, segment)
-    return request_fingerprint(sub, taken.resolved, s.settings, taken.source_sha256, refs)
+def _key(request: EditRequest, taken: Taken, refs: tuple[Reference, ...], s: Services) -> str:
+    """The journal key of a segment's ``request`` (:func:`segment_request`) with ``refs``."""
+    return request_fingerprint(request, taken.resolved, s.settings, taken.source_sha256, refs)
 
 
 def _conform_early(

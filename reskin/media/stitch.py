@@ -121,12 +121,8 @@ def stitch(
         tools.ffmpeg, pieces, output, width=width, height=height, fps=fps, preset=preset, crf=crf
     )
     done = run(argv, timeout_s=timeout_s)
+    info = _read_back(output, expected_frames(pieces), fps, tools, timeout_s)
     shown = shown_name(Path(output).name)
-    try:
-        info = probe(output, tools=tools, timeout_s=timeout_s)
-    except ProbeError as exc:
-        _fail(output, "does not read back as a video", exc)
-    _check_length(info, expected_frames(pieces), float(Fraction(_rate(fps))))
     log.debug("stitched %d pieces into %s in %.2f s", len(pieces), shown, done.elapsed_s)
     return info
 
@@ -290,13 +286,21 @@ def _join_units(
     durations = [float(expected_frames(unit) / rate) for unit in parts]
     listing.write_text(concat_list([path.name for path in paths], durations, cut=cut))
     done = run(concat_command(tools.ffmpeg, listing, output), timeout_s=timeout_s)
+    total = sum(expected_frames(unit) for unit in parts)
+    info = _read_back(output, total, fps, tools, timeout_s)
+    log.debug("joined %d units in %.2f s", len(parts), done.elapsed_s)
+    return info
+
+
+def _read_back(
+    output: Path, frames: int, fps: float, tools: FFmpegTools, timeout_s: float
+) -> MediaInfo:
+    """The probe of what was written, checked to be ``frames`` long (one line if not)."""
     try:
         info = probe(output, tools=tools, timeout_s=timeout_s)
     except ProbeError as exc:
         _fail(output, "does not read back as a video", exc)
-    total = sum(expected_frames(unit) for unit in parts)
-    _check_length(info, total, float(rate))
-    log.debug("joined %d units in %.2f s", len(parts), done.elapsed_s)
+    _check_length(info, frames, float(Fraction(_rate(fps))))
     return info
 
 

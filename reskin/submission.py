@@ -139,6 +139,15 @@ def _live(entry: Entry, now: float) -> bool:
     return now - touched < LIVE_S
 
 
+def _unanswered(journal: Journal, fp: str) -> None:
+    """Mark ``fp``'s reservation as no longer being sent; a failure here only makes a rerun
+    wait :data:`LIVE_S` before it refuses, so it must not hide the error being raised."""
+    try:
+        journal.unanswered(fp)
+    except Exception as exc:
+        log.warning("could not mark the journal's reservation as unanswered: %s", exc)
+
+
 @contextlib.asynccontextmanager
 async def _heartbeat(journal: Journal, fp: str, sleep: Sleep) -> AsyncIterator[None]:
     """Touch the reservation of ``fp`` every :data:`HEARTBEAT_S` while the block runs."""
@@ -200,7 +209,8 @@ async def submit_once(
         async with _heartbeat(journal, fp, sleep):
             generation = await client.create(build_request(), sending)
     except SubmissionUnknownError:
-        raise  # the reservation stays: the job may exist
+        _unanswered(journal, fp)  # the reservation stays: the job may exist
+        raise
     except ApiError:
         journal.release(fp)  # answered with a refusal or never delivered: nothing to pay for
         raise
@@ -209,6 +219,8 @@ async def submit_once(
         # reservation goes only if nothing can have reached the service.
         if not sending.may_have_arrived:
             journal.release(fp)
+        else:
+            _unanswered(journal, fp)
         raise
     journal.accepted(fp, generation.id)
     log.info("submitted: generation %s", generation.id)

@@ -93,8 +93,11 @@ async def test_a_lost_answer_keeps_the_reservation_and_a_rerun_refuses_to_pay_ag
     async with client_for(standin, read_timeout_s=1) as client:
         with pytest.raises(SubmissionUnknownError, match="may have accepted"):
             await submit_once(client, journal, "fp", builder(clip, []), retention_s=DAY)
+        # Refused at once: the run that sent it said it gave up, so nobody waits for its answer.
         with pytest.raises(SubmissionUnknownError, match="`force`"):
-            await submit_once(client, journal, "fp", builder(clip, []), retention_s=DAY)
+            await submit_once(
+                client, journal, "fp", builder(clip, []), retention_s=DAY, sleep=never
+            )
         assert standin.stats().jobs_accepted == 1
         forced = await submit_once(
             client, journal, "fp", builder(clip, []), force=True, retention_s=DAY
@@ -126,6 +129,10 @@ async def test_past_retention_a_new_job_is_made(standin, clip, tmp_path):
         second = await submit_once(client, journal, "fp", builder(clip, []), retention_s=DAY)
     assert not second.resumed
     assert second.generation_id != first.generation_id
+
+
+async def never(seconds: float) -> None:
+    raise AssertionError(f"waited {seconds} s for a run that had already given up")
 
 
 async def wait_for(condition, timeout_s: float = 20.0) -> None:
@@ -209,10 +216,16 @@ async def test_cancelled_while_the_body_is_at_the_service_keeps_the_reservation(
         entry = journal.get("fp")
         assert entry is not None
         assert entry.phase is Phase.RESERVED  # the job may exist
-        now[0] += LIVE_S + 1  # nobody touches it any more: no live run is sending it
+        # Refused at once, the clock not moved: the cancelled run said nobody sends it now.
         with pytest.raises(SubmissionUnknownError, match="`force`"):
             await submit_once(
-                client, journal, "fp", builder(clip, []), retention_s=DAY, clock=lambda: now[0]
+                client,
+                journal,
+                "fp",
+                builder(clip, []),
+                retention_s=DAY,
+                clock=lambda: now[0],
+                sleep=never,
             )
     assert standin.stats().jobs_accepted == 1
 
@@ -275,3 +288,30 @@ async def test_a_create_in_flight_keeps_its_reservation_fresh(standin, clip, tmp
     assert later.updated_at is not None
     assert later.updated_at > first.updated_at  # ...and saying so
     assert not done.resumed
+
+
+async def test_a_reservation_left_by_a_killed_run_is_waited_for_until_it_goes_silent(
+    standin, clip, tmp_path
+):
+    now = [1_000_000.0]
+    journal = Journal(tmp_path / "j.sqlite", clock=lambda: now[0])
+    assert journal.reserve("fp")  # a run killed while sending: it never says it gave up
+    waits: list[float] = []
+
+    async def waiting(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    async with client_for(standin) as client:
+        with pytest.raises(SubmissionUnknownError, match="`force`"):
+            await submit_once(
+                client,
+                journal,
+                "fp",
+                builder(clip, []),
+                retention_s=DAY,
+                clock=lambda: now[0],
+                sleep=waiting,
+            )
+    assert LIVE_S <= sum(waits) < LIVE_S + 1  # its heartbeat was waited for, then no longer
+    assert standin.stats().create_calls == 0

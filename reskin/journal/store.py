@@ -173,6 +173,18 @@ class Journal:
                 .values(updated_at=self._clock())
             )
 
+    def unanswered(self, fp: str) -> None:
+        """Say the run that sent ``fp`` stopped waiting for its answer (a lost answer, an
+        interrupt after sending): no live run is sending it, so a run asking for the same
+        request refuses at once instead of waiting out :data:`~reskin.submission.LIVE_S` for a
+        heartbeat that will not come. ``updated_at`` 0 is "touched never"."""
+        with self._transaction() as db:
+            db.execute(
+                update(submissions)
+                .where(submissions.c.fingerprint == fp, submissions.c.state == Phase.RESERVED.value)
+                .values(updated_at=0.0)
+            )
+
     def accepted(self, fp: str, generation_id: str) -> None:
         now = self._clock()
         self._update(fp, Phase.ACCEPTED, generation_id=generation_id, accepted_at=now)

@@ -37,6 +37,8 @@ FilterStep = tuple[str, Mapping[str, float]]
 Pattern = Literal["testsrc2", "smptebars"]
 #: Where a sync mark shows: the whole picture, or a box in its top-left corner.
 MarkShape = Literal["full", "corner"]
+#: A moving scene of :data:`_SCENE_SOURCES` by name, drawn instead of a render's source picture.
+SceneName = Literal["mandelbrot", "life", "testsrc", "testsrc2", "gradients"]
 VideoCodec = Literal["libx264", "libx265", "mpeg4", "libvpx-vp9"]
 AudioCodec = Literal["aac", "libopus"]
 ClipContainer = Literal["mp4", "mov", "mkv"]
@@ -101,20 +103,41 @@ def render_command(
     preset: str = "veryfast",
     crf: int = 23,
     max_duration_s: float | None = None,
+    scene: SceneName | None = None,
+    reverse: bool = False,
 ) -> list[str]:
     """Re-encode ``source`` through a look: scaled to ``width`` x ``height`` (even numbers, the
     displayed orientation: ffmpeg auto-rotates), the filter chain, ``fps`` constant frame rate,
     H.264 yuv420p in MP4 with ``+faststart``; no audio unless ``keep_audio``, then the source's
     first audio stream (if any) as AAC stereo. ``max_duration_s`` keeps only that many seconds
-    from the start (``-t``; a shorter source stays as long as it is)."""
+    from the start (``-t``; a shorter source stays as long as it is).
+
+    Two ways to make a wrong result on purpose (the stand-in's faults): ``scene`` draws that
+    moving scene of :data:`_SCENE_SOURCES` over the whole picture, the source's frames only
+    setting the clock (``overlay`` ending with them), so the result lasts as long but shows
+    something else; ``reverse`` plays the frames backwards (``reverse``, after ``trim`` to
+    ``max_duration_s``: it holds every frame of the output in memory, so short clips only). The
+    sound, when kept, stays as it is."""
     _check_even(width, height)
     rate = _rate(fps)
     src = _file_input(source)
     # Scale first: the look then runs on at most the output size, not on a 4K source.
     video = src["v:0"].filter("scale", width, height).filter("setsar", 1)
+    if scene is not None:
+        # At the output's rate before the overlay: an fps after it drops the last frame (the
+        # overlay ends at the last frame's time, not after its duration).
+        video = video.filter("fps", rate).overlay(
+            _scene_picture(scene, width, height, rate), shortest=1
+        )
     for name, options in filters:
         video = video.filter(_checked_name(name), **_numeric(name, options))
-    video = video.filter("fps", rate).filter("format", "yuv420p")
+    if scene is None:
+        video = video.filter("fps", rate)
+    video = video.filter("format", "yuv420p")
+    if reverse:
+        if max_duration_s is not None:  # reverse only what -t keeps, not the source's tail
+            video = video.filter("trim", duration=_span(max_duration_s))
+        video = video.filter("reverse")
     streams: list[Any] = [video]
     output_options: dict[str, Any] = {"an": None}
     if keep_audio:
@@ -232,6 +255,20 @@ def synthetic_clip_command(
         streams.append(sound)
         options.update({"acodec": acodec, "ac": int(audio_channels)})
     return _compile(ffmpeg.output(*streams, _path(output), **options), exe)
+
+
+def _scene_picture(name: SceneName, width: int, height: int, rate: str) -> Any:
+    """The moving scene ``name`` of :data:`_SCENE_SOURCES`, endless, at ``width`` x ``height``."""
+    found = [source for source in _SCENE_SOURCES if source.name == name]
+    if not found:
+        raise ValueError(f"unknown scene {name!r}")
+    source = found[0]
+    drawn = f"{max(width // source.shrink, 16)}x{max(height // source.shrink, 16)}"
+    picture = _lavfi(f"{source.name}=size={drawn}:rate={rate}{source.options}").video
+    picture = picture.filter("scale", width, height, flags=source.scaler)
+    for step in source.through:
+        picture = picture.filter(step)
+    return picture.filter("setsar", 1)
 
 
 def _lavfi(graph: str) -> Any:

@@ -83,6 +83,18 @@ def stand_in(
     unknown_status: Annotated[
         int, typer.Option(help="Next N jobs say 'waiting' forever.", rich_help_panel=_FAULTS)
     ] = 0,
+    reversed_result: Annotated[
+        int,
+        typer.Option(help="Next N jobs render their frames reversed.", rich_help_panel=_FAULTS),
+    ] = 0,
+    other_scene_result: Annotated[
+        int,
+        typer.Option(help="Next N jobs render another scene.", rich_help_panel=_FAULTS),
+    ] = 0,
+    shifted_result: Annotated[
+        int,
+        typer.Option(help="Next N jobs render the picture shifted.", rich_help_panel=_FAULTS),
+    ] = 0,
     slow_jobs: Annotated[
         float, typer.Option(help="Factor on queued and generating times.", rich_help_panel=_FAULTS)
     ] = 1.0,
@@ -115,6 +127,9 @@ def stand_in(
                 lost_answer=lost_answer,
                 lost_answer_delay_s=lost_answer_delay_s,
                 unknown_status=unknown_status,
+                reversed_result=reversed_result,
+                other_scene_result=other_scene_result,
+                shifted_result=shifted_result,
                 slow_jobs=slow_jobs,
                 out_of_credits=out_of_credits,
                 detail_errors=detail_errors,

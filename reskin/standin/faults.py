@@ -4,20 +4,27 @@ Counts mean "the next N calls" (or the next N jobs, downloads): each use spends 
 fields are plain switches or the knobs of a fault. The board is shared by the HTTP handlers (an
 event loop and worker threads), so every read-modify-write happens under one lock.
 
-=================  =====================================================================
-``create_429``     next N creates answer 429 with ``Retry-After: <retry_after_s>``
-``create_5xx``     next N creates answer ``status_5xx`` (500, 502 or 503), nothing created
-``fetch_5xx``      next N status fetches answer ``status_5xx``
-``job_error``      next N accepted jobs end in ``error`` (name ``generation_failed``)
-``expired_result`` next N result downloads answer 404, as an expired CDN link does
-``cut_download``   next N result downloads declare the full length but stop halfway
-``lost_answer``    next N creates are accepted and counted, then answered only after
-                   ``lost_answer_delay_s`` (past the client's read timeout)
-``unknown_status`` next N accepted jobs report ``unknown_status_word`` and never finish
-``slow_jobs``      factor on queued and generating times of jobs accepted while set
-``out_of_credits`` switch: every create answers 403, as an account with no credits left
-``detail_errors``  switch: 400 validation errors use ``{"detail": [...]}`` instead
-=================  =====================================================================
+======================== =======================================================================
+``create_429``           next N creates answer 429 with ``Retry-After: <retry_after_s>``
+``create_5xx``           next N creates answer ``status_5xx`` (500, 502 or 503), nothing created
+``fetch_5xx``            next N status fetches answer ``status_5xx``
+``job_error``            next N accepted jobs end in ``error`` (name ``generation_failed``)
+``expired_result``       next N result downloads answer 404, as an expired CDN link does
+``cut_download``         next N result downloads declare the full length but stop halfway
+``lost_answer``          next N creates are accepted and counted, then answered only after
+                         ``lost_answer_delay_s`` (past the client's read timeout)
+``unknown_status``       next N accepted jobs report ``unknown_status_word`` and never finish
+``reversed_result``      next N accepted jobs render their frames in reverse order
+``other_scene_result``   next N accepted jobs render another, moving scene, not the source's
+``shifted_result``       next N accepted jobs render the picture shifted and zoomed by a third
+``slow_jobs``            factor on queued and generating times of jobs accepted while set
+``out_of_credits``       switch: every create answers 403, as an account with no credits left
+``detail_errors``        switch: 400 validation errors use ``{"detail": [...]}`` instead
+======================== =======================================================================
+
+``reversed_result``, ``other_scene_result`` and ``shifted_result`` make the wrong results a
+fidelity check must catch: the look applied, the length and size right, the motion or the layout
+wrong (see ``render.py``). A job takes at most one of them, the first set in the table's order.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ CountedFault = Literal[
     "cut_download",
     "lost_answer",
     "unknown_status",
+    "reversed_result",
+    "other_scene_result",
+    "shifted_result",
 ]
 
 
@@ -55,6 +65,15 @@ class Faults(BaseModel):
     )
     unknown_status: int = Field(
         default=0, ge=0, description="Next N jobs report an undocumented status forever."
+    )
+    reversed_result: int = Field(
+        default=0, ge=0, description="Next N jobs render their frames in reverse order."
+    )
+    other_scene_result: int = Field(
+        default=0, ge=0, description="Next N jobs render another scene than the source's."
+    )
+    shifted_result: int = Field(
+        default=0, ge=0, description="Next N jobs render the picture shifted and zoomed."
     )
     slow_jobs: float = Field(
         default=1.0, ge=0.01, le=1000, description="Factor on the queued and generating times."

@@ -16,6 +16,7 @@ from typing import Any
 
 from reskin.registry.spec import VideoShape
 from reskin.standin.looks import Look
+from reskin.standin.render import Distortion
 
 INJECTED_ERROR = (
     "generation_failed",
@@ -55,6 +56,9 @@ class Job:
     references: int = 0
     #: Set by the unknown_status fault: the word reported, forever.
     status_word: str | None = None
+    #: Set by the reversed_result, other_scene_result and shifted_result faults: how the render
+    #: makes the result wrong (load mode serves its prepared result as it is).
+    distortion: Distortion | None = None
     #: How a completed answer carries the result URL: the model's ``Output.video_shape``.
     video_shape: VideoShape = "object"
     render: Future[None] | None = field(default=None, repr=False)

@@ -28,17 +28,24 @@ from reskin.media.probe import MediaInfo, probe
 from reskin.registry import spec_for
 from reskin.registry.spec import ModelSpec
 from reskin.standin.config import StandInConfig
-from reskin.standin.faults import FaultBoard
+from reskin.standin.faults import CountedFault, FaultBoard
 from reskin.standin.files import FileStore
 from reskin.standin.http_errors import bad_request
 from reskin.standin.inputs import InputRefused, bring_in
 from reskin.standin.jobs import Job, JobStore
 from reskin.standin.load import PreparedResult, prepare_result, spread_fraction
 from reskin.standin.looks import choose_look
-from reskin.standin.render import FFmpegRenderer, Renderer, RenderTask
+from reskin.standin.render import Distortion, FFmpegRenderer, Renderer, RenderTask
 from reskin.standin.stats import Counters
 
 log = logging.getLogger(__name__)
+
+#: The faults that make a job's result wrong, and how, in the order a job takes them (one each).
+DISTORTING_FAULTS: tuple[tuple[CountedFault, Distortion], ...] = (
+    ("reversed_result", "reversed"),
+    ("other_scene_result", "other_scene"),
+    ("shifted_result", "shifted"),
+)
 
 
 class Service:
@@ -113,17 +120,19 @@ class Service:
                 fps=spec.output.fps,
                 max_s=spec.output.max_s,
                 keep_audio=job.keep_audio,
+                distortion=job.distortion,
             )
             job.render = self._pool.submit(self.renderer, task)
             job.render.add_done_callback(self._count_render)
         log.info(
-            "accepted %s: look %s, %.2f s in, %dx%d out, keep_audio=%s",
+            "accepted %s: look %s, %.2f s in, %dx%d out, keep_audio=%s, distortion=%s",
             job.id,
             job.look.name,
             info.duration_s,
             width,
             height,
             job.keep_audio,
+            job.distortion,
         )
         return job
 
@@ -170,12 +179,20 @@ class Service:
             credits=spec.billing.billed_whole_seconds(duration_s) * self.config.credits_per_second,
             injected_error=self.faults.take("job_error"),
             status_word=faults.unknown_status_word if self.faults.take("unknown_status") else None,
+            distortion=self._take_distortion(),
             video_shape=spec.output.video_shape,
             references=_reference_count(spec, request),
         )
         self.jobs.add(job)
         self.counters.bump("jobs_accepted")
         return job
+
+    def _take_distortion(self) -> Distortion | None:
+        """Spend one count of the first distorting fault that is set; its distortion."""
+        for fault, distortion in DISTORTING_FAULTS:
+            if self.faults.take(fault):
+                return distortion
+        return None
 
     def _count_render(self, future: Future[None]) -> None:
         if future.cancelled():  # dropped by close(): nobody is counting any more

@@ -78,6 +78,10 @@ def test_a_batch_run_of_the_nightly_spreads_its_clips_over_both_workers_within_t
         "max_parallel": BATCH_CLIPS,
     }
 
+    # Jobs of about 8 s: a run lasts longer than a worker's 10 s between looks for work, so
+    # one worker cannot end a run and take the next clip before the other has looked (seen
+    # once on a loaded machine: one worker took all four, one after another).
+    standin.set_faults(slow_jobs=12.0)
     began = time.monotonic()
     done = up.prefect(
         "deployment", "run", NIGHTLY, "--param", f"batch={json.dumps(batch)}", "--watch"

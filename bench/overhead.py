@@ -62,6 +62,9 @@ import httpx
 
 from bench.report import command_of, publish, ram_gib
 from reskin.download import download
+from reskin.edit.results import result_thumbs
+from reskin.fidelity.report import report
+from reskin.fidelity.scores import measure
 from reskin.media.binaries import FFmpegTools, find_ffmpeg
 from reskin.media.conform import Action, conform, fits_datauri, plan_conform_file
 from reskin.media.intake import make_job_dir, take_in
@@ -75,6 +78,7 @@ from reskin.media.preview import (
 from reskin.media.probe import probe
 from reskin.media.runner import run
 from reskin.media.sound import AudioMode, OriginalSound, finish
+from reskin.media.thumbs import read_thumbs
 from reskin.media.verify import verify
 from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.settings import Settings
@@ -87,7 +91,7 @@ LIMITS = spec_for(DEFAULT_MODEL).limits
 
 RESULTS = Path(__file__).parent / "results" / "overhead.md"
 DURATION_S = 10
-STAGES = ("intake", "conform", "upload", "download", "sound", "preview")
+STAGES = ("intake", "conform", "upload", "download", "fidelity", "sound", "preview")
 PROMPT = "turn the scene into a snowy winter night"
 TIMEOUT_S = 900.0
 
@@ -208,9 +212,11 @@ def one_result(standin: StandIn, clip: Path, dest: Path) -> str:
 # --- reskin's side --------------------------------------------------------------------------
 def reskin_pass(
     clip: Path, url: str, work: Path, tools: FFmpegTools, settings: Settings, upload: str,
-    argv_log: ArgvLog,
+    argv_log: ArgvLog, *, check: bool = True,
 ) -> Pass:  # fmt: skip
-    """reskin's core functions on ``clip``, stage by stage (see the module docstring)."""
+    """reskin's core functions on ``clip``, stage by stage (see the module docstring); with
+    ``check``, the fidelity check too: the thumbnails written by the intake's and the
+    download's decodes, and the scores (``fidelity``)."""
     done = Pass()
     argv_log.seen = []
     job = make_job_dir(work / "jobs")
@@ -222,7 +228,14 @@ def reskin_pass(
         done.stages[name] = now - lap
         lap = now
 
-    intake = take_in(clip, job, tools, max_bytes=settings.download_max_bytes, timeout_s=TIMEOUT_S)
+    intake = take_in(
+        clip,
+        job,
+        tools,
+        max_bytes=settings.download_max_bytes,
+        timeout_s=TIMEOUT_S,
+        thumbs=job / "source.thumbs" if check else None,
+    )
     stage("intake")
     plan = plan_conform_file(intake.info, limits=LIMITS)
     conformed = conform(
@@ -242,6 +255,9 @@ def reskin_pass(
     stage("upload")
     result = job / "result.mp4"
     asyncio.run(download(url, result, max_bytes=settings.download_max_bytes, timeout_s=TIMEOUT_S))
+    thumbs = None
+    if check and intake.thumbs is not None:
+        thumbs = result_thumbs(result, intake.thumbs.width, intake.thumbs.height)
     result_info = verify(
         result,
         tools,
@@ -249,8 +265,21 @@ def reskin_pass(
         expected_duration_s=None,
         timeout_s=TIMEOUT_S,
         name="the service's result",
+        thumbs=thumbs,
     )
     stage("download")
+    if thumbs is not None and intake.thumbs is not None:
+        # What the fidelity stage does with them: read, align to the window, score.
+        first = round(plan.start_s * thumbs.fps)
+        wanted = round(plan.duration_s * thumbs.fps)
+        source = read_thumbs(intake.thumbs)[first : first + wanted]
+        report(
+            measure(source, read_thumbs(thumbs)[:wanted]),
+            fps=thumbs.fps,
+            window_s=plan.duration_s,
+            result_s=result_info.duration_s,
+        )
+    stage("fidelity")
     output = job / "out.mp4"
     original = OriginalSound.of(intake.path, plan, intake.info)
     final = finish(
@@ -340,6 +369,7 @@ def baseline_pass(
     sh(["curl", "-sSf", "-o", str(result), url])
     sh(decode_argv(exe, result))
     stage("download")
+    stage("fidelity")  # the bare commands check nothing of the kind
     output = job / "out.mp4"
     sh(mux_argv(exe, result, source, output, DURATION_S))
     sh(decode_argv(exe, output))
@@ -374,6 +404,8 @@ class ClipRuns:
     describe: str
     reskin: list[Pass] = field(default_factory=list)
     baseline: list[Pass] = field(default_factory=list)
+    #: reskin without the fidelity check, run beside the others: what the check costs.
+    unchecked: list[Pass] = field(default_factory=list)
     profile: str = ""
 
 
@@ -421,11 +453,15 @@ def bench_clip(
         reskin_pass(clip, url, work, tools, settings, upload, argv_log)
         baseline_pass(clip, url, work, tools, settings, upload, encode, baseline_sheet)
         for index in range(runs):
-            order = ("reskin", "baseline") if index % 2 == 0 else ("baseline", "reskin")
-            for side in order:
+            order = ("reskin", "baseline", "unchecked")
+            for side in order if index % 2 == 0 else order[::-1]:
                 if side == "reskin":
                     out.reskin.append(
                         reskin_pass(clip, url, work, tools, settings, upload, argv_log)
+                    )
+                elif side == "unchecked":
+                    out.unchecked.append(
+                        reskin_pass(clip, url, work, tools, settings, upload, argv_log, check=False)
                     )
                 else:
                     out.baseline.append(
@@ -434,7 +470,9 @@ def bench_clip(
                         )
                     )
             r, b = out.reskin[-1].total, out.baseline[-1].total
-            print(f"  run {index + 1}: reskin {r:.2f} s, bare {b:.2f} s, x{r / b:.2f}",
+            u = out.unchecked[-1].total
+            print(f"  run {index + 1}: reskin {r:.2f} s, bare {b:.2f} s, x{r / b:.2f}; "
+                  f"without the fidelity check {u:.2f} s, check +{(r - u) / u:.1%}",
                   file=sys.stderr)  # fmt: skip
         if profile:
             profiler = cProfile.Profile()
@@ -512,12 +550,20 @@ def render(
         ratio = statistics.median(ratios)
         met = "met" if ratio <= 1.2 else f"missed by {ratio - 1.2:.2f}x"
         reskin_cmds, base_cmds = item.reskin[-1].commands, item.baseline[-1].commands
+        checks = [
+            (r.total - u.total) / u.total for r, u in zip(item.reskin, item.unchecked, strict=True)
+        ]
+        check = statistics.median(checks)
         lines += [
             f"## {item.spec.about}",
             "",
             f"- input {item.size_mb:.1f} MB; conform plan: {item.describe}",
             f"- **ratio {ratio:.2f}x** (runs: {', '.join(f'{x:.2f}' for x in ratios)}); "
             f"goal <= 1.2x: {met}",
+            f"- **the fidelity check adds {check:+.1%}** to reskin's local work (reskin with it "
+            "against reskin without it, run beside each other; runs: "
+            f"{', '.join(f'{x:+.1%}' for x in checks)}); goal <= 10 %: "
+            f"{'met' if check <= 0.10 else 'missed'}",
             f"- video re-encodes: reskin {len(video_encodes(reskin_cmds))} "
             f"({', '.join(video_encodes(reskin_cmds)) or 'none'}), bare "
             f"{len(video_encodes(base_cmds))}; ffmpeg runs: reskin {len(reskin_cmds)}, bare "

@@ -351,6 +351,8 @@ async def _done(
         generation_id=result.generation_id,
         credits_used=result.credits_used,
         paid=not result.resumed,
+        motion=None if result.fidelity is None else result.fidelity.motion,
+        structure=None if result.fidelity is None else result.fidelity.structure,
         seconds=seconds,
         flow_run_id=run_id,
         fingerprint=fp,

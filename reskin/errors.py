@@ -125,6 +125,17 @@ class MediaError(ReskinError):
     """A media step failed."""
 
 
+class FidelityError(ReskinError):
+    """The result did not keep the source's motion or layout well enough (the fidelity gate):
+    nothing was written at the output; the paid result is kept for a rerun with a lower gate."""
+
+    def __init__(self, message: str, *, score: str, value: float, minimum: float) -> None:
+        super().__init__(message)
+        self.score = score
+        self.value = value
+        self.minimum = minimum
+
+
 class FFmpegError(MediaError):
     """An ffmpeg (or ffprobe) run failed."""
 

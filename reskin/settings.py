@@ -138,6 +138,17 @@ class Settings(BaseSettings):
         "give each AI/ML API account its own.",
     )
 
+    # --- the fidelity check (reskin/fidelity, docs/fidelity.md) -----------------------------
+    min_fidelity: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="A result whose motion or structure score (0..1) is below this fails the "
+        "run and is not written (it stays paid and kept: a rerun with a lower minimum writes "
+        "it); 0 only reports the scores. The default is set from docs/fidelity.md's "
+        "calibration.",
+    )
+
     # --- long videos (reskin/edit/long.py) --------------------------------------------------
     max_input_s: float = Field(
         default=600.0,

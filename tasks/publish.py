@@ -23,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from reskin.edit.outputs import Delivered, artifact_links
 from reskin.edit.request import EditRequest, EditResult
 from reskin.edit.services import Services
+from reskin.fidelity.report import Fidelity, SegmentFidelity
 
 #: Key of every edit's result table: the UI's artifacts page lists them as one history.
 RESULT_KEY = "reskin-edit-result"
@@ -59,6 +60,8 @@ def summary_markdown(
         ),
         ("conform", result.conform),
     ]
+    if result.fidelity is not None:
+        rows += _fidelity_rows(result.fidelity)
     if result.preview is not None:
         rows.append(("preview", f"`{result.preview}`"))
     rows += [(f"{stage} time", f"{seconds:.2f} s") for stage, seconds in result.timings_s.items()]
@@ -66,21 +69,58 @@ def summary_markdown(
     picture = ""
     if preview_link is not None and preview_link.startswith(("https://", "http://")):
         picture = f"\n![input (top) and result (bottom)](<{preview_link}>)\n"
-    return f"# reskin edit\n\n| | |\n|---|---|\n{table}\n{picture}{_segments(result)}"
+    return (
+        f"# reskin edit\n\n| | |\n|---|---|\n{table}\n{picture}{_segments(result)}{_seams(result)}"
+    )
+
+
+def _fidelity_rows(fidelity: Fidelity) -> list[tuple[str, str]]:
+    """The scores, and along the video as strips (lowest block: 0), where a dip shows."""
+    lag = fidelity.timing.lag_s
+    return [
+        ("fidelity: motion", f"{fidelity.motion:.2f} `{fidelity.motion_strip}`"),
+        ("fidelity: structure", f"{fidelity.structure:.2f} `{fidelity.structure_strip}`"),
+        (
+            "fidelity: timing",
+            f"{fidelity.timing.duration_difference_s:+.3f} s long, picture "
+            + (f"{abs(lag):.3f} s {'late' if lag > 0 else 'early'}" if lag else "on time"),
+        ),
+    ]
 
 
 def _segments(result: EditResult) -> str:
-    """A long edit's segments, one row each: window, generation, credits, paid or resumed."""
+    """A long edit's segments, one row each: window, generation, credits, paid or resumed,
+    and the segment's fidelity."""
     if not result.segments:
         return ""
+    scores = {} if result.fidelity is None else {s.index: s for s in result.fidelity.segments}
     rows = [
         f"| {s.index} | {s.start_s:.3f} | {s.end_s:.3f} | `{s.generation_id}` | "
         f"{'not reported' if s.credits_used is None else f'{s.credits_used:g}'} | "
-        f"{'resumed' if s.resumed else 'paid now'} |"
+        f"{'resumed' if s.resumed else 'paid now'} | {_pair(scores.get(s.index))} |"
         for s in result.segments
     ]
-    head = "| segment | start s | end s | generation | credits | |\n|---|---|---|---|---|---|\n"
+    head = (
+        "| segment | start s | end s | generation | credits | | motion, structure |\n"
+        "|---|---|---|---|---|---|---|\n"
+    )
     return "\n## Segments\n\n" + head + "\n".join(rows) + "\n"
+
+
+def _pair(scores: SegmentFidelity | None) -> str:
+    return "" if scores is None else f"{scores.motion:.2f}, {scores.structure:.2f}"
+
+
+def _seams(result: EditResult) -> str:
+    """A long edit's joins, one row each, with their score (1: no more visible than the
+    shot's own motion)."""
+    if result.fidelity is None or not result.fidelity.seams:
+        return ""
+    rows = [
+        f"| after segment {seam.after} | {seam.at_s:.3f} | {seam.score:.2f} |"
+        for seam in result.fidelity.seams
+    ]
+    return "\n## Seams\n\n| join | at s | score |\n|---|---|---|\n" + "\n".join(rows) + "\n"
 
 
 @task(name="publish", task_run_name="publish {result.output}", cache_policy=NO_CACHE)

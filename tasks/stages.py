@@ -15,6 +15,7 @@ from reskin.edit.stages import Stages
 from tasks.conform import conform
 from tasks.deliver import deliver
 from tasks.fetch import fetch
+from tasks.fidelity import fidelity
 from tasks.limits import job_slot
 from tasks.place import place
 from tasks.plan import plan
@@ -39,6 +40,7 @@ class _Tasks:
     submit = staticmethod(submit)
     poll = staticmethod(poll)
     fetch = staticmethod(fetch)
+    fidelity = staticmethod(fidelity)
     sound = staticmethod(sound)
     deliver = staticmethod(deliver)
 

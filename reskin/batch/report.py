@@ -38,7 +38,17 @@ RESULTS_JSONL = "results.jsonl"
 RESULTS_CSV = "results.csv"
 CSV_COLUMNS = tuple(ClipRow.model_fields)
 #: The table artifact's columns, in order.
-TABLE_COLUMNS = ("clip", "status", "output", "generation id", "credits", "seconds", "error")
+TABLE_COLUMNS = (
+    "clip",
+    "status",
+    "output",
+    "generation id",
+    "credits",
+    "motion",
+    "structure",
+    "seconds",
+    "error",
+)
 #: Shortest pause between two rewrites of the results while a batch runs.
 SNAPSHOT_EVERY_S = 2.0
 
@@ -216,6 +226,8 @@ def table(rows: Sequence[ClipRow]) -> list[dict[str, str | float | None]]:
             "output": row.output,
             "generation id": row.generation_id,
             "credits": row.credits_used,
+            "motion": row.motion,
+            "structure": row.structure,
             "seconds": None if row.seconds is None else round(row.seconds, 1),
             "error": row.error,
         }

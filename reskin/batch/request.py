@@ -198,6 +198,9 @@ class ClipRow(BaseModel):
     credits_used: float | None = None
     #: A new generation was paid for by this batch (not skipped, not resumed).
     paid: bool = False
+    #: The result's fidelity scores (0..1, :mod:`reskin.fidelity`); None when not checked.
+    motion: float | None = None
+    structure: float | None = None
     #: Wall time from sending the clip to its end, waiting for a worker included.
     seconds: float | None = None
     #: The one-line error of a failed clip.

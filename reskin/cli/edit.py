@@ -72,6 +72,16 @@ def edit(
             "all at once (faster, the look may drift).",
         ),
     ] = True,
+    min_fidelity: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Fail, writing nothing, when the result keeps the motion or layout less than "
+            "this (0..1; 0: only report; default RESKIN_MIN_FIDELITY). The paid result is "
+            "kept: rerun with a lower value to write it without paying again.",
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -101,6 +111,7 @@ def edit(
         reference_images=reference_image or [],
         force=force,
         one_look=one_look,
+        min_fidelity=min_fidelity,
     )
     settings = load_settings()
     if dry_run:
@@ -121,6 +132,8 @@ def edit(
         return
     # Escaped: a path or an id in [brackets] would otherwise be taken for rich markup.
     out.print(f"[green]done[/green]: {escape(result.output)} ({escape(describe(result))})")
+    if result.fidelity is not None:
+        out.print(f"fidelity: {escape(result.fidelity.describe())}")
     out.print(f"run: {run_id} (see it in the Prefect UI)")
 
 
@@ -162,6 +175,7 @@ FLAGS = {
     "audio": "--audio",
     "force": "--force",
     "one_look": "--one-look",
+    "min_fidelity": "--min-fidelity",
 }
 
 

@@ -44,6 +44,7 @@ from reskin.edit.segments import Segment, SegmentPlan, plan_segments, single
 from reskin.edit.services import Services
 from reskin.edit.stages import Stages
 from reskin.errors import InputError, OutOfLimitsError, ReskinError
+from reskin.fidelity.report import Span
 from reskin.journal import Phase, file_sha256, fingerprint
 from reskin.media.conform import Action, ConformPlan, plan_conform_file
 from reskin.media.images import check_reference_images
@@ -487,6 +488,15 @@ async def stitch(
     info = dataclasses.replace(made, path=kept)
     log.info("stitch: %d segments, %.3f s at %g fps", len(done), info.duration_s, fps)
     return Fetched(info, reused=all(item.fetched.reused for item in done))
+
+
+def spans(plan: SegmentPlan) -> tuple[Span, ...]:
+    """Each segment's part of the stitched result, in seconds from its start (for the
+    fidelity check's per-segment and per-join scores)."""
+    return tuple(
+        Span(segment.index, segment.start_s - plan.start_s, segment.end_s - plan.start_s)
+        for segment in plan.segments
+    )
 
 
 def whole_window(plan: SegmentPlan, taken: Taken, stitched: Fetched) -> ToSend:

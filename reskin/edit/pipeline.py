@@ -1,4 +1,4 @@
-"""One edit, composed: the nine stages in order, over the services of the run.
+"""One edit, composed: the ten stages in order, over the services of the run.
 
 ===========  ======================================  ===========================================
 stage        function                                gives
@@ -11,6 +11,8 @@ place        :func:`reskin.edit.send.place`          ``Inline``, ``AtUrl`` or ``
 submit       :func:`reskin.edit.send.submit`         :class:`~reskin.submission.Submitted`
 poll         :func:`reskin.edit.wait.poll`           ``Ready`` (at a URL) or ``Downloaded``
 fetch        :func:`reskin.edit.results.fetch`       :class:`~reskin.edit.results.Fetched`
+fidelity     :func:`reskin.edit.fidelity.fidelity`   :class:`~reskin.fidelity.report.Fidelity`
+                                                     (or the gate's one-line failure)
 sound        :func:`reskin.edit.results.sound`       :class:`~reskin.edit.results.Sounded`
 deliver      :func:`reskin.edit.outputs.deliver`     :class:`~reskin.edit.outputs.Delivered`
 ===========  ======================================  ===========================================
@@ -24,10 +26,11 @@ every layer: function, task, and the key of its time in :attr:`EditResult.timing
 A window longer than the model edits is a long edit (:mod:`reskin.edit.long`): after
 ``take_in``, ``split`` plans its segments; each segment goes through ``plan`` to ``fetch`` as
 above, under the stages :meth:`Stages.segment` gives for it (its tasks are named after it);
-``stitch`` joins them; ``sound`` and ``deliver`` finish the whole as for a short edit::
+``stitch`` joins them; ``fidelity`` (per segment and per join too), ``sound`` and ``deliver``
+finish the whole as for a short edit::
 
     take_in -> split -> [plan -> conform -> place -> submit -> poll -> fetch] x N -> stitch
-            -> sound -> deliver
+            -> fidelity -> sound -> deliver
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 
-from reskin.edit import long, outputs, prepare, results, send, wait
+from reskin.edit import fidelity, long, outputs, prepare, results, send, wait
 from reskin.edit.prepare import Taken, ToResume, ToSend
 from reskin.edit.request import EditRequest, EditResult, SegmentResult
 from reskin.edit.services import Services
@@ -46,9 +49,20 @@ from reskin.edit.stages import Stages
 from reskin.storage.upload import Placed
 
 #: The stages in the order :func:`edit` runs them (``conform`` and ``place`` only when sent).
-STAGES = ("take_in", "plan", "conform", "place", "submit", "poll", "fetch", "sound", "deliver")
+STAGES = (
+    "take_in",
+    "plan",
+    "conform",
+    "place",
+    "submit",
+    "poll",
+    "fetch",
+    "fidelity",
+    "sound",
+    "deliver",
+)
 #: The stages of a long edit (``segments``: every segment's plan to fetch, run concurrently).
-LONG_STAGES = ("take_in", "split", "segments", "stitch", "sound", "deliver")
+LONG_STAGES = ("take_in", "split", "segments", "stitch", "fidelity", "sound", "deliver")
 
 
 class Direct:
@@ -62,6 +76,7 @@ class Direct:
     place = staticmethod(send.place)
     submit = staticmethod(send.submit)
     fetch = staticmethod(results.fetch)
+    fidelity = staticmethod(fidelity.fidelity)
     sound = staticmethod(results.sound)
     deliver = staticmethod(outputs.deliver)
     poll = staticmethod(wait.poll)
@@ -131,6 +146,8 @@ async def edit(
             laps("poll")
         fetched = await stages.fetch(taken, finished, services)
         laps("fetch")
+        checked = await stages.fidelity(request, taken, planned, fetched, services)
+        laps("fidelity")
         sounded = await stages.sound(request, taken, planned, fetched, services)
         laps("sound")
         delivered = await stages.deliver(request, taken, planned, sounded, services)
@@ -158,6 +175,7 @@ async def edit(
         ),
         sound=request.audio.value,
         timings_s=laps.seconds,
+        fidelity=checked,
     )
 
 
@@ -173,6 +191,10 @@ async def _edit_long(
         stitched = await stages.stitch(request, taken, plan, done, services)
         laps("stitch")
         planned = long.whole_window(plan, taken, stitched)
+        checked = await stages.fidelity(
+            request, taken, planned, stitched, services, long.spans(plan)
+        )
+        laps("fidelity")
         sounded = await stages.sound(request, taken, planned, stitched, services)
         laps("sound")
         whole = dataclasses.replace(taken, segment_keys=tuple(item.fingerprint for item in done))
@@ -210,4 +232,5 @@ async def _edit_long(
             )
             for item in done
         ),
+        fidelity=checked,
     )

@@ -31,6 +31,7 @@ from reskin.media.conform import conform as conform_file
 from reskin.media.intake import make_job_dir
 from reskin.media.probe import MediaInfo
 from reskin.media.sound import AudioMode, OriginalSound
+from reskin.media.thumbs import ThumbSpec
 from reskin.settings import Settings
 from reskin.space import NOTHING_PAID, writing
 from reskin.submission import earlier_generation
@@ -58,6 +59,8 @@ class Taken:
     source_sha256: str = ""
     #: A long edit's segments' journal keys, once they are all edited (:mod:`reskin.edit.long`).
     segment_keys: tuple[str, ...] = ()
+    #: The input's thumbnails for the fidelity check, made by its decode check.
+    thumbs: ThumbSpec | None = None
 
     @property
     def journal_keys(self) -> tuple[str, ...]:
@@ -156,6 +159,7 @@ async def take_in(request: EditRequest, services: Services) -> Taken:
         resolved=resolved,
         fingerprint=request_fingerprint(request, resolved, settings, intake.sha256, refs),
         source_sha256=intake.sha256,
+        thumbs=intake.thumbs,
     )
 
 

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from reskin.errors import InputError
+from reskin.fidelity.report import Fidelity
 from reskin.media.conform_plan import Window
 from reskin.media.sound import AudioMode
 from reskin.registry import DEFAULT_MODEL, MODELS, ModelSpec, spec_for
@@ -37,6 +38,9 @@ MAX_REFERENCE_IMAGES = max(
 Cell = str | float | bool | None
 #: Prefix of the row's columns that hold :attr:`EditResult.timings_s`.
 _TIME = "seconds "
+#: The columns of a result's row that hold its fidelity (the whole's scores).
+FIDELITY_MOTION = "fidelity motion"
+FIDELITY_STRUCTURE = "fidelity structure"
 
 
 class EditRequest(BaseModel):
@@ -108,6 +112,16 @@ class EditRequest(BaseModel):
         "first and give every other one a frame of its result as a reference image, so all "
         "keep one look (models that take references; about one job's time longer). Off: all "
         "segments at once (faster, the look may drift).",
+    )
+    min_fidelity: float | None = Field(
+        title="Minimum fidelity",
+        default=None,
+        ge=0,
+        le=1,
+        description="Fail the run, writing nothing, when the result keeps the source's motion "
+        "or layout less than this (0..1; 0 turns the check into a report only). The paid "
+        "result is kept, so a rerun with a lower minimum writes it without paying again. "
+        "Empty: RESKIN_MIN_FIDELITY.",
     )
     force: bool = Field(
         title="Force a new submission",
@@ -263,11 +277,24 @@ class EditResult(BaseModel):
     preview: str | None = None
     #: A long video's segments, in order (empty for a video edited in one job).
     segments: tuple[SegmentResult, ...] = ()
+    #: How well the result kept the source's motion and layout (:mod:`reskin.fidelity`).
+    fidelity: Fidelity | None = None
 
     def as_row(self) -> dict[str, Cell]:
         """One flat row (a column per field, one per stage time): a table artifact's row, from
         which :meth:`from_row` gives the result back."""
-        row: dict[str, Cell] = self.model_dump(mode="json", exclude={"timings_s", "segments"})
+        row: dict[str, Cell] = self.model_dump(
+            mode="json", exclude={"timings_s", "segments", "fidelity"}
+        )
+        if self.fidelity is not None:
+            # The two scores for a reader of the table; the whole, as JSON, for from_row.
+            row.update(
+                {
+                    FIDELITY_MOTION: self.fidelity.motion,
+                    FIDELITY_STRUCTURE: self.fidelity.structure,
+                    "fidelity": self.fidelity.model_dump_json(),
+                }
+            )
         row.update({_TIME + stage: seconds for stage, seconds in self.timings_s.items()})
         return row
 
@@ -277,6 +304,8 @@ class EditResult(BaseModel):
         timings = {k.removeprefix(_TIME): v for k, v in row.items() if k.startswith(_TIME)}
         fields = {k: v for k, v in row.items() if not k.startswith(_TIME)}
         try:
+            if isinstance(fields.get("fidelity"), str):
+                fields["fidelity"] = Fidelity.model_validate_json(str(fields["fidelity"]))
             return cls.model_validate({**fields, "timings_s": timings})
         except ValidationError:
             return None

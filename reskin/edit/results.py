@@ -26,6 +26,7 @@ from reskin.edit.wait import Downloaded, Finished, Ready
 from reskin.errors import ResultExpiredError, VerificationError
 from reskin.media.probe import MediaInfo, probe
 from reskin.media.sound import finish
+from reskin.media.thumbs import ThumbSpec, thumb_size
 from reskin.media.verify import verify
 from reskin.settings import Settings
 from reskin.space import (
@@ -141,8 +142,9 @@ async def fetch(taken: Taken, finished: Finished, services: Services) -> Fetched
         case Downloaded(path=path):
             return Fetched(await asyncio.to_thread(probe, path), reused=True)
         case Ready():
+            size = thumb_size(taken.info.display_width, taken.info.display_height)
             try:
-                info = await fetch_result(finished, taken.fingerprint, services)
+                info = await fetch_result(finished, taken.fingerprint, services, thumbs=size)
             except ResultExpiredError as exc:
                 services.journal.failed(taken.fingerprint, str(exc))
                 raise
@@ -151,9 +153,12 @@ async def fetch(taken: Taken, finished: Finished, services: Services) -> Fetched
             assert_never(finished)
 
 
-async def fetch_result(ready: Ready, fp: str, services: Services) -> MediaInfo:
+async def fetch_result(
+    ready: Ready, fp: str, services: Services, *, thumbs: tuple[int, int] | None = None
+) -> MediaInfo:
     """Download the result of request ``fp``, decode it whole, and journal it; the verify's
-    probe of the download (``.path`` is the file), so nothing probes it again."""
+    probe of the download (``.path`` is the file), so nothing probes it again. ``thumbs``: the
+    size of the fidelity check's thumbnails the same decode makes (:func:`result_thumbs`)."""
     settings = services.settings
     folder = results_dir(settings)
     with writing(settings.work_dir, what="the result", note=PAID_KEPT):
@@ -178,6 +183,7 @@ async def fetch_result(ready: Ready, fp: str, services: Services) -> MediaInfo:
             expected_duration_s=None,
             timeout_s=settings.ffmpeg_timeout_s,
             name="the service's result",
+            thumbs=None if thumbs is None else result_thumbs(dest, *thumbs),
         )
     except VerificationError:
         dest.unlink(missing_ok=True)
@@ -210,9 +216,16 @@ async def sound(
     return Sounded(info)
 
 
+def result_thumbs(result: Path, width: int, height: int) -> ThumbSpec:
+    """Where the thumbnails of a result at ``width`` x ``height`` are kept: beside it, so a
+    rerun that reuses the download reuses them, and pruned with it."""
+    return ThumbSpec(result.with_name(f"{result.stem}.{width}x{height}.thumbs"), width, height)
+
+
 def _prune(folder: Path, older_than_s: float) -> None:
     cutoff = time.time() - older_than_s
-    for old in folder.glob("*.mp4"):
+    # Downloads, their thumbnails, stitched videos and a long edit's kept scene cuts.
+    for old in [*folder.glob("*.mp4"), *folder.glob("*.thumbs"), *folder.glob("scenes-*.json")]:
         try:
             if old.stat().st_mtime < cutoff:
                 old.unlink()

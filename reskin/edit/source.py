@@ -90,6 +90,10 @@ async def fetch_remote(
         raise InputError(str(exc)) from exc
 
 
+#: The input's thumbnails for the fidelity check, in the job folder.
+SOURCE_THUMBS = "source.thumbs"
+
+
 def _take_in(
     path: Path | str, job_dir: Path, tools: FFmpegTools, settings: Settings, name: str | None
 ) -> Intake:
@@ -100,4 +104,5 @@ def _take_in(
         max_bytes=settings.download_max_bytes,
         timeout_s=settings.ffmpeg_timeout_s,
         name=name,
+        thumbs=job_dir / SOURCE_THUMBS,
     )

@@ -8,6 +8,7 @@ too without an import cycle.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -18,6 +19,7 @@ from reskin.edit.results import Fetched, SegmentDone, Sounded
 from reskin.edit.segments import SegmentPlan
 from reskin.edit.services import Services
 from reskin.edit.wait import Finished
+from reskin.fidelity.report import Fidelity, Span
 from reskin.storage.upload import Placed
 from reskin.submission import Submitted
 
@@ -53,6 +55,16 @@ class Stages(Protocol):
     async def poll(self, taken: Taken, submitted: Submitted, services: Services) -> Finished: ...
 
     async def fetch(self, taken: Taken, finished: Finished, services: Services) -> Fetched: ...
+
+    async def fidelity(
+        self,
+        request: EditRequest,
+        taken: Taken,
+        planned: Planned,
+        fetched: Fetched,
+        services: Services,
+        spans: Sequence[Span] = (),
+    ) -> Fidelity: ...
 
     async def sound(
         self,

@@ -33,6 +33,7 @@ from typing import BinaryIO
 from reskin.errors import InputError, ProbeError, VerificationError
 from reskin.media.binaries import FFmpegTools
 from reskin.media.probe import Container, MediaInfo, probe, shown_name
+from reskin.media.thumbs import ThumbSpec, thumb_size
 from reskin.media.verify import verify
 from reskin.space import writing
 
@@ -58,6 +59,8 @@ class Intake:
     info: MediaInfo
     #: SHA-256 of the content, taken while copying (inputs can be hundreds of MB: read once).
     sha256: str
+    #: The fidelity check's thumbnails of the input, made by its decode check (if asked).
+    thumbs: ThumbSpec | None = None
 
 
 def make_job_dir(root: Path) -> Path:
@@ -75,6 +78,7 @@ def take_in(
     timeout_s: float,
     decode_check: bool = True,
     name: str | None = None,
+    thumbs: Path | None = None,
 ) -> Intake:
     """Copy ``source`` into ``job_dir`` and check it; raise :class:`InputError` (a
     :class:`ProbeError` when the content is at fault) with one line on refusal.
@@ -83,6 +87,8 @@ def take_in(
     ``decode_check`` decodes the whole file (about 1 s per 10 s of 1080p) to catch damage in
     the middle; turn it off only when a later step decodes with ``-xerror`` anyway. ``name``
     is what messages call the input (a downloaded file's URL name), by default its file name.
+    ``thumbs``: where the decode check also writes the fidelity check's thumbnails of the
+    input (:mod:`reskin.media.thumbs`; none without ``decode_check``).
     """
     source = Path(source)
     shown = shown_name(name if name is not None else source.name)
@@ -94,13 +100,16 @@ def take_in(
         _rename_once(staged, final)
         staged = final
         info = dataclasses.replace(info, path=final)
+        spec = None
         if decode_check:
-            info = _decodes(final, info, tools, shown, timeout_s)
+            if thumbs is not None:
+                spec = ThumbSpec(thumbs, *thumb_size(info.display_width, info.display_height))
+            info = _decodes(final, info, tools, shown, timeout_s, spec)
     except BaseException:
         staged.unlink(missing_ok=True)  # a refused input has no business in the job
         raise
     log.debug("took %s in as %s", shown, final)
-    return Intake(source=source, path=final, info=info, sha256=sha256)
+    return Intake(source=source, path=final, info=info, sha256=sha256, thumbs=spec)
 
 
 def _copy(source: Path, target: Path, shown: str, max_bytes: int) -> str:
@@ -172,7 +181,12 @@ def _rename_once(staged: Path, final: Path) -> None:
 
 
 def _decodes(
-    path: Path, info: MediaInfo, tools: FFmpegTools, shown: str, timeout_s: float
+    path: Path,
+    info: MediaInfo,
+    tools: FFmpegTools,
+    shown: str,
+    timeout_s: float,
+    thumbs: ThumbSpec | None,
 ) -> MediaInfo:
     try:
         return verify(
@@ -183,6 +197,7 @@ def _decodes(
             timeout_s=timeout_s,
             name=shown,
             known=info,
+            thumbs=thumbs,
         )
     except VerificationError as exc:
         raise ProbeError(f"{shown} is damaged: it {exc.reason}: {_DAMAGED_FIX}") from exc

@@ -15,6 +15,7 @@ and turns a failure into a :class:`~reskin.errors.ProbeError` for the user.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -25,6 +26,7 @@ from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import FILE_INPUT_GUARDS, GLOBAL_ARGS
 from reskin.media.probe import MediaInfo, probe, shown_name
 from reskin.media.runner import run
+from reskin.media.thumbs import ThumbSpec, thumbs_output_args
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +38,11 @@ _LOG_PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")
 _FIX = "make it again; if it fails again, report it with the debug log"
 
 
-def decode_check_command(exe: Path, path: Path) -> list[str]:
+def decode_check_command(exe: Path, path: Path, thumbs: ThumbSpec | None = None) -> list[str]:
     """Decode every video and audio stream of ``path`` to nothing, stopping at the first error,
-    and print progress (``out_time_us``: how much was decoded) on stdout.
+    and print progress (``out_time_us``: how much was decoded) on stdout; with ``thumbs``, the
+    same decode also writes the fidelity check's thumbnails (:mod:`reskin.media.thumbs`), so
+    they cost a scale of a few frames a second, not a second decode.
 
     Only video and audio are mapped: the null muxer has no encoder for subtitles, so ``-map 0``
     fails on a Matroska file that carries them, and data tracks (timecode) decode to nothing.
@@ -62,6 +66,7 @@ def decode_check_command(exe: Path, path: Path) -> list[str]:
         "-progress",
         "pipe:1",
         "-",
+        *(thumbs_output_args(thumbs) if thumbs is not None else ()),
     ]
 
 
@@ -85,6 +90,7 @@ def verify(
     timeout_s: float,
     name: str | None = None,
     known: MediaInfo | None = None,
+    thumbs: ThumbSpec | None = None,
 ) -> MediaInfo:
     """Decode ``path`` fully, probe it again (unless ``known``) and check it; return the
     :class:`MediaInfo` it checked.
@@ -94,6 +100,8 @@ def verify(
     The decoded length must match the stated one within ``tolerance_s`` in every case.
     ``known``: the probe of ``path`` the caller already holds (its ``path`` must be ``path``);
     it is checked as a fresh probe would be and returned, and the probe is not run again.
+    ``thumbs``: where the same decode writes thumbnails; they appear at ``thumbs.path`` only
+    when every check passed (written beside it first, then renamed).
     Raises :class:`VerificationError` (one line) when a check fails, and :class:`FFmpegError`
     when ffmpeg itself could not run or ran out of time.
     """
@@ -101,8 +109,45 @@ def verify(
     shown = shown_name(name if name is not None else path.name)
     if known is not None:
         check_describes(known, path)
+    staged = None if thumbs is None else dataclasses.replace(thumbs, path=_part(thumbs.path))
     try:
-        done = run(decode_check_command(tools.ffmpeg, path), timeout_s=timeout_s)
+        info = _checked(
+            path,
+            tools,
+            expect_audio,
+            expected_duration_s,
+            tolerance_s,
+            timeout_s,
+            shown,
+            known,
+            staged,
+        )
+    except BaseException:
+        if staged is not None:
+            staged.path.unlink(missing_ok=True)
+        raise
+    if thumbs is not None and staged is not None:
+        staged.path.replace(thumbs.path)
+    return info
+
+
+def _part(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
+
+
+def _checked(
+    path: Path,
+    tools: FFmpegTools,
+    expect_audio: bool | None,
+    expected_duration_s: float | None,
+    tolerance_s: float,
+    timeout_s: float,
+    shown: str,
+    known: MediaInfo | None,
+    thumbs: ThumbSpec | None,
+) -> MediaInfo:
+    try:
+        done = run(decode_check_command(tools.ffmpeg, path, thumbs), timeout_s=timeout_s)
     except FFmpegError as exc:
         if exc.returncode is None:
             raise

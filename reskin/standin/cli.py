@@ -98,6 +98,13 @@ def stand_in(
     slow_jobs: Annotated[
         float, typer.Option(help="Factor on queued and generating times.", rich_help_panel=_FAULTS)
     ] = 1.0,
+    look_drift: Annotated[
+        float,
+        typer.Option(
+            help="0..1: jobs without a reference image drift in look, each its own way.",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = 0.0,
     out_of_credits: Annotated[
         bool, typer.Option(help="Every create answers 403.", rich_help_panel=_FAULTS)
     ] = False,
@@ -131,6 +138,7 @@ def stand_in(
                 other_scene_result=other_scene_result,
                 shifted_result=shifted_result,
                 slow_jobs=slow_jobs,
+                look_drift=look_drift,
                 out_of_credits=out_of_credits,
                 detail_errors=detail_errors,
             ),

@@ -18,6 +18,8 @@ event loop and worker threads), so every read-modify-write happens under one loc
 ``other_scene_result``   next N accepted jobs render another, moving scene, not the source's
 ``shifted_result``       next N accepted jobs render the picture shifted and zoomed by a third
 ``slow_jobs``            factor on queued and generating times of jobs accepted while set
+``look_drift``           strength (0..1) of a per-job change of the look of jobs accepted while
+                         set without a reference image, as separate jobs of a real model drift
 ``out_of_credits``       switch: every create answers 403, as an account with no credits left
 ``detail_errors``        switch: 400 validation errors use ``{"detail": [...]}`` instead
 ======================== =======================================================================
@@ -25,6 +27,10 @@ event loop and worker threads), so every read-modify-write happens under one loc
 ``reversed_result``, ``other_scene_result`` and ``shifted_result`` make the wrong results a
 fidelity check must catch: the look applied, the length and size right, the motion or the layout
 wrong (see ``render.py``). A job takes at most one of them, the first set in the table's order.
+
+``look_drift`` makes segments of one long video, each a job of its own, come back in slightly
+different looks (see ``looks.drift_filters``); a job that carries a reference image follows it
+and does not drift. 0 (the default) renders exactly as without it.
 """
 
 from __future__ import annotations
@@ -77,6 +83,13 @@ class Faults(BaseModel):
     )
     slow_jobs: float = Field(
         default=1.0, ge=0.01, le=1000, description="Factor on the queued and generating times."
+    )
+    look_drift: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Strength of a per-job drift of the look of jobs without a reference image "
+        "(0: off).",
     )
     out_of_credits: bool = Field(default=False, description="Every create answers 403.")
     detail_errors: bool = Field(

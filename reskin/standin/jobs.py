@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reskin.media.commands import FilterStep
 from reskin.registry.spec import VideoShape
 from reskin.standin.looks import Look
 from reskin.standin.render import Distortion
@@ -59,6 +60,9 @@ class Job:
     #: Set by the reversed_result, other_scene_result and shifted_result faults: how the render
     #: makes the result wrong (load mode serves its prepared result as it is).
     distortion: Distortion | None = None
+    #: Set by the look_drift fault for a job without reference images: the filters added after
+    #: its look (``looks.drift_filters``); empty for no drift.
+    drift: tuple[FilterStep, ...] = ()
     #: How a completed answer carries the result URL: the model's ``Output.video_shape``.
     video_shape: VideoShape = "object"
     render: Future[None] | None = field(default=None, repr=False)

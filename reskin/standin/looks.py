@@ -6,10 +6,14 @@ still changes the picture plainly, so a result can never pass for its input.
 
 The filters are the fast 8-bit ones (``eq``, ``hue``, ``colorchannelmixer``): ``colorbalance``
 was three times slower and does nothing to fully saturated test patterns.
+
+:func:`drift_filters` is the ``look_drift`` fault: a small change of the look, fixed by the job's
+id, added after the look's own filters.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -133,3 +137,46 @@ def choose_look(prompt: str) -> Look:
         if any(pattern.search(text) for pattern in patterns):
             return look
     return DEFAULT_LOOK
+
+
+#: The most ``look_drift`` changes a look, at strength 1: brightness offset (``eq``, -1..1),
+#: saturation factor offset (``eq``, around 1) and hue turn in degrees (``hue``).
+DRIFT_BRIGHTNESS = 0.08
+DRIFT_SATURATION = 0.3
+DRIFT_HUE_DEG = 15.0
+
+
+def drift_filters(job_id: str, strength: float) -> tuple[FilterStep, ...]:
+    """The filters that make job ``job_id``'s look drift by ``strength`` (0..1; 0: none).
+
+    Three numbers in [-1, 1) from a hash of the id scale :data:`DRIFT_BRIGHTNESS`,
+    :data:`DRIFT_SATURATION` and :data:`DRIFT_HUE_DEG`: two jobs drift apart, the same job
+    drifts the same way every time. Numbers only, rounded so the log line stays readable.
+    """
+    if strength <= 0:
+        return ()
+    digest = hashlib.sha256(f"look-drift:{job_id}".encode()).digest()
+    bright, sat, hue = (
+        int.from_bytes(digest[i : i + 4], "big") / 2**31 - 1 for i in range(0, 12, 4)
+    )
+    return (
+        (
+            "eq",
+            {
+                "brightness": round(bright * DRIFT_BRIGHTNESS * strength, 4),
+                "saturation": round(1 + sat * DRIFT_SATURATION * strength, 4),
+            },
+        ),
+        ("hue", {"h": round(hue * DRIFT_HUE_DEG * strength, 2)}),
+    )
+
+
+def describe_filters(steps: tuple[FilterStep, ...]) -> str:
+    """``steps`` as ffmpeg would read them, for logs: ``eq=brightness=0.01:saturation=1.1,...``
+    (``none`` when empty)."""
+    if not steps:
+        return "none"
+    return ",".join(
+        name + "=" + ":".join(f"{key}={value:g}" for key, value in options.items())
+        for name, options in steps
+    )

@@ -50,6 +50,8 @@ class RenderTask:
     keep_audio: bool
     #: A fault's wrong result (``None``: the right one).
     distortion: Distortion | None = None
+    #: The look_drift fault's filters, run after the look's (empty: the look as it is).
+    drift: tuple[FilterStep, ...] = ()
 
 
 class Renderer(Protocol):
@@ -71,7 +73,7 @@ class FFmpegRenderer:
             self.tools.ffmpeg,
             task.source,
             partial,
-            filters=(*_layout(task), *task.look.filters),
+            filters=(*_layout(task), *task.look.filters, *task.drift),
             width=task.width,
             height=task.height,
             fps=task.fps,

@@ -34,7 +34,7 @@ from reskin.standin.http_errors import bad_request
 from reskin.standin.inputs import InputRefused, bring_in
 from reskin.standin.jobs import Job, JobStore
 from reskin.standin.load import PreparedResult, prepare_result, spread_fraction
-from reskin.standin.looks import choose_look
+from reskin.standin.looks import choose_look, describe_filters, drift_filters
 from reskin.standin.render import Distortion, FFmpegRenderer, Renderer, RenderTask
 from reskin.standin.stats import Counters
 
@@ -121,11 +121,13 @@ class Service:
                 max_s=spec.output.max_s,
                 keep_audio=job.keep_audio,
                 distortion=job.distortion,
+                drift=job.drift,
             )
             job.render = self._pool.submit(self.renderer, task)
             job.render.add_done_callback(self._count_render)
         log.info(
-            "accepted %s: look %s, %.2f s in, %dx%d out, keep_audio=%s, distortion=%s",
+            "accepted %s: look %s, %.2f s in, %dx%d out, keep_audio=%s, distortion=%s, "
+            "references=%d, drift=%s",
             job.id,
             job.look.name,
             info.duration_s,
@@ -133,6 +135,8 @@ class Service:
             height,
             job.keep_audio,
             job.distortion,
+            job.references,
+            describe_filters(job.drift),
         )
         return job
 
@@ -165,6 +169,7 @@ class Service:
         spec = spec_for(request.model)
         job_id = f"{job_uuid}:{request.model}"
         spread = self.config.generating_spread_s * spread_fraction(job_id)
+        references = _reference_count(spec, request)
         job = Job(
             id=job_id,
             token=secrets.token_urlsafe(16),
@@ -181,7 +186,9 @@ class Service:
             status_word=faults.unknown_status_word if self.faults.take("unknown_status") else None,
             distortion=self._take_distortion(),
             video_shape=spec.output.video_shape,
-            references=_reference_count(spec, request),
+            references=references,
+            # A job with a reference image follows it: no drift.
+            drift=() if references else drift_filters(job_id, faults.look_drift),
         )
         self.jobs.add(job)
         self.counters.bump("jobs_accepted")
@@ -235,7 +242,8 @@ def _result_size(
 
 
 def _reference_count(spec: ModelSpec, request: CreateRequest) -> int:
-    """How many reference images the body carried (for tests and the log)."""
+    """How many reference images the body carried (for the log, and to spare a job that has
+    any from the look_drift fault)."""
     if spec.references is None:
         return 0
     value = request.fields.get(spec.references.field)

@@ -35,7 +35,7 @@ def _clip(index: int, prompt: str = "sepia") -> Clip:
 def _rows() -> list[ClipRow]:
     return [
         clip_row(_clip(0), ClipStatus.DONE, generation_id="g0", credits_used=300.0, paid=True,
-                 seconds=4.26, flow_run_id="r0", fingerprint="f0"),
+                 motion=0.91, structure=0.88, seconds=4.26, flow_run_id="r0", fingerprint="f0"),
         clip_row(_clip(1), ClipStatus.SKIPPED, generation_id="g1", credits_used=300.0,
                  seconds=0.0, fingerprint="f1"),
         clip_row(_clip(2), ClipStatus.FAILED, error="c2.mp4: not a video", seconds=1.0),
@@ -99,6 +99,8 @@ def test_the_table_and_the_counts() -> None:
         "output": "/out/c0.mp4",
         "generation id": "g0",
         "credits": 300.0,
+        "motion": 0.91,
+        "structure": 0.88,
         "seconds": 4.3,
         "error": None,
     }

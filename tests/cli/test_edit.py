@@ -82,8 +82,9 @@ def test_edit_prints_done_and_writes_the_output_with_sound(
     done = run_reskin(*edit_args(clip, output))
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    first, second = done.stdout.splitlines()
+    first, fidelity, second = done.stdout.splitlines()
     assert first.startswith(f"done: {output} (")
+    assert re.fullmatch(r"fidelity: motion [01]\.\d\d, structure [01]\.\d\d", fidelity), fidelity
     assert "with sound" in first
     assert "300 credits" in first  # the stand-in bills 100 credits a second
     info = probe(output)
@@ -118,12 +119,37 @@ def test_json_prints_one_object_and_nothing_else_on_stdout(
     assert result["resumed"] is False
     assert result["has_audio"] is True
     assert result["output_duration_s"] == pytest.approx(3.0, abs=0.1)
+    # The fidelity of every edit: both scores, 0..1, a normal result well above the gate.
+    assert 0.5 <= result["fidelity"]["motion"] <= 1
+    assert 0.5 <= result["fidelity"]["structure"] <= 1
     # The id is the one the service made and the journal recorded.
     assert journal_rows(tmp_path / "work") == [("done", result["generation_id"])]
     assert standin.stats().jobs_accepted == 1
     info = probe(output)
     assert info.has_audio
     assert info.duration_s == pytest.approx(3.0, abs=0.1)
+
+
+def test_a_result_that_lost_the_motion_fails_in_one_line_and_min_fidelity_0_writes_it(
+    run_reskin: RunReskin, input_clip: InputClip, standin: StandIn, tmp_path: Path
+):
+    clip = input_clip(duration_s=3.0)
+    output = tmp_path / "out" / "edited.mp4"
+    standin.set_faults(reversed_result=1)
+    line = assert_one_error_line(run_reskin(*edit_args(clip, output)))
+    assert "motion score" in line
+    assert "below the minimum fidelity 0.50" in line
+    assert "rerun with --min-fidelity 0" in line  # the flag, as the command line names it
+    assert_nothing_written(output)
+
+    done = run_reskin(*edit_args(clip, output, "--min-fidelity", "0", "--json"))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["resumed"] is True
+    assert result["reused_download"] is True
+    assert result["fidelity"]["motion"] < 0.5
+    assert output.is_file()
+    assert standin.stats().jobs_accepted == 1  # the kept result, not paid again
 
 
 def test_an_s3_output_lands_in_the_bucket_not_in_a_local_folder_named_s3(

@@ -139,7 +139,7 @@ def test_a_batch_of_20_clips_under_faults_and_a_crashed_worker_pays_each_job_onc
         with crash_worker(up, tmp_path) as worker:
             standin.set_faults(**FAULTS)
             first_run = start_batch(up, batch)
-            killed = kill_when_jobs_in_flight(up, worker, accepted.times)
+            killed = kill_when_jobs_in_flight(up, worker, accepted)
             killed_at = time.monotonic() - began
             standin.set_faults(slow_jobs=1.0)  # the jobs accepted from now on: 0.7 s
             first = wait_batch(up, first_run, outbox)

@@ -178,6 +178,8 @@ async def test_the_run_is_named_staged_summarised_and_holds_no_secret(
     (summary,) = [text for text in markdown if text.startswith("# reskin edit")]
     assert result.generation_id in summary
     assert "| credits used | 300 |" in summary
+    assert result.fidelity is not None
+    assert f"| fidelity: motion | {result.fidelity.motion:.2f} `" in summary
     assert f"[{output}](file://{output})" in markdown
     assert len(markdown) == 2
     (progress,) = by_type["progress"]

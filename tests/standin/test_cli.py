@@ -37,6 +37,7 @@ def test_the_command_lists_every_fault_flag() -> None:
         "--other-scene-result",
         "--shifted-result",
         "--slow-jobs",
+        "--look-drift",
         "--out-of-credits",
         "--detail-errors",
     ):
@@ -48,6 +49,7 @@ def test_the_command_lists_every_fault_flag() -> None:
     [
         (["--status-5xx", "504"], "status_5xx"),
         (["--queued-s", "-1"], "queued_s"),
+        (["--look-drift", "1.5"], "look_drift"),
         (["--render-preset", "placebo"], "render preset"),
     ],
 )

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from reskin.edit.request import EditRequest, EditResult
+from reskin.edit.request import EditRequest, EditResult, SegmentResult
+from reskin.fidelity.report import Fidelity, SeamFidelity, SegmentFidelity, Timing
 from tasks.publish import summary_markdown
 
 GENERATION = "0d6f4c1e-8a7b-4c1f-9f55-2f0d7c1a9b3e:klingai/video-o1-video-to-video-edit"
@@ -109,3 +110,39 @@ def test_paths_with_pipes_stay_in_their_cells() -> None:
 def test_no_stage_time_no_time_row() -> None:
     rows = _rows(summary_markdown(_request(), _result(timings_s={})))
     assert not [name for name in rows if name.endswith(" time")]
+
+
+def test_the_fidelity_has_its_rows_and_a_long_video_its_segments_and_seams() -> None:
+    fidelity = Fidelity(
+        motion=0.91,
+        structure=0.87,
+        timing=Timing(duration_difference_s=0.0, lag_s=0.125),
+        samples=160,
+        motion_strip="█▇▁█",
+        structure_strip="████",
+        segments=(
+            SegmentFidelity(index=1, start_s=0.0, end_s=10.0, motion=0.95, structure=0.9),
+            SegmentFidelity(index=2, start_s=10.0, end_s=20.0, motion=0.12, structure=0.8),
+        ),
+        seams=(SeamFidelity(after=1, at_s=10.0, score=0.42),),
+    )
+    segments = [
+        SegmentResult(
+            index=index,
+            start_s=start,
+            end_s=start + 10,
+            generation_id=f"g{index}",
+            credits_used=1000.0,
+            resumed=False,
+            reused_download=False,
+        )
+        for index, start in ((1, 0.0), (2, 10.0))
+    ]
+    markdown = summary_markdown(_request(), _result(fidelity=fidelity, segments=segments))
+    head, _, tail = markdown.partition("\n## Segments")
+    rows = _rows(head)
+    assert rows["fidelity: motion"] == ["0.91 `█▇▁█`"]
+    assert rows["fidelity: structure"] == ["0.87 `████`"]
+    assert rows["fidelity: timing"] == ["+0.000 s long, picture 0.125 s late"]
+    assert "| 2 | 10.000 | 20.000 | `g2` | 1000 | paid now | 0.12, 0.80 |" in tail
+    assert "| after segment 1 | 10.000 | 0.42 |" in tail

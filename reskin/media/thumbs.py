@@ -1,0 +1,107 @@
+"""Thumbnails for the fidelity check: small gray frames at a fixed rate, aligned by time.
+
+The fidelity check (:mod:`reskin.fidelity`) compares the source with the result frame by frame,
+but the two rarely share a frame rate (the models return 24 fps; sources are 25, 30, 60). Both
+are sampled at :data:`THUMB_FPS` on the same grid of times (``fps`` with ``start_time=0``: the
+sample ``k`` is the frame showing at ``k / THUMB_FPS`` s), scaled to one size (:func:`thumb_size`
+of the source, about 256 px) and kept as raw 8-bit gray: ``frames x height x width`` bytes.
+
+Decoding a 1080p file is what costs, not the thumbnails: so the thumbnails are a second output
+of a decode that happens anyway (the full-decode check of the input and of the service's result,
+:func:`reskin.media.verify.verify` with ``thumbs=``). :func:`thumbs_command` decodes for them
+alone, for a file no check decodes (a stitched long video, a reused download).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from reskin.media.commands import FILE_INPUT_GUARDS, GLOBAL_ARGS
+
+#: Samples per second: fine enough for the motion between two samples to be followed by an
+#: optical flow at 256 px, coarse enough to cost little (80 samples for 10 s).
+THUMB_FPS = 8
+#: The long side of a thumbnail, in pixels (V2VBench's metrics run at 256 to 512).
+THUMB_LONG_SIDE = 256
+
+Frames = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class ThumbSpec:
+    """Where thumbnails go and their size; both sides of a comparison use the same size."""
+
+    path: Path
+    width: int
+    height: int
+    fps: int = THUMB_FPS
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.width * self.height
+
+
+def thumb_size(width: int, height: int, *, long_side: int = THUMB_LONG_SIDE) -> tuple[int, int]:
+    """The thumbnail size of a picture shown at ``width`` x ``height``: its shape, the long side
+    ``long_side``, both even."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"no thumbnail size for {width}x{height}")
+    scale = long_side / max(width, height)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def thumbs_filter(spec: ThumbSpec) -> str:
+    """The filter chain of a thumbnail output (numbers only: nothing of a user's reaches it)."""
+    return (
+        f"fps=fps={int(spec.fps)}:start_time=0,"
+        f"scale={int(spec.width)}:{int(spec.height)}:flags=area,format=gray"
+    )
+
+
+def thumbs_output_args(spec: ThumbSpec) -> list[str]:
+    """The arguments of a thumbnail output, for a command that decodes the file anyway (after
+    its own outputs): the first video stream, sampled, scaled, raw gray."""
+    return [
+        "-map",
+        "0:v:0",
+        "-vf",
+        thumbs_filter(spec),
+        "-an",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "gray",
+        str(Path(spec.path).resolve()),
+    ]
+
+
+def thumbs_command(exe: Path, source: Path, spec: ThumbSpec) -> list[str]:
+    """Decode ``source`` for its thumbnails alone (with the input guards of every command)."""
+    guards: list[str] = []
+    for option, value in FILE_INPUT_GUARDS.items():
+        guards += [f"-{option}", value]
+    return [
+        str(exe),
+        *GLOBAL_ARGS,
+        *guards,
+        "-i",
+        str(Path(source).resolve()),
+        *thumbs_output_args(spec),
+    ]
+
+
+def read_thumbs(spec: ThumbSpec) -> Frames:
+    """The thumbnails of ``spec`` as a read-only ``frames x height x width`` array, mapped from
+    the file (a 10-minute source is 4,800 of them: read as they are used, not all at once)."""
+    size = Path(spec.path).stat().st_size
+    count = size // spec.frame_bytes
+    if count == 0:
+        return np.zeros((0, spec.height, spec.width), dtype=np.uint8)
+    frames: Frames = np.memmap(
+        spec.path, dtype=np.uint8, mode="r", shape=(count, spec.height, spec.width)
+    )
+    return frames

@@ -78,7 +78,7 @@ from reskin.media.preview import (
 from reskin.media.probe import probe
 from reskin.media.runner import run
 from reskin.media.sound import AudioMode, OriginalSound, finish
-from reskin.media.thumbs import read_thumbs
+from reskin.media.thumbs import iter_thumbs
 from reskin.media.verify import verify
 from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.settings import Settings
@@ -272,9 +272,8 @@ def reskin_pass(
         # What the fidelity stage does with them: read, align to the window, score.
         first = round(plan.start_s * thumbs.fps)
         wanted = round(plan.duration_s * thumbs.fps)
-        source = read_thumbs(intake.thumbs)[first : first + wanted]
         report(
-            measure(source, read_thumbs(thumbs)[:wanted]),
+            measure(iter_thumbs(intake.thumbs, first, wanted), iter_thumbs(thumbs, 0, wanted)),
             fps=thumbs.fps,
             window_s=plan.duration_s,
             result_s=result_info.duration_s,

@@ -140,7 +140,7 @@ class Settings(BaseSettings):
 
     # --- the fidelity check (reskin/fidelity, docs/fidelity.md) -----------------------------
     min_fidelity: float = Field(
-        default=0.5,
+        default=0.65,
         ge=0,
         le=1,
         description="A result whose motion or structure score (0..1) is below this fails the "

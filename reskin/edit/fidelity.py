@@ -24,7 +24,7 @@ from reskin.edit.services import Services
 from reskin.fidelity.report import Fidelity, Span, gate, report
 from reskin.fidelity.scores import measure
 from reskin.media.runner import run
-from reskin.media.thumbs import ThumbSpec, read_thumbs, thumb_size, thumbs_command
+from reskin.media.thumbs import ThumbSpec, iter_thumbs, thumb_size, thumbs_command
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +68,11 @@ def _score(
     conform = planned.conform
     first = round(conform.start_s * source_spec.fps)
     wanted = round(conform.duration_s * source_spec.fps)
-    source = read_thumbs(source_spec)[first : first + wanted]
-    result = read_thumbs(result_spec)[:wanted]
     return report(
-        measure(source, result),
+        measure(
+            iter_thumbs(source_spec, first, wanted),
+            iter_thumbs(result_spec, 0, wanted),
+        ),
         fps=source_spec.fps,
         window_s=conform.duration_s,
         result_s=fetched.info.duration_s,

@@ -72,6 +72,9 @@ class Fidelity(BaseModel):
     timing: Timing
     #: Samples compared (8 a second).
     samples: int
+    #: How much the source moves (mean flow per pixel between two samples, in pixels of a
+    #: 256 px thumbnail); under 0.5 it is still and ``motion`` says little.
+    source_motion_px: float = 0.0
     #: The scores along the video, as :func:`strip` draws them (lowest block: 0).
     motion_strip: str = ""
     structure_strip: str = ""
@@ -137,6 +140,7 @@ def report(
             lag_s=round(measures.lag / fps, 3),
         ),
         samples=measures.samples,
+        source_motion_px=measures.source_motion_px(),
         motion_strip=strip(measures.motion_per_pair().tolist()),
         structure_strip=strip(measures.structure.tolist()),
         segments=segments,

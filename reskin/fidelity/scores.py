@@ -32,13 +32,14 @@ change at the same place and the result's usual change around it (the median ove
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from reskin.media.thumbs import Frames
+from reskin.media.thumbs import Frame
 
 #: Flow per pixel, between two samples, below which motion counts as none (in pixels of a
 #: 256 px thumbnail): the noise of DIS on a still, re-graded picture stays under it.
@@ -51,6 +52,7 @@ SEAM_AROUND = 4
 EDGE_BLUR_SIGMA = 1.0
 
 Floats = npt.NDArray[np.float64]
+Edges = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,14 @@ class Measures:
             return 1.0
         return _unit(1.0 - apart / (total + count * self.floor))
 
+    def source_motion_px(self) -> float:
+        """How much the source moves: its mean flow per pixel between two samples. Below
+        :data:`MOTION_FLOOR_PX` it is still, and ``motion`` says little (a still picture
+        reversed is the same picture)."""
+        count = len(self.flow_source)
+        pixels = self.floor / MOTION_FLOOR_PX
+        return round(float(self.flow_source.sum()) / (count * pixels), 3) if count else 0.0
+
     def motion_per_pair(self) -> Floats:
         """The motion score of each pair alone (for a picture of the run)."""
         score: Floats = 1.0 - self.flow_apart / (self.flow_source + self.flow_result + self.floor)
@@ -111,54 +121,93 @@ class Measures:
         return _unit((usual + 1.0) / (float(self.change_result[pair]) + 1.0))
 
 
-def measure(source: Frames, result: Frames) -> Measures:
-    """Measure ``result`` against ``source`` over the samples both have (same frame size)."""
-    if source.shape[1:] != result.shape[1:]:
-        raise ValueError(f"thumbnails of two sizes: {source.shape[1:]} and {result.shape[1:]}")
-    count = min(len(source), len(result))
-    if count == 0:
-        raise ValueError("no thumbnails to compare")
-    source, result = source[:count], result[:count]
-    pixels = source.shape[1] * source.shape[2]
-    apart, moved_source, moved_result = _flows(source, result)
-    edges_source = [_edges(frame) for frame in source]
-    edges_result = [_edges(frame) for frame in result]
-    structure = np.array(
-        [_agreement(a, b) for a, b in zip(edges_source, edges_result, strict=True)]
-    )
-    return Measures(
-        flow_apart=apart,
-        flow_source=moved_source,
-        flow_result=moved_result,
-        floor=pixels * MOTION_FLOOR_PX,
-        structure=np.clip(structure, 0.0, 1.0),
-        change_source=_changes(source),
-        change_result=_changes(result),
-        lag=_lag(edges_source, edges_result),
-    )
+def measure(source: Iterable[Frame], result: Iterable[Frame]) -> Measures:
+    """Measure ``result`` against ``source`` over the samples both have (one frame size).
 
-
-def _flows(source: Frames, result: Frames) -> tuple[Floats, Floats, Floats]:
-    # DIS at its fastest preset: about a millisecond a pair at 256x144, and the one dense flow
-    # OpenCV keeps fast on a CPU (Farneback is several times slower at this size).
+    One pass over both, holding a few frames at a time: a 10-minute video's 4,800 samples take
+    no more memory than 10 seconds' 80 (the frames may come straight from the files)."""
     dis = cv2.DISOpticalFlow.create(cv2.DISOpticalFlow_PRESET_ULTRAFAST)
-    pairs = len(source) - 1
-    apart, moved_source, moved_result = (np.zeros(max(pairs, 0)) for _ in range(3))
-    shape = (*source.shape[1:], 2)
-    for k in range(pairs):
-        flow_source = _flow(dis, source[k], source[k + 1], shape)
-        flow_result = _flow(dis, result[k], result[k + 1], shape)
-        apart[k] = _length(flow_result - flow_source)
-        moved_source[k] = _length(flow_source)
-        moved_result[k] = _length(flow_result)
-    return apart, moved_source, moved_result
+    apart: list[float] = []
+    moved_source: list[float] = []
+    moved_result: list[float] = []
+    change_source: list[float] = []
+    change_result: list[float] = []
+    structure: list[float] = []
+    lags = _Lags()
+    last: tuple[Frame, Frame] | None = None
+    for index, (now_source, now_result) in enumerate(zip(source, result, strict=False)):
+        if now_source.shape != now_result.shape:
+            raise ValueError(f"thumbnails of two sizes: {now_source.shape} and {now_result.shape}")
+        if last is not None:
+            # DIS at its fastest preset: about a millisecond a pair at 256x144, and the one
+            # dense flow OpenCV keeps fast on a CPU (Farneback is several times slower here).
+            flow_source = _flow(dis, last[0], now_source)
+            flow_result = _flow(dis, last[1], now_result)
+            apart.append(_length(flow_result - flow_source))
+            moved_source.append(_length(flow_source))
+            moved_result.append(_length(flow_result))
+            change_source.append(float(cv2.absdiff(last[0], now_source).mean()))
+            change_result.append(float(cv2.absdiff(last[1], now_result).mean()))
+        edges_source, edges_result = _edges(now_source), _edges(now_result)
+        structure.append(_agreement(edges_source, edges_result))
+        lags.add(index, edges_source, edges_result)
+        last = (now_source, now_result)
+    if last is None:
+        raise ValueError("no thumbnails to compare")
+    pixels = last[0].shape[0] * last[0].shape[1]
+    return Measures(
+        flow_apart=np.array(apart),
+        flow_source=np.array(moved_source),
+        flow_result=np.array(moved_result),
+        floor=pixels * MOTION_FLOOR_PX,
+        structure=np.clip(np.array(structure), 0.0, 1.0),
+        change_source=np.array(change_source),
+        change_result=np.array(change_result),
+        lag=lags.best(),
+    )
 
 
-def _flow(
-    dis: cv2.DISOpticalFlow, first: Frames, second: Frames, shape: tuple[int, ...]
-) -> npt.NDArray[np.float32]:
+class _Lags:
+    """The lag at which the result's gradients agree best with the source's, from every fourth
+    sample (``result[k + lag]`` shows ``source[k]``), keeping only the gradients a lag can
+    still reach."""
+
+    def __init__(self) -> None:
+        self.source: dict[int, Edges] = {}
+        self.result: dict[int, Edges] = {}
+        self.sums = dict.fromkeys(range(-MAX_LAG, MAX_LAG + 1), 0.0)
+        self.counts = dict.fromkeys(range(-MAX_LAG, MAX_LAG + 1), 0)
+
+    def add(self, index: int, source: Edges, result: Edges) -> None:
+        if index % 4 == 0:
+            self.source[index] = source
+            for earlier in range(index - MAX_LAG, index):  # the result ahead: lags below 0
+                if earlier in self.result:
+                    self._meet(earlier - index, source, self.result[earlier])
+        self.result[index] = result
+        for key in range(index - MAX_LAG, index + 1):  # the result behind: lags from 0
+            if key in self.source:
+                self._meet(index - key, self.source[key], result)
+        for old in [k for k in self.source if k < index - MAX_LAG]:
+            del self.source[old]
+        for old in [k for k in self.result if k < index - MAX_LAG]:
+            del self.result[old]
+
+    def _meet(self, lag: int, source: Edges, result: Edges) -> None:
+        self.sums[lag] += _agreement(source, result)
+        self.counts[lag] += 1
+
+    def best(self) -> int:
+        best, best_at = -2.0, 0
+        for lag in sorted(self.sums, key=abs):  # ties go to the smaller lag
+            if self.counts[lag] and self.sums[lag] / self.counts[lag] > best + 1e-3:
+                best, best_at = self.sums[lag] / self.counts[lag], lag
+        return best_at
+
+
+def _flow(dis: cv2.DISOpticalFlow, first: Frame, second: Frame) -> npt.NDArray[np.float32]:
     # DIS starts from zero (no initial flow is set): the array only receives the flow.
-    flow = dis.calc(first, second, np.zeros(shape, np.float32))
+    flow = dis.calc(first, second, np.zeros((*first.shape, 2), np.float32))
     return np.asarray(flow, dtype=np.float32)
 
 
@@ -167,14 +216,14 @@ def _length(flow: npt.NDArray[np.float32]) -> float:
     return float(cv2.magnitude(flow[..., 0], flow[..., 1]).sum())
 
 
-def _edges(frame: Frames) -> npt.NDArray[np.float32]:
+def _edges(frame: Frame) -> Edges:
     blurred = cv2.GaussianBlur(frame, (0, 0), EDGE_BLUR_SIGMA)
     dx = cv2.Sobel(blurred, cv2.CV_32F, 1, 0, ksize=3)
     dy = cv2.Sobel(blurred, cv2.CV_32F, 0, 1, ksize=3)
     return np.asarray(cv2.magnitude(dx, dy), dtype=np.float32)
 
 
-def _agreement(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
+def _agreement(a: Edges, b: Edges) -> float:
     """Pearson correlation of two gradient maps; 1 for two flat pictures, 0 for one flat."""
     a_centred = a - a.mean()
     b_centred = b - b.mean()
@@ -182,29 +231,6 @@ def _agreement(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
     if spread == 0.0:
         return 1.0 if not a.any() and not b.any() else 0.0
     return float((a_centred * b_centred).sum()) / spread
-
-
-def _changes(frames: Frames) -> Floats:
-    if len(frames) < 2:
-        return np.zeros(0)
-    return np.array(
-        [float(cv2.absdiff(frames[k], frames[k + 1]).mean()) for k in range(len(frames) - 1)]
-    )
-
-
-def _lag(source: list[npt.NDArray[np.float32]], result: list[npt.NDArray[np.float32]]) -> int:
-    """The shift of the result against the source (in samples) that agrees best, on every
-    fourth sample: ``result[k + lag]`` shows ``source[k]``."""
-    count = len(source)
-    best, best_at = -2.0, 0
-    for lag in sorted(range(-MAX_LAG, MAX_LAG + 1), key=abs):
-        keys = [k for k in range(0, count, 4) if 0 <= k + lag < count]
-        if not keys:
-            continue
-        agree = float(np.mean([_agreement(source[k], result[k + lag]) for k in keys]))
-        if agree > best + 1e-3:  # ties go to the smaller lag (sorted by size)
-            best, best_at = agree, lag
-    return best_at
 
 
 def _unit(value: float) -> float:

@@ -14,6 +14,7 @@ alone, for a file no check decodes (a stitched long video, a reused download).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,11 @@ THUMB_FPS = 8
 #: The long side of a thumbnail, in pixels (V2VBench's metrics run at 256 to 512).
 THUMB_LONG_SIDE = 256
 
+#: Thumbnails: ``samples x height x width``; one of them: ``height x width``.
 Frames = npt.NDArray[np.uint8]
+Frame = npt.NDArray[np.uint8]
+#: Samples read from a file at a time by :func:`iter_thumbs`.
+_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -105,3 +110,22 @@ def read_thumbs(spec: ThumbSpec) -> Frames:
         spec.path, dtype=np.uint8, mode="r", shape=(count, spec.height, spec.width)
     )
     return frames
+
+
+def iter_thumbs(spec: ThumbSpec, first: int = 0, count: int | None = None) -> Iterator[Frame]:
+    """The thumbnails of ``spec`` from sample ``first``, at most ``count`` of them, read from
+    the file a few at a time: memory stays the same whatever the video's length."""
+    size = spec.frame_bytes
+    left = count
+    with Path(spec.path).open("rb") as handle:
+        handle.seek(first * size)
+        while left is None or left > 0:
+            wanted = _CHUNK if left is None else min(_CHUNK, left)
+            data = handle.read(wanted * size)
+            got = len(data) // size
+            if got == 0:
+                return
+            chunk = np.frombuffer(data[: got * size], dtype=np.uint8)
+            yield from chunk.reshape(got, spec.height, spec.width)
+            if left is not None:
+                left -= got

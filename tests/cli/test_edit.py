@@ -138,7 +138,7 @@ def test_a_result_that_lost_the_motion_fails_in_one_line_and_min_fidelity_0_writ
     standin.set_faults(reversed_result=1)
     line = assert_one_error_line(run_reskin(*edit_args(clip, output)))
     assert "motion score" in line
-    assert "below the minimum fidelity 0.50" in line
+    assert "below the minimum fidelity 0.65" in line
     assert "rerun with --min-fidelity 0" in line  # the flag, as the command line names it
     assert_nothing_written(output)
 

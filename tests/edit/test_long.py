@@ -121,6 +121,14 @@ async def test_a_60_s_clip_of_five_scenes_becomes_one_60_s_edit_in_sync(
         assert all(job.references == 1 for job in jobs[1:])
         assert result.credits_used == sum(s.credits_used or 0 for s in result.segments)
         assert not result.resumed
+        # The fidelity of the whole, of each segment, and of each join.
+        fidelity = result.fidelity
+        assert fidelity is not None
+        assert [s.index for s in fidelity.segments] == [s.index for s in result.segments]
+        assert len(fidelity.seams) == len(result.segments) - 1
+        gate = services.settings.min_fidelity
+        assert min(min(s.motion, s.structure) for s in fidelity.segments) >= gate
+        assert min(seam.score for seam in fidelity.seams) > 0.5  # one look: no jump
     # A rerun after success pays nothing: the failed-segment test below (cheaper, at 480p).
 
 

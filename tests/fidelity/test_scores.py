@@ -3,6 +3,9 @@ result that kept it, reversed it, moved it or showed something else gives."""
 
 from __future__ import annotations
 
+import tracemalloc
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
@@ -72,9 +75,12 @@ def test_another_scene_scores_low_on_both() -> None:
     assert measures.motion() < 0.4
 
 
-def test_a_still_shot_kept_still_scores_high_on_motion() -> None:
+def test_a_still_shot_kept_still_scores_high_on_motion_and_says_it_is_still() -> None:
     still = np.stack([texture()[8 : 8 + SIZE[0], : SIZE[1]]] * 16)
-    assert measure(still, regraded(still)).motion() > 0.9
+    measures = measure(still, regraded(still))
+    assert measures.motion() > 0.9
+    assert measures.source_motion_px() < 0.5
+    assert measure(panning(), panning()).source_motion_px() == pytest.approx(3.0, abs=0.5)
 
 
 def test_a_result_running_late_shows_its_lag() -> None:
@@ -107,3 +113,19 @@ def test_a_span_scores_only_its_own_samples() -> None:
 def test_frames_of_two_sizes_are_refused() -> None:
     with pytest.raises(ValueError, match="two sizes"):
         measure(panning(), np.zeros((24, 72, 128), dtype=np.uint8))
+
+
+def test_memory_stays_the_same_whatever_the_length() -> None:
+    def frames(count: int) -> Iterator[Frames]:
+        for k in range(count):  # made one at a time, as the files are read
+            yield panning(frames=40, step=1)[k % 40]
+
+    def peak(count: int) -> int:
+        tracemalloc.start()
+        measure(frames(count), frames(count))
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    short, long = peak(40), peak(400)
+    assert long < short * 1.3, (short, long)

@@ -72,7 +72,9 @@ XDIST_GROUPS: dict[str, str] = {
 #: Modules that take long on their own (``--durations``): sent out right after the groups, so
 #: that none of them is what a run waits for at its end.
 SLOW_FIRST: tuple[str, ...] = (
+    "tests/edit/test_long.py",
     "tests/cli/test_demo.py",
+    "tests/edit/test_fidelity.py",
     "tests/storage/test_s3.py",
     "tests/media/test_corpus_outcomes.py",
     "tests/media/test_conform.py",

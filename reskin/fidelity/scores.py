@@ -8,12 +8,14 @@ long video), and the seam at any join.
 **motion** follows V2VBench's motion alignment (the end-point error between the optical flow
 of the source and that of the edit), made a 0..1 score that needs no scale: with ``Fs`` and
 ``Fr`` the flows (OpenCV's DIS) between two consecutive samples of the source and of the result,
-summed over every pixel of every pair of a span::
+summed over the pixels of one pair::
 
-    motion = 1 - sum |Fr - Fs| / (sum |Fs| + sum |Fr| + pixels * MOTION_FLOOR_PX)
+    pair = 1 - sum |Fr - Fs| / (sum |Fs| + sum |Fr| + pixels * MOTION_FLOOR_PX)
 
-1 is the same motion; 0 is motion unrelated to the source's, or reversed (``Fr = -Fs`` gives
-``|Fr - Fs| = |Fs| + |Fr|``). The floor keeps a still shot, whose flows are noise, near 1.
+and ``motion`` is the median of the pairs of a span, pairs across a scene cut of the source left
+out. 1 is the same motion; 0 is motion unrelated to the source's, or reversed (``Fr = -Fs``
+gives ``|Fr - Fs| = |Fs| + |Fr|``). The floor keeps a still shot, whose flows are noise, near
+1; the median keeps a flash or a cut a frame off from weighing like lost motion.
 
 **structure** is edge similarity: the Pearson correlation of the gradient magnitudes (Sobel, on
 frames blurred a little so a new texture weighs less than an outline) of the source's sample and
@@ -46,6 +48,10 @@ from reskin.media.thumbs import Frame
 MOTION_FLOOR_PX = 0.5
 #: Samples of lag tried each way for the timing (at 8 samples a second: a quarter second).
 MAX_LAG = 2
+#: A source's change between two samples (mean absolute difference, in gray levels) that is a
+#: scene cut, when it is also this many times the clip's median change.
+CUT_LEVEL = 30.0
+CUT_FACTOR = 4.0
 #: Pairs of samples on each side of a join that give a shot's usual change.
 SEAM_AROUND = 4
 #: The blur before the gradients (sigma, in pixels of a thumbnail).
@@ -78,14 +84,23 @@ class Measures:
         return len(self.structure)
 
     def motion(self, first: int = 0, end: int | None = None) -> float:
-        """The motion score of samples ``first`` to ``end`` (the pairs within them)."""
+        """The motion score of samples ``first`` to ``end``: the median of its pairs' own scores
+        (:meth:`motion_per_pair`), leaving out the pairs across a scene cut of the source (no
+        flow follows a cut). The median, so that a moment no flow follows either (a flash, a
+        frame early or late at a cut) does not weigh like a second of lost motion, while a
+        result that lost the motion loses it in most pairs."""
         pairs = slice(first, max(first, (self.samples if end is None else end) - 1))
-        apart = float(self.flow_apart[pairs].sum())
-        total = float(self.flow_source[pairs].sum() + self.flow_result[pairs].sum())
-        count = len(self.flow_apart[pairs])
-        if count == 0:
-            return 1.0
-        return _unit(1.0 - apart / (total + count * self.floor))
+        kept = self.motion_per_pair()[pairs][~self.cuts()[pairs]]
+        return _unit(float(np.median(kept))) if len(kept) else 1.0
+
+    def cuts(self) -> npt.NDArray[np.bool_]:
+        """The pairs across a scene cut of the source: a change of at least
+        :data:`CUT_LEVEL` gray levels and :data:`CUT_FACTOR` times the clip's median change."""
+        if not len(self.change_source):
+            return np.zeros(0, dtype=bool)
+        usual = float(np.median(self.change_source))
+        cut: npt.NDArray[np.bool_] = self.change_source >= max(CUT_LEVEL, CUT_FACTOR * usual)
+        return cut
 
     def source_motion_px(self) -> float:
         """How much the source moves: its mean flow per pixel between two samples. Below
@@ -96,7 +111,8 @@ class Measures:
         return round(float(self.flow_source.sum()) / (count * pixels), 3) if count else 0.0
 
     def motion_per_pair(self) -> Floats:
-        """The motion score of each pair alone (for a picture of the run)."""
+        """The motion score of each pair alone: ``1 - |Fr - Fs| / (|Fs| + |Fr| + floor)``, sums
+        over its pixels."""
         score: Floats = 1.0 - self.flow_apart / (self.flow_source + self.flow_result + self.floor)
         return np.clip(score, 0.0, 1.0)
 

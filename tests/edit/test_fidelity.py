@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def clip(make_clip: MakeClip) -> Path:
-    return make_clip(duration_s=3.0, width=1280, height=720, fps=30)
+    return make_clip(duration_s=3.0)  # the suite's common clip: made once for many tests
 
 
 async def test_a_normal_edit_carries_its_scores_and_passes_the_default_gate(

@@ -129,3 +129,13 @@ def test_memory_stays_the_same_whatever_the_length() -> None:
 
     short, long = peak(40), peak(400)
     assert long < short * 1.3, (short, long)
+
+
+def test_a_pair_across_a_scene_cut_does_not_count_for_motion() -> None:
+    first, second = panning(frames=16, step=1), panning(frames=16, step=1, seed=5)
+    source = np.concatenate([first, second])
+    late = source.copy()
+    late[16] = first[15]  # the result shows the cut one sample late
+    measures = measure(source, late)
+    assert list(np.flatnonzero(measures.cuts())) == [15]
+    assert measures.motion() > 0.85

@@ -44,6 +44,7 @@ from reskin.media.runner import run
 from reskin.settings import Settings, load_settings
 from reskin.standin.config import StandInConfig
 from reskin.standin.server import StandIn
+from tests.conftest import rotate_clip, standin_settings
 from tests.media.corpus import SPECS, build_corpus, listening
 
 FAULTS = ("reversed_result", "other_scene_result", "shifted_result")
@@ -61,8 +62,6 @@ def make_clip_in(folder: Path, tools: FFmpegTools) -> Any:
             path = folder / f"clip-{len(made)}.{container}"
             run(synthetic_clip_command(tools.ffmpeg, path, **params), timeout_s=300)
             if rotation:
-                from tests.conftest import rotate_clip
-
                 rotated = folder / f"clip-{len(made)}-rotated.{container}"
                 rotate_clip(tools, path, rotated, rotation)
                 path = rotated
@@ -87,18 +86,8 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def settings_for(standin: StandIn, work: Path, **extra: str) -> dict[str, str]:
-    return {
-        "AIMLAPI_BASE_URL": standin.base_url,
-        "AIMLAPI_API_KEY": standin.key,
-        "RESKIN_WORK_DIR": str(work),
-        "RESKIN_POLL_EXPECTED_S": "1",
-        "RESKIN_POLL_MIN_INTERVAL_S": "0.1",
-        "RESKIN_POLL_MAX_INTERVAL_S": "0.5",
-        "RESKIN_MAX_JOBS_IN_FLIGHT": "0",
-        "RESKIN_CREATES_PER_MINUTE": "0",
-        "RESKIN_UPLOAD": "datauri",
-        **extra,
-    }
+    """The suite's settings for the stand-in (shared limits off), clips sent inline."""
+    return {**standin_settings(standin, work), "RESKIN_UPLOAD": "datauri", **extra}
 
 
 async def one_edit(clip: Path, folder: Path, env: dict[str, str], **request: Any) -> EditResult:

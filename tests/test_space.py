@@ -150,7 +150,9 @@ def test_a_folder_not_made_yet_is_measured_where_it_will_be(tmp_path: Path) -> N
     later = tmp_path / "not" / "yet"
 
     assert existing_part(later) == tmp_path
-    assert free_bytes(later) == free_bytes(tmp_path)
+    # The same disk, read twice: other processes of the suite write to it in between (CI saw
+    # 4 kB apart), so the two readings agree to within a little, not to the byte.
+    assert free_bytes(later) == pytest.approx(free_bytes(tmp_path), rel=0.01)
     assert same_disk(later, tmp_path)
 
 

@@ -7,7 +7,7 @@ with the right one frame by frame, on small gray frames decoded with PyAV.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +20,12 @@ import pytest
 from reskin.aimlapi.models import CreateRequest
 from reskin.media.probe import OPEN_OPTIONS, probe
 from reskin.registry import DEFAULT_MODEL
-from reskin.standin.config import StandInConfig
-from reskin.standin.render import Distortion, RenderTask
+from reskin.standin.render import Distortion
 from reskin.standin.server import StandIn
 from reskin.standin.service import DISTORTING_FAULTS, Service
 from tests.frames import read_frame_stats
 
-from .wire import Api, data_uri
+from .wire import Api, Recorder, data_uri
 
 Frames = npt.NDArray[np.float32]
 #: The side of the gray frames compared: enough to see the test pattern move.
@@ -149,26 +148,6 @@ def test_shifted_result_moves_the_layout_but_not_the_motion(results: dict[str, R
 
 
 # --- counting, without HTTP or renders --------------------------------------------------------
-
-
-@dataclass
-class Recorder:
-    """A renderer that renders nothing and records its tasks."""
-
-    tasks: list[RenderTask]
-
-    def __call__(self, task: RenderTask) -> None:
-        self.tasks.append(task)
-
-
-@pytest.fixture
-def recording(tmp_path: Path) -> Iterator[tuple[Service, Recorder]]:
-    """A service that records what it would render."""
-    recorder = Recorder([])
-    config = StandInConfig(queued_s=0, generating_s=0, work_dir=tmp_path)
-    service = Service(config, renderer=recorder)
-    yield service, recorder
-    service.close()
 
 
 @pytest.mark.parametrize(("fault", "distortion"), DISTORTING_FAULTS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,6 @@ import pytest
 from reskin.aimlapi.models import CreateRequest
 from reskin.media.probe import OPEN_OPTIONS
 from reskin.registry import DEFAULT_MODEL
-from reskin.standin.config import StandInConfig
 from reskin.standin.looks import (
     DRIFT_BRIGHTNESS,
     DRIFT_HUE_DEG,
@@ -30,11 +29,10 @@ from reskin.standin.looks import (
     describe_filters,
     drift_filters,
 )
-from reskin.standin.render import RenderTask
 from reskin.standin.server import StandIn
 from reskin.standin.service import Service
 
-from .wire import Api, data_uri
+from .wire import Api, Recorder, data_uri
 
 #: A look that keeps colour, so brightness, saturation and hue drifts all show.
 PROMPT = "make it a warm summer day"
@@ -176,25 +174,6 @@ def test_drifts_spread_over_their_ranges() -> None:
 
 
 # --- the job carries it to the render ---------------------------------------------------------
-
-
-@dataclass
-class Recorder:
-    """A renderer that renders nothing and records its tasks."""
-
-    tasks: list[RenderTask]
-
-    def __call__(self, task: RenderTask) -> None:
-        self.tasks.append(task)
-
-
-@pytest.fixture
-def recording(tmp_path: Path) -> Iterator[tuple[Service, Recorder]]:
-    recorder = Recorder([])
-    config = StandInConfig(queued_s=0, generating_s=0, work_dir=tmp_path)
-    service = Service(config, renderer=recorder)
-    yield service, recorder
-    service.close()
 
 
 def test_the_drift_decided_at_acceptance_reaches_the_render_and_the_log(

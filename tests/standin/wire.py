@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from reskin.registry import DEFAULT_MODEL
+from reskin.standin.render import RenderTask
 
 GENERATIONS = "/v2/video/generations"
 TERMINAL = ("completed", "error")
@@ -84,3 +85,13 @@ def assert_error_body(answer: httpx.Response, status: int, path: str) -> dict[st
     assert body["message"]
     assert answer.headers["x-request-id"] == body["requestId"]
     return body
+
+
+@dataclass
+class Recorder:
+    """A renderer that renders nothing and records its tasks (the ``recording`` fixture's)."""
+
+    tasks: list[RenderTask]
+
+    def __call__(self, task: RenderTask) -> None:
+        self.tasks.append(task)

@@ -200,15 +200,10 @@ async def wait_for_generation(
     seen_unknown: set[str] = set()
     last_status = "not yet seen"
     while True:
-        if clock() >= end:
-            raise GenerationTimeoutError(
-                f"generation {generation_id} did not finish within {deadline_s:.0f}s (last "
-                f"status: {last_status}); rerun the same request later to resume waiting, or "
-                "raise RESKIN_POLL_DEADLINE_S",
-                generation_id=generation_id,
-                deadline_s=deadline_s,
-                last_status=last_status,
-            )
+        # Past the deadline, the service is still asked once more before giving up: a process
+        # that could not run for a while (a busy machine, CI once for a whole minute) must not
+        # call a job that finished meanwhile unfinished without looking.
+        overdue = clock() >= end
         asked = clock()
         try:
             generation = await fetch(generation_id)
@@ -245,6 +240,15 @@ async def wait_for_generation(
                     generation_id,
                     generation.status,
                 )
+        if overdue:
+            raise GenerationTimeoutError(
+                f"generation {generation_id} did not finish within {deadline_s:.0f}s (last "
+                f"status: {last_status}); rerun the same request later to resume waiting, or "
+                "raise RESKIN_POLL_DEADLINE_S",
+                generation_id=generation_id,
+                deadline_s=deadline_s,
+                last_status=last_status,
+            )
         # The pause runs from when this request was sent, so the service's answer time does
         # not stretch the schedule (at 0.3 s an answer, a 3.5 s pause would become 3.8 s).
         pause = schedule.next_interval(asked - start - watch.origin_s)

@@ -103,6 +103,25 @@ async def test_unknown_status_never_loops_past_the_deadline(caplog):
     assert caplog.text.count("undocumented status 'waiting'") == 1
 
 
+async def test_a_wait_that_could_not_run_past_its_deadline_looks_once_more_before_giving_up():
+    clock = FakeClock()
+    service = Service(clock, done_at=5.0, final=DONE, status="queued")
+
+    async def starved(seconds: float) -> None:  # the process did not run for a whole minute
+        await clock.sleep(seconds + 90)
+
+    gen = await wait_for_generation(
+        service.fetch,
+        GEN_ID,
+        deadline_s=60,
+        schedule=PollSchedule(expected_s=1),
+        clock=clock,
+        sleep=starved,
+    )
+    assert gen.status == "completed"  # the job had finished: no false timeout
+    assert service.calls == 2
+
+
 async def test_job_error_raises_with_the_services_words():
     clock = FakeClock()
     final = {"status": "error", "error": {"name": "ContentPolicy", "message": "refused"}}

@@ -218,11 +218,13 @@ def segment_request(request: EditRequest, segment: Segment) -> EditRequest:
 def segment_taken(
     taken: Taken, request: EditRequest, segment: Segment, refs: tuple[Reference, ...], s: Services
 ) -> Taken:
-    """The segment's own job folder, references and journal key, beside the whole's."""
+    """The segment's own job folder, references and journal key, beside the whole's; no
+    thumbnails: the fidelity stage scores the stitched video, so a segment's download needs
+    none of its own."""
     job_dir = taken.job_dir / f"segment-{segment.index:03d}"
     job_dir.mkdir(exist_ok=True)
     fp = _key(request, taken, refs, s)
-    return dataclasses.replace(taken, job_dir=job_dir, references=refs, fingerprint=fp)
+    return dataclasses.replace(taken, job_dir=job_dir, references=refs, fingerprint=fp, thumbs=None)
 
 
 async def edit_segments(

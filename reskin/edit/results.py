@@ -26,7 +26,7 @@ from reskin.edit.wait import Downloaded, Finished, Ready
 from reskin.errors import ResultExpiredError, VerificationError
 from reskin.media.probe import MediaInfo, probe
 from reskin.media.sound import finish
-from reskin.media.thumbs import ThumbSpec, thumb_size
+from reskin.media.thumbs import ThumbSpec
 from reskin.media.verify import verify
 from reskin.settings import Settings
 from reskin.space import (
@@ -142,7 +142,9 @@ async def fetch(taken: Taken, finished: Finished, services: Services) -> Fetched
         case Downloaded(path=path):
             return Fetched(await asyncio.to_thread(probe, path), reused=True)
         case Ready():
-            size = thumb_size(taken.info.display_width, taken.info.display_height)
+            # Thumbnails of the result at the source's, for the fidelity stage, when it will
+            # score this result against the source's (not a long video's segments).
+            size = None if taken.thumbs is None else (taken.thumbs.width, taken.thumbs.height)
             try:
                 info = await fetch_result(finished, taken.fingerprint, services, thumbs=size)
             except ResultExpiredError as exc:

@@ -70,8 +70,8 @@ class Measures:
     flow_apart: Floats
     flow_source: Floats
     flow_result: Floats
-    #: The motion floor of one pair: pixels times :data:`MOTION_FLOOR_PX`.
-    floor: float
+    #: Pixels of one sample.
+    pixels: int
     structure: Floats
     #: Mean absolute difference of consecutive samples, in gray levels.
     change_source: Floats
@@ -107,13 +107,13 @@ class Measures:
         :data:`MOTION_FLOOR_PX` it is still, and ``motion`` says little (a still picture
         reversed is the same picture)."""
         count = len(self.flow_source)
-        pixels = self.floor / MOTION_FLOOR_PX
-        return round(float(self.flow_source.sum()) / (count * pixels), 3) if count else 0.0
+        return round(float(self.flow_source.sum()) / (count * self.pixels), 3) if count else 0.0
 
     def motion_per_pair(self) -> Floats:
         """The motion score of each pair alone: ``1 - |Fr - Fs| / (|Fs| + |Fr| + floor)``, sums
         over its pixels."""
-        score: Floats = 1.0 - self.flow_apart / (self.flow_source + self.flow_result + self.floor)
+        floor = self.pixels * MOTION_FLOOR_PX
+        score: Floats = 1.0 - self.flow_apart / (self.flow_source + self.flow_result + floor)
         return np.clip(score, 0.0, 1.0)
 
     def structure_score(self, first: int = 0, end: int | None = None) -> float:
@@ -170,12 +170,11 @@ def measure(source: Iterable[Frame], result: Iterable[Frame]) -> Measures:
         last = (now_source, now_result)
     if last is None:
         raise ValueError("no thumbnails to compare")
-    pixels = last[0].shape[0] * last[0].shape[1]
     return Measures(
         flow_apart=np.array(apart),
         flow_source=np.array(moved_source),
         flow_result=np.array(moved_result),
-        floor=pixels * MOTION_FLOOR_PX,
+        pixels=last[0].shape[0] * last[0].shape[1],
         structure=np.clip(np.array(structure), 0.0, 1.0),
         change_source=np.array(change_source),
         change_result=np.array(change_result),

@@ -99,19 +99,6 @@ def thumbs_command(exe: Path, source: Path, spec: ThumbSpec) -> list[str]:
     ]
 
 
-def read_thumbs(spec: ThumbSpec) -> Frames:
-    """The thumbnails of ``spec`` as a read-only ``frames x height x width`` array, mapped from
-    the file (a 10-minute source is 4,800 of them: read as they are used, not all at once)."""
-    size = Path(spec.path).stat().st_size
-    count = size // spec.frame_bytes
-    if count == 0:
-        return np.zeros((0, spec.height, spec.width), dtype=np.uint8)
-    frames: Frames = np.memmap(
-        spec.path, dtype=np.uint8, mode="r", shape=(count, spec.height, spec.width)
-    )
-    return frames
-
-
 def iter_thumbs(spec: ThumbSpec, first: int = 0, count: int | None = None) -> Iterator[Frame]:
     """The thumbnails of ``spec`` from sample ``first``, at most ``count`` of them, read from
     the file a few at a time: memory stays the same whatever the video's length."""

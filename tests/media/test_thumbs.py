@@ -16,7 +16,7 @@ from reskin.media.runner import run
 from reskin.media.thumbs import (
     THUMB_FPS,
     ThumbSpec,
-    read_thumbs,
+    iter_thumbs,
     thumb_size,
     thumbs_command,
     thumbs_filter,
@@ -62,13 +62,13 @@ def test_the_decode_check_makes_the_thumbnails_a_decode_for_them_alone_would(
     spec = ThumbSpec(tmp_path / "checked.thumbs", *thumb_size(1280, 720))
     info = verify(clip, ffmpeg_tools, **ANY_FILE, thumbs=spec)  # type: ignore[arg-type]
     assert info.duration_s == pytest.approx(3.0, abs=0.05)  # the progress still reads true
-    checked = read_thumbs(spec)
+    checked = np.stack(list(iter_thumbs(spec)))
     assert checked.shape == (math.ceil(3.0 * THUMB_FPS), 144, 256)
     assert not list(tmp_path.glob("*.part"))
 
     alone = ThumbSpec(tmp_path / "alone.thumbs", 256, 144)
     run(thumbs_command(ffmpeg_tools.ffmpeg, clip, alone), timeout_s=60)
-    assert np.array_equal(read_thumbs(alone), checked)
+    assert np.array_equal(np.stack(list(iter_thumbs(alone))), checked)
     # Sample k shows k / 8 s: the sync mark flashes white in the first 0.1 s of each second.
     brightness = checked.reshape(len(checked), -1).mean(axis=1)
     flashes = [k for k in range(len(checked)) if brightness[k] > 200]
@@ -99,4 +99,4 @@ def test_the_intake_keeps_the_inputs_thumbnails(
     assert intake.thumbs is not None
     # Displayed upright (portrait): the thumbnails are too.
     assert (intake.thumbs.width, intake.thumbs.height) == (144, 256)
-    assert read_thumbs(intake.thumbs).shape == (24, 256, 144)
+    assert np.stack(list(iter_thumbs(intake.thumbs))).shape == (24, 256, 144)

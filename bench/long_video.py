@@ -1,7 +1,8 @@
 """Long videos: a 60 s clip edited whole as segments, against a 10 s edit, on the stand-in.
 
 ``.venv/bin/python -m bench.long_video [--runs 3] [--generating-s 60] [--long-s 600]
-[--quick] [--output PATH]``
+[--parts wall,local,memory,seams] [--wall-rounds 1] [--looks both|off|on] [--in-flight 4]
+[--long-scenes] [--clip-dir DIR] [--quick] [--output PATH]``
 
 Four measures, each a ratio or a difference of things measured side by side in this run:
 
@@ -20,10 +21,16 @@ Four measures, each a ratio or a difference of things measured side by side in t
    :func:`~reskin.media.sound.finish`) against the very argv those functions build, run bare
    with :mod:`subprocess`; alternating which side goes first, ``--runs`` times, medians.
 3. **Peak memory** of a process running one long edit (``one_look`` off, jobs generating 1 s,
-   ``ultrafast`` encodes: it is about memory, not time) of the 60 s clip and of a ``--long-s``
-   clip (1280x720 24 fps, five scenes): the child's own ``VmHWM`` (the kernel's peak of its
-   memory; the stand-in and ffmpeg not included), with no limit on jobs in flight and, for the
-   long clip, with the default limit of 4 too.
+   ``ultrafast`` encodes: it is about memory, not time) of the 60 s clip and of the same clip
+   joined to itself for ``--long-s`` (the same scenes, segments and bytes a second: only the
+   length differs), and with ``--long-scenes`` of a ``--long-s`` clip of five long scenes at
+   24 fps (every segment 10 s): the child's own ``VmHWM`` (the kernel's peak of its memory;
+   the stand-in and ffmpeg not included), at each ``--in-flight`` limit (default: 4, the
+   setting's default).
+
+``--parts`` runs some of the measures only (``wall``, ``local``, ``memory``, ``seams``);
+``--wall-rounds N`` repeats the wall-time edits, interleaved, and reports the median ratio and
+its spread; ``--clip-dir`` keeps the generated clips for the next run.
 4. **Seams.** For each join inside a shot of the 60 s edits on the 8 s stand-in, with
    ``RESKIN_SEGMENT_JOIN=cut`` and ``crossfade`` and both ``one_look`` settings: the mean
    absolute difference of the frames across the join over the median frame-to-frame difference
@@ -68,6 +75,7 @@ import numpy.typing as npt
 from bench.report import command_of, publish, ram_gib
 from reskin.media.binaries import FFmpegTools, find_ffmpeg
 from reskin.media.commands import (
+    GLOBAL_ARGS,
     conform_copy_command,
     conform_encode_command,
     render_command,
@@ -122,6 +130,8 @@ STEPS = (
     "sound",
 )
 CREDITS_PER_S = 100
+#: The measures, in the order they run (``--parts``).
+PARTS = ("local", "wall", "seams", "memory")
 
 
 # --- the child: one edit, its wall time and its peak memory -------------------------------------
@@ -172,6 +182,8 @@ class Edit:
     jobs: int
     result: dict[str, Any]
     maxrss_kib: int
+    #: Which round of the wall-time edits it belongs to (0 for the others).
+    round: int = 0
 
     @property
     def billed_s(self) -> float:
@@ -283,10 +295,28 @@ class WallSet:
     generating_s: float
     edits: list[Edit] = field(default_factory=list)
 
-    def find(self, clip: str, one_look: bool, join: str = "cut") -> Edit:
+    def find(self, clip: str, one_look: bool, join: str = "cut", round: int = 0) -> Edit:
         return next(
-            e for e in self.edits if e.clip == clip and e.one_look == one_look and e.join == join
+            e
+            for e in self.edits
+            if e.clip == clip and e.one_look == one_look and e.join == join and e.round == round
         )
+
+    @property
+    def rounds(self) -> int:
+        return 1 + max((e.round for e in self.edits), default=0)
+
+    def ratios(self, one_look: bool) -> list[float]:
+        """The 60 s edit's wall time over the 10 s edit's, round by round."""
+        found = []
+        for index in range(self.rounds):
+            try:
+                sixty = self.find("sixty.mp4", one_look, round=index)
+                ten = self.find("ten.mp4", one_look, round=index)
+            except StopIteration:
+                continue
+            found.append(sixty.wall_s / ten.wall_s)
+        return found
 
 
 def wall_set(
@@ -296,7 +326,12 @@ def wall_set(
     queued_s: float,
     generating_s: float,
     crossfade: bool,
+    rounds: int = 1,
+    looks: Sequence[bool] = (True, False),
 ) -> WallSet:
+    """``rounds`` rounds of the edits, each the 10 s edit and the 60 s one side by side for
+    each of ``looks`` (the 10 s one first and last: any drift of the machine's load weighs on
+    both sides), with the cross-fade edits after them when asked."""
     print(f"stand-in queued {queued_s:g} s, generating {generating_s:g} s", file=sys.stderr)
     out = WallSet(queued_s, generating_s)
     config = StandInConfig(
@@ -305,29 +340,30 @@ def wall_set(
         render_preset="ultrafast",
         work_dir=scratch / f"standin-{generating_s:g}",
     )
-    # Alternating: the short edit first and last, the two 60 s edits between.
-    plan: list[tuple[str, bool, str]] = [
-        ("ten", True, "cut"),
-        ("sixty", False, "cut"),
-        ("sixty", True, "cut"),
-        ("ten", False, "cut"),
-    ]
+    # Alternating: the short edit first and last, the 60 s edits between; the order of the
+    # looks turns round by round.
+    plan: list[tuple[int, str, bool, str]] = []
+    for index in range(rounds):
+        order = list(looks) if index % 2 == 0 else list(reversed(looks))
+        plan += [(index, "ten", order[0], "cut")]
+        plan += [(index, "sixty", look, "cut") for look in order]
+        plan += [(index, "ten", look, "cut") for look in order[1:]]
     if crossfade:
-        plan += [("sixty", False, "crossfade"), ("sixty", True, "crossfade")]
+        plan += [(0, "sixty", look, "crossfade") for look in looks]
     with StandIn(config) as standin:
-        for index, (name, one_look, join) in enumerate(plan):
+        for index, (round_, name, one_look, join) in enumerate(plan):
             label = f"g{generating_s:g}-{index}-{name}-{'look' if one_look else 'all'}-{join}"
-            out.edits.append(
-                edit_in_child(
-                    standin,
-                    clips[name],
-                    scratch / label,
-                    label=label,
-                    one_look=one_look,
-                    join=join,
-                    expected_s=generating_s,
-                )
+            item = edit_in_child(
+                standin,
+                clips[name],
+                scratch / label,
+                label=label,
+                one_look=one_look,
+                join=join,
+                expected_s=generating_s,
             )
+            item.round = round_
+            out.edits.append(item)
     return out
 
 
@@ -575,6 +611,7 @@ def local_bench(clip: Path, scratch: Path, tools: FFmpegTools, runs: int) -> Loc
 # --- 3: peak memory ---------------------------------------------------------------------------
 @dataclass
 class MemoryRun:
+    name: str
     clip_s: float
     make_s: float
     in_flight: int
@@ -593,36 +630,67 @@ def memory_runs(clips: dict[str, Path], make_s: dict[str, float], scratch: Path,
             env = {
                 "RESKIN_CONFORM_PRESET": "ultrafast",
                 "RESKIN_MAX_JOBS_IN_FLIGHT": str(in_flight),
+                # The joined clip's sound ends a few milliseconds after its 600 s of picture.
+                "RESKIN_MAX_INPUT_S": "660",
             }
             item = edit_in_child(standin, clips[name], scratch / label, label=label,
                                  one_look=False, expected_s=1.0, extra_env=env)  # fmt: skip
-            out.append(MemoryRun(probe(clips[name]).duration_s, make_s[name], in_flight, item))
+            out.append(
+                MemoryRun(name, probe(clips[name]).duration_s, make_s[name], in_flight, item)
+            )
     return out
 
 
 # --- clips ---------------------------------------------------------------------------------------
-def make_clips(tools: FFmpegTools, scratch: Path, long_s: float,
-               sixty_s: float) -> tuple[dict[str, Path], dict[str, float]]:  # fmt: skip
-    long_scenes = tuple(round(long_s * share, 2) for share in LONG_SCENES_AT)
+def make_clips(tools: FFmpegTools, scratch: Path, long_s: float | None, sixty_s: float,
+               long_scenes: bool = False) -> tuple[dict[str, Path], dict[str, float]]:  # fmt: skip
+    """The clips, made in ``scratch`` (one already there under its name is kept: its making
+    time then shows as 0). ``long``: the 60 s clip over and over for ``long_s`` (its scenes,
+    its segments, its bytes a second: only the length differs); ``long-scenes`` (with
+    ``long_scenes``): ``long_s`` of five long scenes at 24 fps, so every segment is 10 s."""
     plans: dict[str, dict[str, Any]] = {
         "ten": dict(duration_s=10.0, fps=SOURCE_FPS, scenes=()),
         "sixty": dict(duration_s=sixty_s, fps=SOURCE_FPS,
                       scenes=tuple(s for s in SCENES if s < sixty_s)),
-        "long": dict(duration_s=long_s, fps=LONG_FPS, scenes=long_scenes),
     }  # fmt: skip
+    if long_s is not None and long_scenes:
+        cuts = tuple(round(long_s * share, 2) for share in LONG_SCENES_AT)
+        plans["long-scenes"] = dict(duration_s=long_s, fps=LONG_FPS, scenes=cuts)
+    scratch.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     seconds: dict[str, float] = {}
     for name, options in plans.items():
-        path = scratch / f"{name}.mp4"
+        suffix = f"-{options['duration_s']:g}s" if name == "long" else ""
+        path = scratch / f"{name}{suffix}.mp4"
+        paths[name] = path
+        if path.is_file():
+            seconds[name] = 0.0
+            continue
         started = time.monotonic()
         run(synthetic_clip_command(tools.ffmpeg, path, width=SIZE[0], height=SIZE[1],
                                    sync_marks=True, mark="corner", **options),
             timeout_s=TIMEOUT_S)  # fmt: skip
         seconds[name] = time.monotonic() - started
-        paths[name] = path
         print(f"clip {name}: {options['duration_s']:g} s made in {seconds[name]:.1f} s",
               file=sys.stderr)  # fmt: skip
+    if long_s is not None:
+        paths["long"], seconds["long"] = _repeated(tools, paths["sixty"], long_s, sixty_s)
     return paths, seconds
+
+
+def _repeated(tools: FFmpegTools, clip: Path, long_s: float, clip_s: float) -> tuple[Path, float]:
+    """``clip`` (``clip_s`` long) joined to itself by stream copy up to ``long_s`` (its last
+    scene cuts to its first at every join), beside it; kept when already there."""
+    count = max(1, math.ceil(long_s / clip_s - 1e-9))
+    path = clip.with_name(f"{clip.stem}-{long_s:g}s.mp4")
+    if path.is_file():
+        return path, 0.0
+    listing = clip.with_name(f"{clip.stem}-{long_s:g}s.ffconcat")
+    listing.write_text("ffconcat version 1.0\n" + f"file '{clip.name}'\n" * count)
+    started = time.monotonic()
+    run([str(tools.ffmpeg), *GLOBAL_ARGS, "-f", "concat", "-safe", "1", "-i", str(listing),
+         "-t", f"{long_s:.3f}", "-c", "copy", str(path)], timeout_s=TIMEOUT_S)  # fmt: skip
+    return path, time.monotonic() - started
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -638,29 +706,78 @@ def main(arguments: Sequence[str] | None = None) -> int:
         help="a smoke run: 2 s jobs, one local run, a 120 s long clip",
     )
     parser.add_argument("--output", type=Path, default=None, help="where the page goes")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"which measures to run, comma-separated, of {', '.join(PARTS)} (default: all)",
+    )
+    parser.add_argument("--wall-rounds", type=int, default=1,
+                        help="rounds of the wall-time edits on the bounded stand-in, "
+                        "interleaved (median and spread reported)")  # fmt: skip
+    parser.add_argument(
+        "--looks",
+        choices=("both", "off", "on"),
+        default="both",
+        help="the 60 s edit's one_look settings of the wall-time rounds",
+    )
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        nargs="+",
+        default=[4],
+        help="RESKIN_MAX_JOBS_IN_FLIGHT of the memory runs (4: the default)",
+    )
+    parser.add_argument(
+        "--clip-dir",
+        type=Path,
+        default=None,
+        help="keep the generated clips here and reuse them on later runs",
+    )
+    parser.add_argument(
+        "--long-scenes",
+        action="store_true",
+        help="memory: also a --long-s clip of five long scenes (every segment 10 s)",
+    )
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(arguments)
     if args.child is not None:
         return child(args.child)
     if args.quick:
         args.runs, args.generating_s, args.long_s = 1, 2.0, 120.0
+    parts = {part.strip() for part in args.parts.split(",") if part.strip()}
+    if parts - set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(parts - set(PARTS)))}")
+    looks = {"both": (True, False), "off": (False,), "on": (True,)}[args.looks]
     output = args.output or (QUICK_RESULTS if args.quick else RESULTS)
     tools = find_ffmpeg()
     scratch = Path(tempfile.mkdtemp(prefix="reskin-bench-long-"))
     started = time.monotonic()
     commits = [git_head()]
+    local: LocalBench | None = None
+    sets: list[WallSet] = []
+    memory: list[MemoryRun] = []
+    seam_rows: list[tuple[Edit, list[Seam]]] = []
+    fade_frames = round(Settings(_env_file=None).crossfade_s * OUT_FPS)
     try:
-        clips, make_s = make_clips(tools, scratch, args.long_s, 60.0)
-        print("local steps against the bare commands", file=sys.stderr)
-        local = local_bench(clips["sixty"], scratch, tools, args.runs)
-        sets = [wall_set(clips, scratch, queued_s=2.0, generating_s=args.generating_s,
-                         crossfade=args.quick)]  # fmt: skip
-        if not args.quick:  # the stand-in's demo default, and the seams
+        long_s = args.long_s if "memory" in parts else None
+        clips, make_s = make_clips(tools, args.clip_dir or scratch, long_s, 60.0,
+                                   long_scenes=args.long_scenes)  # fmt: skip
+        if "local" in parts:
+            print("local steps against the bare commands", file=sys.stderr)
+            local = local_bench(clips["sixty"], scratch, tools, args.runs)
+        if "wall" in parts:
+            sets.append(wall_set(clips, scratch, queued_s=2.0, generating_s=args.generating_s,
+                                 crossfade=args.quick, rounds=args.wall_rounds,
+                                 looks=looks))  # fmt: skip
+        if "seams" in parts and not args.quick:  # the stand-in's demo default, and the seams
             sets.append(wall_set(clips, scratch, queued_s=2.0, generating_s=8.0, crossfade=True))
-        memory = memory_runs(clips, make_s, scratch, (("sixty", 0), ("long", 0)))
-        seam_set = sets[-1]
-        fade_frames = round(Settings(_env_file=None).crossfade_s * OUT_FPS)
-        seam_rows = [(e, seams(e, fade_frames)) for e in seam_set.edits if e.clip == "sixty.mp4"]
+        if "memory" in parts:
+            kinds = ("sixty", "long", "long-scenes") if args.long_scenes else ("sixty", "long")
+            names = [(name, limit) for limit in args.in_flight for name in kinds]
+            memory = memory_runs(clips, make_s, scratch, names)
+        if "seams" in parts and sets:
+            seam_rows = [(e, seams(e, fade_frames)) for e in sets[-1].edits
+                         if e.clip == "sixty.mp4"]  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     commits.append(git_head())
@@ -691,12 +808,12 @@ def render(
     total_s: float,
     tools: FFmpegTools,
     sets: list[WallSet],
-    local: LocalBench,
+    local: LocalBench | None,
     memory: list[MemoryRun],
     seam_rows: list[tuple[Edit, list[Seam]]],
     fade_frames: int,
 ) -> str:
-    seam_generating_s = sets[-1].generating_s
+    seam_generating_s = sets[-1].generating_s if sets else math.nan
     lines = [
         "# Long videos: a 60 s clip edited as segments, against a 10 s edit",
         "",
@@ -725,83 +842,108 @@ def render(
             f"### Stand-in jobs queued {item.queued_s:g} s, generating {item.generating_s:g} s "
             f"(one job: {job:g} s)",
             "",
-            "| clip | one_look | join | wall s | x the 10 s edit | jobs | billed s | "
+            "| round | clip | one_look | join | wall s | x the 10 s edit | jobs | billed s | "
             "wall - jobs' own time s | stages s |",
-            "|---|---|---|---:|---:|---:|---:|---:|---|",
+            "|---:|---|---|---|---:|---:|---:|---:|---:|---|",
         ]
         for e in item.edits:
-            ten = item.find("ten.mp4", e.one_look)
+            ten = item.find("ten.mp4", e.one_look, round=e.round)
             rounds = 2 if (e.one_look and e.clip == "sixty.mp4") else 1
             ratio = e.wall_s / ten.wall_s
             lines.append(
-                f"| {e.clip.removesuffix('.mp4')} | {e.one_look} | {e.join} | {e.wall_s:.1f} | "
-                f"{ratio:.2f} | {e.jobs} | {e.billed_s:g} | {e.wall_s - rounds * job:+.1f} | "
-                f"{_fmt_timings(e.timings)} |"
+                f"| {e.round + 1} | {e.clip.removesuffix('.mp4')} | {e.one_look} | {e.join} | "
+                f"{e.wall_s:.1f} | {ratio:.2f} | {e.jobs} | {e.billed_s:g} | "
+                f"{e.wall_s - rounds * job:+.1f} | {_fmt_timings(e.timings)} |"
             )
         lines.append("")
         for one_look, goal in ((False, 1.3), (True, 2.3)):
-            ratio = item.find("sixty.mp4", one_look).wall_s / item.find("ten.mp4", one_look).wall_s
+            ratios = item.ratios(one_look)
+            if not ratios:
+                continue
+            ratio = statistics.median(ratios)
             verdict = "met" if ratio <= goal else f"missed by {ratio - goal:.2f}x"
-            lines.append(f"- one_look={one_look}: **{ratio:.2f}x** (goal <= {goal}x): {verdict}")
+            spread = (
+                f" (median of {len(ratios)} rounds: {', '.join(f'{r:.2f}' for r in ratios)}; "
+                f"spread {min(ratios):.2f} .. {max(ratios):.2f})"
+                if len(ratios) > 1
+                else ""
+            )
+            lines.append(
+                f"- one_look={one_look}: **{ratio:.2f}x**{spread} (goal <= {goal}x): {verdict}"
+            )
         lines.append("")
 
-    lines += [
-        "## 2. Local steps against the bare ffmpeg commands (60 s clip)",
-        "",
-        f"- {local.segments} segments (conforms: {', '.join(local.actions)}); "
-        f"{len(local.runs)} runs after a warm-up, alternating which side goes first; ffmpeg "
-        f"runs per side: {local.ffmpeg_runs}",
-        "- reskin: `detect_cuts`; `keyframe_times` + `plan_segments`; per segment "
-        "`plan_conform_file` + `conform`; `stitch_units` (each unit encoded on its own, two at "
-        "once, joined by stream copy); `finish` (mux + full-decode verify). bare: "
-        "the argv of `scene_command`, `conform_copy_command`/`conform_encode_command`, "
-        "`stitch_command` per unit (two at once) and `concat_command`, `mux_sound_command` and "
-        "`decode_check_command`, run with subprocess",
-        "",
-        "| step | reskin s | bare s | reskin - bare s | ratio (median of runs) |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for name in (*STEPS, "total"):
-        if name == "total":
-            mine = [sum(r.reskin.values()) for r in local.runs]
-            theirs = [sum(r.bare.values()) for r in local.runs]
-        else:
-            mine = [r.reskin[name] for r in local.runs]
-            theirs = [r.bare[name] for r in local.runs]
-        ratios = [a / b for a, b in zip(mine, theirs, strict=True) if b > 0]
-        shown = f"{statistics.median(ratios):.3f}" if ratios else "-"
-        label = f"**{name}**" if name == "total" else name
-        lines.append(
-            f"| {label} | {statistics.median(mine):.3f} | {statistics.median(theirs):.3f} | "
-            f"{statistics.median(mine) - statistics.median(theirs):+.3f} | {shown} |"
-        )
-    total = statistics.median(sum(r.reskin.values()) / sum(r.bare.values()) for r in local.runs)
-    lines += [
-        "",
-        f"- total **{total:.3f}x** (runs: "
-        + ", ".join(f"{sum(r.reskin.values()) / sum(r.bare.values()):.3f}" for r in local.runs)
-        + f") (goal <= 1.2x): {'met' if total <= 1.2 else 'missed'}",
-        "",
-        "## 3. Peak memory of the edit's process",
-        "",
-        "- one_look off, stand-in jobs queued 0 s and generating 1 s, `RESKIN_CONFORM_PRESET="
-        "ultrafast`: this is about memory, not time",
-        "",
-        "| clip | made in s | `RESKIN_MAX_JOBS_IN_FLIGHT` | segments | jobs | billed s | wall s "
-        "| peak RSS (VmHWM) of the edit's process MiB | stages s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
+    if local is not None:
+        lines += [
+            "## 2. Local steps against the bare ffmpeg commands (60 s clip)",
+            "",
+            f"- {local.segments} segments (conforms: {', '.join(local.actions)}); "
+            f"{len(local.runs)} runs after a warm-up, alternating which side goes first; ffmpeg "
+            f"runs per side: {local.ffmpeg_runs}",
+            "- reskin: `detect_cuts`; `keyframe_times` + `plan_segments`; per segment "
+            "`plan_conform_file` + `conform`; `stitch_units` (each unit encoded on its own, two at "
+            "once, joined by stream copy); `finish` (mux + full-decode verify). bare: "
+            "the argv of `scene_command`, `conform_copy_command`/`conform_encode_command`, "
+            "`stitch_command` per unit (two at once) and `concat_command`, `mux_sound_command` and "
+            "`decode_check_command`, run with subprocess",
+            "",
+            "| step | reskin s | bare s | reskin - bare s | ratio (median of runs) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name in (*STEPS, "total"):
+            if name == "total":
+                mine = [sum(r.reskin.values()) for r in local.runs]
+                theirs = [sum(r.bare.values()) for r in local.runs]
+            else:
+                mine = [r.reskin[name] for r in local.runs]
+                theirs = [r.bare[name] for r in local.runs]
+            ratios = [a / b for a, b in zip(mine, theirs, strict=True) if b > 0]
+            shown = f"{statistics.median(ratios):.3f}" if ratios else "-"
+            label = f"**{name}**" if name == "total" else name
+            lines.append(
+                f"| {label} | {statistics.median(mine):.3f} | {statistics.median(theirs):.3f} | "
+                f"{statistics.median(mine) - statistics.median(theirs):+.3f} | {shown} |"
+            )
+        total = statistics.median(sum(r.reskin.values()) / sum(r.bare.values()) for r in local.runs)
+        lines += [
+            "",
+            f"- total **{total:.3f}x** (runs: "
+            + ", ".join(f"{sum(r.reskin.values()) / sum(r.bare.values()):.3f}" for r in local.runs)
+            + f") (goal <= 1.2x): {'met' if total <= 1.2 else 'missed'}",
+            "",
+        ]
+    if memory:
+        lines += [
+            "## 3. Peak memory of the edit's process",
+            "",
+            "- one_look off, stand-in jobs queued 0 s and generating 1 s, `RESKIN_CONFORM_PRESET="
+            "ultrafast`: this is about memory, not time",
+            "",
+            "| clip | made in s | `RESKIN_MAX_JOBS_IN_FLIGHT` | segments | jobs | billed s "
+            "| wall s | peak RSS (VmHWM) of the edit's process MiB | stages s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
     for m in memory:
         e = m.edit
         lines.append(
-            f"| {m.clip_s:g} s | {m.make_s:.0f} | {m.in_flight} | {len(e.result['segments'])} | "
-            f"{e.jobs} | {e.billed_s:g} | {e.wall_s:.1f} | **{e.maxrss_kib / 1024:.0f}** | "
+            f"| {m.name}, {m.clip_s:g} s | {m.make_s:.0f} | {m.in_flight} | "
+            f"{len(e.result['segments'])} | {e.jobs} | {e.billed_s:g} | {e.wall_s:.1f} | "
+            f"**{e.maxrss_kib / 1024:.0f}** | "
             f"{_fmt_timings(e.timings) or 'FAILED: ' + e.result.get('error', '')} |"
         )
-    if len(memory) >= 2:
-        grow = memory[1].edit.maxrss_kib / memory[0].edit.maxrss_kib
-        lines += ["", f"- peak at {memory[1].clip_s:g} s / at {memory[0].clip_s:g} s (both "
-                      f"with no limit on jobs in flight): **{grow:.2f}x**"]  # fmt: skip
+    if memory:
+        lines.append("")
+    for limit in sorted({m.in_flight for m in memory}):
+        runs = {m.name: m for m in memory if m.in_flight == limit and m.edit.result["segments"]}
+        if "sixty" not in runs:
+            continue
+        for name in ("long", "long-scenes"):
+            if name in runs:
+                grow = runs[name].edit.maxrss_kib / runs["sixty"].edit.maxrss_kib
+                lines.append(f"- peak of `{name}` ({runs[name].clip_s:g} s) / of the 60 s clip "
+                             f"(`RESKIN_MAX_JOBS_IN_FLIGHT={limit}`): **{grow:.2f}x**")  # fmt: skip
+    if not seam_rows:
+        return "\n".join(lines) + "\n"
     lines += [
         "",
         "## 4. Seams inside a shot: hard cut against cross-fade",

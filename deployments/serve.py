@@ -11,6 +11,10 @@ their flow runs here, each in a subprocess, at most ``--limit`` at a time: the s
 run reskin on one machine. The runs read their settings (``AIMLAPI_API_KEY`` among them) from
 this process's environment. Ctrl-C stops serving and pauses the nightly schedule; for workers
 on a work pool instead, see ``prefect.yaml`` and ``up.py``.
+
+Like ``up``, it sets ``RESKIN_ALLOWED_DIRS`` for the runs when the environment does not (to
+``~/reskin``, the nightly's inbox and outbox): they read and write local files only there
+(docs/security.md).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from deployments.definitions import (
     Nightly,
     reskin_deployments,
 )
+from deployments.up import with_allowed_dirs
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -75,6 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(exc).split())
         print(f"error: bad nightly deployment: {message}", file=sys.stderr)
         return 1
+
+    # The runs are subprocesses of this one: they inherit the folders they may touch.
+    os.environ.update(with_allowed_dirs(os.environ))
+    print(
+        f"reskin serve: runs read and write local files only in "
+        f"{os.environ['RESKIN_ALLOWED_DIRS']} (RESKIN_ALLOWED_DIRS)",
+        flush=True,
+    )
 
     from prefect import serve
 

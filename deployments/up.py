@@ -17,6 +17,11 @@ Ctrl-C in the terminal reaches the flow runs the workers started as well.
 
 Workers and their flow runs inherit this environment: set ``AIMLAPI_API_KEY`` (or a ``.env`` in
 the repository root, where the runs start) before ``make up``. Nothing here passes the key on.
+
+The runs may read local inputs and write outputs only in ``RESKIN_ALLOWED_DIRS``: when this
+environment does not set it, ``up`` sets it to :data:`DEFAULT_ALLOWED_DIRS` (the nightly
+batch's inbox and outbox are there) for the deployments it deploys (``prefect.yaml`` records it
+in their job variables) and the workers it starts (docs/security.md).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO, NoReturn
@@ -40,6 +45,9 @@ import httpx
 from deployments.definitions import EDIT_VIDEO, NIGHTLY, WORK_POOL
 
 REPO = Path(__file__).resolve().parent.parent
+#: Where the runs of ``make up`` and ``make serve`` may read and write unless
+#: ``RESKIN_ALLOWED_DIRS`` says otherwise: the folder of the nightly's inbox and outbox.
+DEFAULT_ALLOWED_DIRS = "~/reskin"
 #: ``prefect server start`` was healthy in about 10 s on a cold database (2 cores).
 SERVER_START_TIMEOUT_S = 120.0
 STOP_GRACE_S = 10.0
@@ -124,6 +132,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     return args
+
+
+def with_allowed_dirs(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with ``RESKIN_ALLOWED_DIRS`` set: its own value, else
+    :data:`DEFAULT_ALLOWED_DIRS` (expanded: a worker may run as another user)."""
+    allowed = env.get("RESKIN_ALLOWED_DIRS", "").strip()
+    return {**env, "RESKIN_ALLOWED_DIRS": allowed or str(Path(DEFAULT_ALLOWED_DIRS).expanduser())}
 
 
 def prefect(*args: str) -> list[str]:
@@ -241,7 +256,11 @@ def up(args: argparse.Namespace, children: Children) -> NoReturn:
         say(f"starting prefect server on {args.host}:{args.port} (log: {log}) ...")
         api_url = start_server(children, args.host, args.port, log)
         say(f"server: {api_url}, UI {api_url.removesuffix('/api')}")
-    env = {**os.environ, "PREFECT_API_URL": api_url}
+    env = with_allowed_dirs({**os.environ, "PREFECT_API_URL": api_url})
+    say(
+        f"runs read and write local files only in {env['RESKIN_ALLOWED_DIRS']} "
+        "(RESKIN_ALLOWED_DIRS)"
+    )
 
     created = ensure_work_pool(api_url, WORK_POOL)
     say(f"work pool {WORK_POOL!r} (process): {'created' if created else 'exists'}")

@@ -57,7 +57,9 @@ from reskin.errors import ReskinError
 from reskin.journal import Journal
 from reskin.registry import spec_for
 from reskin.settings import Settings, load_settings
+from tasks.approval import approve_batch
 from tasks.batch import check_deployment, plan_batch, publish_batch, read_child_result
+from tasks.secrets import with_key_from_block
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
@@ -81,17 +83,25 @@ def run_name() -> str:
 
 
 @flow(name="edit-batch", flow_run_name=run_name, persist_result=False)
-async def edit_batch(batch: BatchRequest) -> BatchResult:
-    """Re-style every video of an inbox folder or a manifest, each as its own run."""
+async def edit_batch(batch: BatchRequest, approved_credits: float | None = None) -> BatchResult:
+    """Re-style every video of an inbox folder or a manifest, each as its own run.
+
+    Args:
+        batch: The clips and what to make of them.
+        approved_credits: Spend approved beforehand: a batch estimated over
+            RESKIN_APPROVE_ABOVE_CREDITS pauses for approval unless its estimate is at most
+            this. No budget or cap is lifted by it.
+    """
     try:
-        return await _edit_batch(batch)
+        return await _edit_batch(batch, approved_credits)
     except ReskinError as exc:
         exc.word_for({})  # a manifest's columns bear the fields' own names
         raise
 
 
-async def _edit_batch(batch: BatchRequest) -> BatchResult:
-    settings = load_settings()  # a bad setting fails the batch before any work
+async def _edit_batch(batch: BatchRequest, approved_credits: float | None) -> BatchResult:
+    # A missing or wrong key block fails the batch once, not each clip (tasks/secrets.py).
+    settings = await with_key_from_block(load_settings())  # a bad setting fails it first
     logger = get_run_logger()
     if batch.dispatch == "deployment":
         await check_deployment(batch.deployment)
@@ -99,6 +109,8 @@ async def _edit_batch(batch: BatchRequest) -> BatchResult:
     if not plan.clips:
         logger.info("no clip in %s: nothing to do", batch.source)
         return await publish_batch([], plan.results_dir, plan.output_dir)
+    # Before the first clip is sent: a batch over the threshold waits for a yes here.
+    approved = await approve_batch(batch, plan, settings, approved_credits)
 
     writer = ResultsWriter(plan.results_dir, plan.clips)
     for index, row in plan.skipped.items():
@@ -120,13 +132,15 @@ async def _edit_batch(batch: BatchRequest) -> BatchResult:
         liveness = _liveness()
 
         async def run_clip(clip: Clip) -> Outcome:
-            return await _as_deployment_run(clip, batch.deployment, settings, journal, liveness)
+            return await _as_deployment_run(
+                clip, batch.deployment, settings, journal, liveness, approved
+            )
 
     else:
         starting = asyncio.Lock()
 
         async def run_clip(clip: Clip) -> Outcome:
-            return await _as_subflow(clip, settings, journal, starting)
+            return await _as_subflow(clip, settings, journal, starting, approved)
 
     try:
         await run_clips(
@@ -139,7 +153,11 @@ async def _edit_batch(batch: BatchRequest) -> BatchResult:
 
 
 async def _as_subflow(
-    clip: Clip, settings: Settings, journal: Journal, starting: asyncio.Lock
+    clip: Clip,
+    settings: Settings,
+    journal: Journal,
+    starting: asyncio.Lock,
+    approved_credits: float | None = None,
 ) -> Outcome:
     began = time.monotonic()
     running = asyncio.Event()
@@ -156,7 +174,7 @@ async def _as_subflow(
         # The value itself, not return_state=True: a final state the engine had to read back
         # from a busy server carries no data (persist_result=False), and its result() raises
         # MissingResult for an edit that was done and paid for.
-        call = asyncio.ensure_future(child(clip.request))
+        call = asyncio.ensure_future(child(clip.request, approved_credits))
         started = asyncio.ensure_future(running.wait())
         try:
             await asyncio.wait((call, started), return_when=asyncio.FIRST_COMPLETED)
@@ -179,12 +197,17 @@ async def _as_subflow(
 
 
 async def _as_deployment_run(
-    clip: Clip, deployment: str, settings: Settings, journal: Journal, liveness: Liveness
+    clip: Clip,
+    deployment: str,
+    settings: Settings,
+    journal: Journal,
+    liveness: Liveness,
+    approved_credits: float | None = None,
 ) -> Outcome:
     began = time.monotonic()
     runs = 1
     try:
-        child = await _run_of(clip, deployment, liveness, runs)
+        child = await _run_of(clip, deployment, liveness, runs, approved_credits)
     except RunNotMade as exc:
         return Outcome(clip_row(clip, ClipStatus.FAILED, error=not_made_line(str(exc))))
     while child.state is not None and child.state.is_crashed() and runs < RUNS_PER_CLIP:
@@ -197,7 +220,7 @@ async def _as_deployment_run(
         )
         runs += 1
         try:
-            child = await _run_of(clip, deployment, liveness, runs)
+            child = await _run_of(clip, deployment, liveness, runs, approved_credits)
         except RunNotMade as exc:
             error = not_made_line(str(exc))
             return Outcome(
@@ -221,7 +244,13 @@ async def _as_deployment_run(
     )
 
 
-async def _run_of(clip: Clip, deployment: str, liveness: Liveness, number: int) -> FlowRun:
+async def _run_of(
+    clip: Clip,
+    deployment: str,
+    liveness: Liveness,
+    number: int,
+    approved_credits: float | None = None,
+) -> FlowRun:
     """Run number ``number`` of ``clip`` as a run of ``deployment``, once it has ended.
 
     Raises :class:`RunNotMade` when the server would not make the run (nothing was sent)."""
@@ -231,11 +260,14 @@ async def _run_of(clip: Clip, deployment: str, liveness: Liveness, number: int) 
     # would also run.
     key = None if batch_id is None else f"{batch_id}-clip-{clip.index}"
     waits = iter(SERVER_BUSY_WAITS_S)
+    parameters: dict[str, object] = {"request": clip.request.model_dump(mode="json")}
+    if approved_credits is not None:  # the batch's approval covers the clip's run
+        parameters["approved_credits"] = approved_credits
     while True:
         try:
             child = await arun_deployment(
                 name=deployment,
-                parameters={"request": clip.request.model_dump(mode="json")},
+                parameters=parameters,
                 as_subflow=True,
                 timeout=0,
                 idempotency_key=key if key is None or number == 1 else f"{key}-run-{number}",

@@ -16,14 +16,17 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.context import TagsContext
 from prefect.runtime import flow_run
 
+from reskin.edit.approval import Approving
 from reskin.edit.pipeline import edit
 from reskin.edit.request import FORM_FIELDS, EditRequest, EditResult
 from reskin.edit.services import open_services
 from reskin.errors import ReskinError, RunCancelledError
 from reskin.settings import load_settings
+from tasks.approval import gate_of
 from tasks.cancel import Cancelled, cancellable
 from tasks.limits import CreatesThrottle, ensure_limits
 from tasks.publish import publish
+from tasks.secrets import with_key_from_block
 from tasks.stages import TASKS
 
 
@@ -37,23 +40,35 @@ def run_name() -> str:
 
 
 @flow(name="edit-video", flow_run_name=run_name, persist_result=False)
-async def edit_video(request: EditRequest) -> EditResult:
-    """Re-style one video from a text prompt, keeping its motion, layout and sound."""
+async def edit_video(request: EditRequest, approved_credits: float | None = None) -> EditResult:
+    """Re-style one video from a text prompt, keeping its motion, layout and sound.
+
+    Args:
+        request: The video and what to make of it.
+        approved_credits: Spend approved beforehand: an edit estimated over
+            RESKIN_APPROVE_ABOVE_CREDITS pauses for approval unless its estimate is at most
+            this. No cap is lifted by it (RESKIN_MAX_CREDITS still refuses).
+    """
     # The caller's tags label this flow run only. A task run with tags asks the server for a
     # slot of each tag's concurrency limit (a write, even with no limits), which a SQLite
     # server answers now and then with a 503 that Prefect's client waits 2 s to retry
     # (docs/bench.md, orchestration): the tasks run with none.
     with TagsContext(current_tags=set()):
-        return await _stages(request)
+        return await _stages(request, approved_credits)
 
 
-async def _stages(request: EditRequest) -> EditResult:
-    settings = load_settings()  # a bad setting fails the run before any work
+async def _stages(request: EditRequest, approved_credits: float | None) -> EditResult:
+    # The key from a Prefect Secret block when AIMLAPI_API_KEY_BLOCK names one, read here, on
+    # whatever runs the flow (tasks/secrets.py).
+    settings = await with_key_from_block(load_settings())  # a bad setting fails the run first
     await ensure_limits(settings)  # the limits shared with every other run (tasks/limits.py)
     try:
         async with open_services(settings, throttle=CreatesThrottle(settings)) as services:
             # Run here by `reskin edit`, nobody else would stop the edit on a cancel.
-            result = await cancellable(edit(request, services, TASKS))
+            # Over RESKIN_APPROVE_ABOVE_CREDITS, the run pauses for a yes before its first create.
+            gate = gate_of(settings)
+            stages = Approving(TASKS, request, approved_credits=approved_credits, gate=gate)
+            result = await cancellable(edit(request, services, stages))
             await publish(request, result, services)
     except ReskinError as exc:
         exc.word_for(FORM_FIELDS)  # the run's failure names the form's fields, not CLI flags
@@ -61,8 +76,11 @@ async def _stages(request: EditRequest) -> EditResult:
     return result
 
 
-async def run_edit_flow(request: EditRequest) -> tuple[EditResult, str]:
+async def run_edit_flow(
+    request: EditRequest, approved_credits: float | None = None
+) -> tuple[EditResult, str]:
     """Run :func:`edit_video` here and now; its result and the flow run's id.
+    ``approved_credits``: what the command line's user approved (``--yes``, or a yes asked).
 
     Raises what the flow raised (a :class:`~reskin.errors.ReskinError` for user and service
     errors), after the run is recorded as failed.
@@ -78,7 +96,9 @@ async def run_edit_flow(request: EditRequest) -> tuple[EditResult, str]:
     # MissingResult for an edit that was done and paid for.
     with tags("reskin", model, f"audio-{request.audio.value}"):
         try:
-            result = await edit_video.with_options(on_running=[on_running])(request)
+            result = await edit_video.with_options(on_running=[on_running])(
+                request, approved_credits
+            )
         except Cancelled:
             raise RunCancelledError(
                 "the run was cancelled (Prefect UI or `prefect flow-run cancel`); rerun the "

@@ -15,7 +15,9 @@ def report(settings: Settings | None = None) -> list[tuple[str, str]]:
     tools = find_ffmpeg(settings.ffmpeg_binary)
     av_version = version("av")
     prober = f"ffprobe {tools.ffprobe}" if tools.ffprobe else f"PyAV {av_version}"
-    if settings.api_key is None:
+    if settings.api_key_block is not None:
+        key = f"from the Prefect Secret block '{settings.api_key_block}' (read by each run)"
+    elif settings.api_key is None:
         key = "not set (AIMLAPI_API_KEY); `reskin demo` needs none"
     else:
         key = "set"

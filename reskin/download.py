@@ -69,7 +69,7 @@ async def download(
                         "rerun the same request to download it again"
                     ) from exc
                 delay = retry.delay(attempt)
-                log.debug("download: %s, retry %d in %.2fs", _describe(exc), attempt, delay)
+                retry.announce(f"download of {what}", _describe(exc), attempt, delay)
                 await asyncio.sleep(delay)
                 continue
             except BaseException:

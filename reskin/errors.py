@@ -7,12 +7,15 @@ that says what is wrong and what to do, safe to show a user (no key, no tracebac
     ├── ConfigError                  settings missing or contradictory
     ├── InputError                   the user's input cannot be used (refused before any paid call)
     │   ├── ProbeError               not a readable MP4/MOV/Matroska video (wrong format, no video)
-    │   └── OutOfLimitsError         a limit of the model reskin cannot fix alone (too long
-    │                                without a window, a window outside the clip, extreme aspect)
+    │   ├── OutOfLimitsError         a limit of the model reskin cannot fix alone (too long
+    │   │                            without a window, a window outside the clip, extreme aspect)
+    │   └── AccessError              a URL or path the settings do not allow a run to touch
+    │                                (an internal address, a scheme, a folder: docs/security.md)
     ├── StorageError                 object storage (S3) unreachable, or an answer we cannot use
     ├── DiskFullError                no space left in a folder reskin writes (work, journal, output)
     ├── JournalError                 the submission journal cannot be opened, read or written
     ├── RunCancelledError            the run was cancelled (UI, ``prefect flow-run cancel``)
+    ├── NotApprovedError             a big spend was rejected, or not approved in time
     ├── MediaError                   ffmpeg or probing failed on something we made
     │   ├── FFmpegError              argv, exit code, tail of stderr
     │   └── VerificationError        a file we made does not decode to its end, or has the
@@ -95,6 +98,12 @@ class OutOfLimitsError(InputError):
     allowed size keeps."""
 
 
+class AccessError(InputError):
+    """A location the settings do not let a run touch: a URL to an address that is not public
+    or of a scheme not allowed, a local path outside ``RESKIN_ALLOWED_DIRS``. Refused before
+    anything is read from it or paid; the message names the setting that allows it."""
+
+
 class StorageError(ReskinError):
     """Object storage could not be reached or failed a call after its retries. Refused
     credentials and a missing bucket are :class:`ConfigError`; a missing input object is an
@@ -119,6 +128,11 @@ class JournalError(ReskinError):
 class RunCancelledError(ReskinError):
     """The run was cancelled from outside: what it held is released, an accepted job stays
     journaled for the rerun."""
+
+
+class NotApprovedError(ReskinError):
+    """A run over the approval threshold was rejected, or not answered in time: it ended
+    before its first create, so nothing was paid (``reskin/edit/approval.py``)."""
 
 
 class MediaError(ReskinError):

@@ -7,11 +7,13 @@ directory. Tests build ``Settings(_env_file=None, ...)`` so a developer's ``.env
 
 from __future__ import annotations
 
+import os
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reskin.errors import ConfigError
 from reskin.registry import DEFAULT_MODEL, MODELS
@@ -43,6 +45,17 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("AIMLAPI_API_KEY", "api_key"),
         description="Bearer key of the AI/ML API. Never logged, never a flow parameter.",
+    )
+    # Read by the flows on whatever runs them (tasks/secrets.py), never by the core: the core
+    # knows nothing of Prefect. The name may be logged; the value is the key's.
+    api_key_block: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        validation_alias=AliasChoices("AIMLAPI_API_KEY_BLOCK", "api_key_block"),
+        description="Name of a Prefect Secret block holding the key: every run loads the key "
+        "from the Prefect server instead of AIMLAPI_API_KEY (which it then ignores).",
     )
     base_url: str = Field(
         default=DEFAULT_BASE_URL,
@@ -185,6 +198,26 @@ class Settings(BaseSettings):
         description="Refuse, before anything is paid, an edit whose estimated credits are "
         "over this (needs credits_per_second); unset: no budget.",
     )
+    # --- approval before big spends (reskin/edit/approval.py, docs/approval.md) --------------
+    approve_above_credits: float | None = Field(
+        default=None,
+        gt=0,
+        description="A run (an edit or a batch) whose estimated credits are over this waits "
+        "for approval before its first create: paused in the Prefect UI, asked on a terminal "
+        "(needs credits_per_second); unset: never asks.",
+    )
+    approval_timeout_s: int = Field(
+        default=3600,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="Seconds a run waits paused for approval; then it ends unpaid.",
+    )
+    approval_poll_s: int = Field(
+        default=10,
+        ge=1,
+        le=600,
+        description="Seconds between two looks of a paused run at whether it was answered.",
+    )
 
     result_retention_h: float = Field(
         default=24.0,
@@ -246,6 +279,29 @@ class Settings(BaseSettings):
         gt=0,
         le=200_000_000,
         description="Largest conformed clip sent inline as a data URI; larger ones need storage.",
+    )
+
+    # --- what a run may touch (reskin/access.py, docs/security.md) -----------------------------
+    allow_http: bool = Field(
+        default=False,
+        description="Fetch a user's inputs and reference images over plain http:// too; "
+        "else https:// only. The service's own URLs are not concerned.",
+    )
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Host names (or addresses) a user's URL may reach whatever they resolve "
+        "to, comma-separated (127.0.0.1,media.lan); else only public addresses are reached.",
+    )
+    allowed_networks: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = Field(
+        default=(),
+        description="Networks a user's URL may connect to besides public addresses, "
+        "comma-separated CIDRs (10.1.0.0/16,fd00::/8).",
+    )
+    allowed_dirs: Annotated[tuple[Path, ...] | None, NoDecode] = Field(
+        default=None,
+        description="Folders local inputs may be read from and outputs written to, separated "
+        "by ':' (paths resolved, links followed); unset: anywhere this user can (the command "
+        "line). make up and make serve set it for their runs.",
     )
 
     # --- object storage (reskin/storage/s3.py) ------------------------------------------------
@@ -316,6 +372,41 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must start with https:// or http://")
         return value.rstrip("/")
+
+    @field_validator("allowed_hosts", "allowed_networks", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(host.lower().strip("[]").rstrip(".") for host in value)
+
+    @field_validator("allowed_dirs", mode="before")
+    @classmethod
+    def _folders(cls, value: object) -> object:
+        if isinstance(value, str):
+            if "{{" in value:  # prefect.yaml's {{ $RESKIN_ALLOWED_DIRS }}, unset when deployed
+                raise ValueError("set it where prefect deploy runs (a template was left)")
+            parts = tuple(part for part in value.split(os.pathsep) if part.strip())
+            return parts or None
+        return value
+
+    @field_validator("allowed_dirs")
+    @classmethod
+    def _resolved_folders(cls, value: tuple[Path, ...] | None) -> tuple[Path, ...] | None:
+        if value is None:
+            return None
+        return tuple(folder.expanduser().resolve() for folder in value)
+
+    @field_validator("api_key_block", mode="before")
+    @classmethod
+    def _no_block(cls, value: object) -> object:
+        # AIMLAPI_API_KEY_BLOCK= (empty, in the environment or a .env) names no block.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("model")
     @classmethod

@@ -13,6 +13,7 @@ from reskin.edit import wait
 from reskin.edit.prepare import Taken
 from reskin.edit.services import Services
 from reskin.edit.wait import Downloaded, Finished
+from reskin.progress import JobStatus, extra, span
 from reskin.submission import Submitted
 
 #: A log line at least this often while the status stays the same.
@@ -51,7 +52,14 @@ async def poll(taken: Taken, submitted: Submitted, services: Services) -> Finish
     async def progress(generation: Generation, elapsed_s: float) -> None:
         done = generation.state is JobState.COMPLETED
         if log_line.due(generation.status, elapsed_s, done=done):
-            logger.info("%s, %.0f s elapsed", generation.status, elapsed_s)
+            # In words for the UI, as data for the terminal's display (reskin.progress).
+            logger.info(
+                "%s, %s elapsed, about %s expected",
+                generation.status,
+                span(elapsed_s),
+                span(expected),
+                extra=extra(JobStatus(generation.status, elapsed_s, expected)),
+            )
         if not show.due(generation.status, elapsed_s, done=done):
             return
         # An estimate from the expected job length: it never claims done before the service.

@@ -3,22 +3,33 @@ to the output, as Prefect artifacts.
 
 The table is for programs: a batch reads it back (``tasks/batch.py``) to learn what a clip's run
 did wherever it ran, since the flow keeps no result of its own. Artifacts hold names, ids,
-numbers and paths; never a data URI, a key or the result's CDN link (it is a bearer link while
-it lives). The one bearer link they may hold is the user's own: a presigned link to an S3 output
-and its preview, valid ``RESKIN_S3_LINK_EXPIRY_S``.
+numbers and paths; never a data URI of a video, a key or the result's CDN link (it is a bearer
+link while it lives). The one bearer link they may hold is the user's own: a presigned link to
+an S3 output and its preview, valid ``RESKIN_S3_LINK_EXPIRY_S``.
+
+The summary shows the before/after contact sheet: an S3 output's through its presigned link, a
+local output's inline, as a ``data:image/png`` URI of the sheet's bytes (a browser will not
+open a ``file://`` link from the UI's page, and the Prefect UI renders data URIs in markdown,
+``tests/ui``). The sheet is a small 256-colour PNG (27 KB for the suite's 720p test pattern,
+more for real footage); one larger than :data:`PREVIEW_INLINE_MAX_BYTES` is left out, its path
+still in the table.
 """
 
 from __future__ import annotations
 
+import base64
+import logging
 import re
+from pathlib import Path
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import (
     acreate_link_artifact,
     acreate_markdown_artifact,
     acreate_table_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from reskin.edit.outputs import Delivered, artifact_links
 from reskin.edit.request import EditRequest, EditResult
@@ -27,6 +38,10 @@ from reskin.fidelity.report import Fidelity, SegmentFidelity
 
 #: Key of every edit's result table: the UI's artifacts page lists them as one history.
 RESULT_KEY = "reskin-edit-result"
+#: Largest contact sheet shown inline (as a data URI, a third larger) in a local output's summary.
+PREVIEW_INLINE_MAX_BYTES = 512_000
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PICTURE_SCHEMES = ("https://", "http://", "data:image/png;base64,")
 
 
 def _cell(text: str) -> str:
@@ -39,7 +54,8 @@ def summary_markdown(
     request: EditRequest, result: EditResult, preview_link: str | None = None
 ) -> str:
     """The run's summary as a markdown table, and the before/after preview as a picture when
-    it has a link a browser can open (an S3 output's, presigned)."""
+    it has a link a browser can open (an S3 output's, presigned; a local one's data URI:
+    :func:`preview_picture`)."""
     credits = "not reported" if result.credits_used is None else f"{result.credits_used:g}"
     generation = result.generation_id + (" (resumed, not paid again)" if result.resumed else "")
     if result.segments:
@@ -67,7 +83,7 @@ def summary_markdown(
     rows += [(f"{stage} time", f"{seconds:.2f} s") for stage, seconds in result.timings_s.items()]
     table = "\n".join(f"| {name} | {_cell(value)} |" for name, value in rows)
     picture = ""
-    if preview_link is not None and preview_link.startswith(("https://", "http://")):
+    if preview_link is not None and preview_link.startswith(_PICTURE_SCHEMES):
         picture = f"\n![input (top) and result (bottom)](<{preview_link}>)\n"
     return (
         f"# reskin edit\n\n| | |\n|---|---|\n{table}\n{picture}{_segments(result)}{_seams(result)}"
@@ -123,12 +139,37 @@ def _seams(result: EditResult) -> str:
     return "\n## Seams\n\n| join | at s | score |\n|---|---|---|\n" + "\n".join(rows) + "\n"
 
 
+def preview_picture(
+    preview: str | None, link: str | None, *, max_bytes: int = PREVIEW_INLINE_MAX_BYTES
+) -> str | None:
+    """What the summary's picture shows: ``link`` when a browser can open it (an S3 preview's,
+    presigned), else a local ``preview``'s PNG as a data URI when it is at most ``max_bytes``;
+    None when neither (the edit is done: a missing picture only logs a line)."""
+    if link is not None and link.startswith(("https://", "http://")):
+        return link
+    if preview is None or preview.startswith("s3://"):
+        return None
+    try:
+        with Path(preview).open("rb") as sheet:
+            data = sheet.read(max_bytes + 1)
+    except OSError as exc:
+        _logger().warning("the summary shows no preview: cannot read %s (%s)", preview, exc)
+        return None
+    if len(data) > max_bytes or not data.startswith(_PNG_SIGNATURE):
+        _logger().info(
+            "the summary shows no preview: %s is not a PNG of at most %d bytes", preview, max_bytes
+        )
+        return None
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
 @task(name="publish", task_run_name="publish {result.output}", cache_policy=NO_CACHE)
 async def publish(request: EditRequest, result: EditResult, services: Services) -> None:
     settings = services.settings
     video_link, preview_link = artifact_links(Delivered(result.output, result.preview), settings)
+    picture = preview_picture(result.preview, preview_link)
     await acreate_markdown_artifact(
-        summary_markdown(request, result, preview_link),
+        summary_markdown(request, result, picture),
         description="What this edit did and what it cost.",
     )
     await acreate_table_artifact(
@@ -140,3 +181,11 @@ async def publish(request: EditRequest, result: EditResult, services: Services) 
     await acreate_link_artifact(
         video_link, link_text=result.output, description="The edited video" + expiry + "."
     )
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The run's logger (its lines show in the UI), else this module's."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)

@@ -61,8 +61,11 @@ XDIST_GROUPS: dict[str, str] = {
     "tests/tasks/": "prefect-harness-2",
     "tests/cli/test_edit.py": "prefect-server-1",
     "tests/cli/test_interrupt.py": "prefect-server-1",
+    "tests/cli/test_approval.py": "prefect-server-1",
     "tests/test_long_resume.py": "prefect-server-1",
     "tests/cli/test_models.py": "prefect-server-2",
+    "tests/cli/test_progress.py": "prefect-server-2",
+    "tests/access/test_cli.py": "prefect-server-2",
     "tests/test_crash_resume.py": "prefect-server-2",
     "tests/test_disk_full.py": "prefect-server-2",
     "tests/test_shared_journal.py": "prefect-server-2",
@@ -74,6 +77,7 @@ XDIST_GROUPS: dict[str, str] = {
 SLOW_FIRST: tuple[str, ...] = (
     "tests/edit/test_long.py",
     "tests/cli/test_demo.py",
+    "tests/cli/test_server.py",  # a `reskin server` of its own, and an edit on it
     "tests/edit/test_fidelity.py",
     "tests/storage/test_s3.py",
     "tests/media/test_corpus_outcomes.py",
@@ -210,6 +214,10 @@ def standin_settings(standin: StandIn, work: Path) -> dict[str, str]:
         # SQLite Prefect servers each slot is a write that can meet a lock (docs/bench.md).
         "RESKIN_MAX_JOBS_IN_FLIGHT": "0",
         "RESKIN_CREATES_PER_MINUTE": "0",
+        # Inputs served from loopback (the stand-in's file server) are allowed in the tests
+        # only: by default a user's URL is https to a public address (docs/security.md).
+        "RESKIN_ALLOW_HTTP": "true",
+        "RESKIN_ALLOWED_HOSTS": "127.0.0.1",
     }
 
 

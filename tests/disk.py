@@ -48,6 +48,11 @@ class SmallDisks:
         done = _mount("-o", f"remount,size={size_bytes}", str(folder))
         assert done.returncode == 0, done.stderr
 
+    def read_only(self, folder: Path) -> None:
+        """Remount ``folder`` (one of this test's) read-only: not writable even by root."""
+        done = _mount("-o", "remount,ro", str(folder))
+        assert done.returncode == 0, done.stderr
+
     def fill(self, folder: Path, leave_bytes: int = 0) -> Path:
         """Write a filler file into ``folder`` until at most ``leave_bytes`` are free."""
         filler = folder / f".filler-{len(self._fillers)}"

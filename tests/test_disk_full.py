@@ -11,6 +11,7 @@ seconds each ``reskin`` process costs).
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -100,7 +101,12 @@ def test_an_output_folder_too_small_is_refused_before_paying_and_the_rerun_pays_
         f"error: no space left in {out} for the final video: free at least 5 MB there and "
         "rerun the same command (nothing was paid for yet)"
     )
-    assert done.stdout == ""
+    # --json: the same line as one JSON object on stdout, and nothing else there.
+    assert json.loads(done.stdout) == {
+        "error": line.removeprefix("error: "),
+        "kind": "DiskFullError",
+        "exit_code": 1,
+    }
     assert others(out) == []  # no output, no partial of any name
     assert standin.stats().create_calls == 0
 

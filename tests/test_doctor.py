@@ -63,3 +63,15 @@ def test_the_report_says_which_system_ffmpeg_was_passed_over_and_why(
     assert lines["ffmpeg version"].endswith(": supported (5.1 or newer)")
     assert lines["passed over"].startswith(f"the system ffmpeg: ffmpeg at {old} is version 4.4.2")
     assert "older than 5.1" in lines["passed over"]
+
+
+def test_the_report_names_a_key_block_never_a_key(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,
+        work_dir=tmp_path / "work",
+        api_key="sk-doctor-secret",
+        api_key_block="aimlapi-key",
+    )
+    lines = dict(doctor.report(settings))
+    assert lines["api key"] == "from the Prefect Secret block 'aimlapi-key' (read by each run)"
+    assert "sk-doctor-secret" not in repr(lines)

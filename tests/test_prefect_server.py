@@ -122,6 +122,8 @@ def test_the_run_its_stages_artifacts_and_logs_are_on_the_server(
 
 
 # --- the key is nowhere -----------------------------------------------------------------------
+# (With the key only in a Prefect Secret block, in a served deployment's run, the same search:
+# tests/deployments/test_key_block.py.)
 
 CANARY = "sk-reskin-canary-" + secrets.token_hex(12)
 

@@ -73,7 +73,11 @@ def test_every_field_is_described():
 
 def test_the_readme_documents_every_setting():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    aliases = {"api_key": "AIMLAPI_API_KEY", "base_url": "AIMLAPI_BASE_URL"}
+    aliases = {
+        "api_key": "AIMLAPI_API_KEY",
+        "api_key_block": "AIMLAPI_API_KEY_BLOCK",
+        "base_url": "AIMLAPI_BASE_URL",
+    }
     for name in Settings.model_fields:
         variable = aliases.get(name, f"RESKIN_{name.upper()}")
         assert f"| `{variable}` |" in readme, variable

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import ssl
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -241,7 +242,7 @@ class AimlapiClient:
                 if attempt > self._retry.max_retries:
                     raise self._transport_error(exc, what, attempt) from exc
                 delay = self._retry.delay(attempt)
-                log.debug("%s: %s, retry %d in %.2fs", what, kind, attempt, delay)
+                self._retry.announce(what, kind, attempt, delay)
                 await self._sleep(delay)
                 continue
 
@@ -263,13 +264,8 @@ class AimlapiClient:
                 log.debug("%s: %d, giving up after %d attempt(s)", what, error.status_code, attempt)
                 raise error
             delay = self._retry.delay(attempt, hint)
-            log.debug(
-                "%s: %d, retry %d in %.2fs%s",
-                what,
-                response.status_code,
-                attempt,
-                delay,
-                " (Retry-After)" if hint is not None else "",
+            self._retry.announce(
+                what, str(response.status_code), attempt, delay, asked=hint is not None
             )
             if response.status_code == 429 and self._throttle is not None:
                 await self._throttle.after_429(delay)
@@ -317,5 +313,9 @@ class AimlapiClient:
             ) from None
 
     def _mask(self, text: str) -> str:
+        # Whole tokens only: a short key ("k" in a test) is also a piece of ids and model
+        # names ("...:klingai/..."), which masking would break before they are parsed.
         key = self._key.get_secret_value()
-        return text.replace(key, "**********") if key in text else text
+        if key not in text:
+            return text
+        return re.sub(rf"(?<![\w.-]){re.escape(key)}(?![\w.-])", "**********", text)

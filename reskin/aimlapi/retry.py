@@ -4,10 +4,16 @@ Reads may be repeated freely. A create may be repeated only when the service sur
 accept it: the connection never opened, or it answered 408/409/429/500/502/503. A failure after
 the body left (read timeout, reset, 504) may hide an accepted, billed job, so it is never retried
 here: the caller gets :class:`~reskin.errors.SubmissionUnknownError` instead.
+
+Every retry is logged at INFO (:meth:`RetryPolicy.announce`), in words and as a
+:class:`~reskin.progress.Retrying` event: "429 on the create, waiting 30 s as asked
+(Retry-After), then retry 1 of 4". A batch that sits quiet for half a minute says why, in the
+run's logs (the Prefect UI) and on the terminal alike.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,8 +23,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from reskin.progress import Retrying, extra, span
+
 if TYPE_CHECKING:
     from reskin.settings import Settings
+
+log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 # 504 is the service's "generation timeout": a POST that got it may still have been accepted.
@@ -78,6 +88,29 @@ class RetryPolicy:
             return min(max(retry_after_s, 0.0), self.retry_after_max_s)
         ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** (retry_number - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+    def announce(
+        self, what: str, reason: str, retry_number: int, delay_s: float, *, asked: bool = False
+    ) -> Retrying:
+        """Log, at INFO, that ``what`` failed with ``reason`` (a status or an error's name) and
+        is tried again (retry ``retry_number``) after ``delay_s``; the event logged."""
+        event = Retrying(what, reason, retry_number, self.max_retries, delay_s, asked)
+        log.info(describe_retry(event), extra=extra(event))
+        return event
+
+
+def describe_retry(event: Retrying) -> str:
+    """``429 on the create, waiting 30 s as asked (Retry-After), then retry 1 of 4``, or
+    ``503 on the fetch of <id>, retry 2 of 4 in 4.0 s``."""
+    if event.asked:
+        return (
+            f"{event.reason} on the {event.what}, waiting {span(event.delay_s)} as asked "
+            f"(Retry-After), then retry {event.attempt} of {event.retries}"
+        )
+    return (
+        f"{event.reason} on the {event.what}, retry {event.attempt} of {event.retries} "
+        f"in {span(event.delay_s)}"
+    )
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -26,6 +26,12 @@ has one JSON object per line, blank lines ignored. Any other column is refused (
 ``promt`` would otherwise silently edit with the default prompt). Two clips writing one output,
 or an output over an input, are refused too.
 
+What a batch may touch follows :mod:`reskin.access` (docs/security.md), checked for the whole
+batch before anything is read from a clip or paid: a local inbox, manifest and output folder
+must lie in ``RESKIN_ALLOWED_DIRS`` when it is set (before they are read), and so must every
+row's (or inbox video's) input, resolved, and output; a URL row must be https (or http with
+``RESKIN_ALLOW_HTTP``) to a host whose addresses are public or allowed, looked up now.
+
 An inbox is read by the same rules wherever it is: the videos (by suffix, any case) directly in
 it, not in its sub-folders, hidden names (``.x.mp4``) left out, by name, at most
 :data:`MAX_CLIPS`. For an ``s3://`` prefix, "directly in it" means keys with no further '/'
@@ -41,9 +47,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from reskin.access import (
+    Access,
+    Lookup,
+    check_location,
+    check_path,
+    check_request,
+    check_url_resolved,
+)
 from reskin.batch.places import (
     Folder,
     folder_of,
@@ -54,7 +69,7 @@ from reskin.batch.places import (
 from reskin.batch.request import BatchRequest
 from reskin.edit.request import EditRequest
 from reskin.edit.source import is_remote
-from reskin.errors import InputError
+from reskin.errors import AccessError, InputError
 from reskin.media.probe import shown_name
 from reskin.registry.options import parse_pairs
 from reskin.storage.s3 import S3Prefix, S3Storage, StorageOf
@@ -87,10 +102,19 @@ class Clip:
     input_version: str | None = None
 
 
-def load_clips(batch: BatchRequest, storage_of: StorageOf | None = None) -> list[Clip]:
-    """The clips of ``batch``, checked whole; :class:`ManifestError` (one line) when any is bad.
-    ``storage_of`` gives the S3 storage an ``s3://`` inbox is listed with."""
+def load_clips(
+    batch: BatchRequest,
+    storage_of: StorageOf | None = None,
+    access: Access | None = None,
+    lookup: Lookup | None = None,
+) -> list[Clip]:
+    """The clips of ``batch``, checked whole; :class:`ManifestError` (one line) when any is bad,
+    an :class:`~reskin.errors.AccessError` when a place is one ``access`` (default: the default
+    settings') refuses. ``storage_of`` gives the S3 storage an ``s3://`` inbox is listed with;
+    ``lookup`` resolves the host names of URL rows (default: the system's resolver)."""
+    access = access or Access()
     output_dir = output_folder(batch)
+    _check_folders(batch, access)
     if batch.inbox is not None:
         inbox = folder_of(batch.inbox)
         if isinstance(inbox, S3Prefix):
@@ -102,7 +126,44 @@ def load_clips(batch: BatchRequest, storage_of: StorageOf | None = None) -> list
     else:
         clips = read_manifest(Path(str(batch.manifest)), output_dir, batch)
     _check_outputs(clips, batch)
+    check_clips(clips, access, lookup)
     return clips
+
+
+def _check_folders(batch: BatchRequest, access: Access) -> None:
+    """The batch's own places, before any is read."""
+    if batch.inbox is not None:
+        check_location(batch.inbox, access, what="inbox")
+    if batch.manifest is not None:
+        check_path(str(batch.manifest), access, what="manifest")
+    check_location(batch.output_dir, access, what="output folder", write=True)
+
+
+def check_clips(clips: list[Clip], access: Access, lookup: Lookup | None = None) -> None:
+    """Every place each clip names (:func:`reskin.access.check_request`), and the addresses of
+    its URLs' hosts (each host looked up once); the refusal names the clip."""
+    looked: set[str] = set()
+    for clip in clips:
+        try:
+            check_request(clip.request, access)
+            for what, url in _urls(clip):
+                host = url.split("://", 1)[-1].split("/", 1)[0].lower()
+                if host not in looked:
+                    check_url_resolved(url, access, what=what, lookup=lookup)
+                    looked.add(host)
+        except AccessError as exc:
+            exc.within(clip.label)
+            raise
+
+
+def _urls(clip: Clip) -> Iterator[tuple[str, str]]:
+    places = [("input", clip.request.input)]
+    places += [
+        (f"reference image {n}", url) for n, url in enumerate(clip.request.reference_images, 1)
+    ]
+    for what, place in places:
+        if place.lower().startswith(("https://", "http://")):
+            yield what, place
 
 
 def output_folder(batch: BatchRequest) -> Folder:
@@ -287,7 +348,8 @@ def _resolved(row: Mapping[str, Any], base: Path, output_dir: Folder, where: str
     source = fields.get("input")
     if not isinstance(source, str) or not source:
         raise ManifestError(f"{where}: input: give the video to edit (a path or a URL)")
-    if not is_remote(source):
+    # A URL of another scheme (file://) stays one, for the access check to refuse by name.
+    if not is_remote(source) and len(urlsplit(source).scheme) <= 1:
         fields["input"] = str((base / Path(source).expanduser()).resolve())
     output = fields.get("output")
     if not isinstance(output, str):

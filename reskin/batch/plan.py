@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reskin.access import Access
 from reskin.batch.budget import billed_estimate
 from reskin.batch.manifest import Clip, ManifestError, load_clips, output_folder
 from reskin.batch.places import Folder, is_s3, object_version, results_folder
@@ -58,7 +59,9 @@ def make_plan(
     if isinstance(output_dir, S3Prefix):
         # Before anything is paid for: every clip, and the results, would fail to land there.
         storage_of().check_bucket(S3Location(output_dir.bucket, output_dir.prefix))
-    clips = _with_versions(load_clips(batch, storage_of), storage_of)
+    clips = _with_versions(
+        load_clips(batch, storage_of, Access.from_settings(settings)), storage_of
+    )
     results_dir = results_folder(output_dir, settings.work_dir)
     earlier = read_results(results_dir)
     skipped: dict[int, ClipRow] = {}

@@ -19,7 +19,7 @@ import io
 import logging
 import os
 import re
-import tempfile
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -166,17 +166,18 @@ def read_results(output_dir: Path) -> dict[str, ClipRow]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # Made 0666 less the umask, as any file a program makes (mkstemp's 0600 would ignore it).
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        Path(temporary).chmod(0o644)
-        Path(temporary).replace(path)
+        temporary.replace(path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            Path(temporary).unlink()
+            temporary.unlink()
         raise
 
 

@@ -1,10 +1,11 @@
 """The ``reskin`` command line: the one part of ``reskin`` that runs Prefect flows.
 
-``app.py`` holds the typer app and its small commands, ``edit.py`` ``reskin edit``, ``demo.py``
-the offline demo, ``console.py`` what the command prints and how Prefect's lines reach the
-terminal. The core (the rest of ``reskin``) never imports this package, ``prefect``, ``flows``,
-``tasks`` or ``deployments``: the import contracts in ``pyproject.toml`` say so, ``make lint``
-checks them.
+``app.py`` holds the typer app and its small commands, ``edit.py`` ``reskin edit``,
+``server.py`` ``reskin server`` (a Prefect server in the background), ``demo.py`` the offline
+demo, ``console.py`` what the command prints and how Prefect's lines reach the terminal,
+``progress.py`` the progress display of a run. The core (the rest of ``reskin``)
+never imports this package, ``prefect``, ``flows``, ``tasks`` or ``deployments``: the import
+contracts in ``pyproject.toml`` say so, ``make lint`` checks them.
 """
 
 from reskin.cli.app import app, main

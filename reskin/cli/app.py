@@ -2,6 +2,12 @@
 
 User and service errors end in one red line on stderr and exit code 1 (2 for usage errors,
 typer's own); tracebacks are kept for bugs, with ``RESKIN_DEBUG=1`` showing them for everything.
+``reskin edit --json`` fails with one JSON object on stdout besides that line
+(:class:`reskin.cli.edit.EditFailure`), so a script reads stdout either way.
+
+Every command is registered here, so what their modules import at the top every ``reskin``
+process imports: those keep Prefect, FastAPI, the journal's database and numpy inside the
+functions that need them (``python -X importtime -m reskin --help`` shows what is left).
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ def demo(
 
 def _register() -> None:
     from reskin.cli.edit import edit
+    from reskin.cli.server import server_app
     from reskin.standin.cli import stand_in
 
     app.command(name="edit")(edit)
@@ -83,20 +90,40 @@ def _register() -> None:
         name="stand-in",
         help="Run the local stand-in of the AI/ML API in the foreground.",
     )(stand_in)
+    app.add_typer(server_app, name="server")
 
 
 _register()
 
 
 def main() -> None:
-    """Entry point: run the app, turning reskin's errors into one line and exit code 1."""
+    """Entry point: run the app, turning reskin's errors into one line and exit code 1 (and,
+    for ``reskin edit --json``, one JSON object on stdout)."""
+    from reskin.cli.edit import FLAGS, EditFailure
+
+    json_asked = asks_json(sys.argv[1:])
     try:
         app()  # typer reports usage errors itself (exit code 2) and handles Ctrl-C
     except ReskinError as exc:
         if os.environ.get("RESKIN_DEBUG"):
             raise
+        line = exc.worded(FLAGS)
+        if json_asked:
+            print(EditFailure.of(exc, line).model_dump_json())
         # Escaped: a message quoting a file name in [brackets] must print as it is.
-        from reskin.cli.edit import FLAGS
-
-        err.print(f"[red]error:[/red] {escape(exc.worded(FLAGS))}")
+        err.print(f"[red]error:[/red] {escape(line)}")
         sys.exit(1)
+    except SystemExit as exc:
+        # Typer's own endings: usage errors (2), Ctrl-C (130), done (0).
+        if json_asked and exc.code not in (0, None):
+            print(EditFailure.ended(exc.code if isinstance(exc.code, int) else 1).model_dump_json())
+        raise
+    except Exception as exc:
+        if json_asked:
+            print(EditFailure.bug(exc).model_dump_json())
+        raise  # a bug: its traceback
+
+
+def asks_json(args: list[str]) -> bool:
+    """Whether the command line is a ``reskin edit ... --json``."""
+    return "edit" in args and "--json" in args

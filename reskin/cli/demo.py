@@ -51,7 +51,12 @@ def run_demo(output_dir: Path, *, prompt: str, log: Log = print) -> DemoResult:
     )
     log(f"sample clip: {sample}")
     config = StandInConfig(queued_s=1.0, generating_s=3.0, ffmpeg_binary=tools.ffmpeg)
-    with StandIn(config) as standin, _pointed_at(standin, output_dir / ".reskin"):
+    # The demo's own folder is one its run may read and write, whatever RESKIN_ALLOWED_DIRS
+    # holds (docs/security.md); unset, nothing is restricted.
+    allowed = None
+    if settings.allowed_dirs is not None:
+        allowed = os.pathsep.join(str(p) for p in (*settings.allowed_dirs, output_dir.resolve()))
+    with StandIn(config) as standin, _pointed_at(standin, output_dir / ".reskin", allowed):
         log(f"stand-in of the AI/ML API on {standin.base_url}")
         request = EditRequest(
             input=str(sample), prompt=prompt, output=str(output_dir / "edited.mp4")
@@ -64,17 +69,21 @@ def run_demo(output_dir: Path, *, prompt: str, log: Log = print) -> DemoResult:
 
 
 @contextmanager
-def _pointed_at(standin: StandIn, work_dir: Path) -> Iterator[None]:
-    """This process's settings aimed at ``standin``, with waits tuned to its short jobs."""
+def _pointed_at(standin: StandIn, work_dir: Path, allowed_dirs: str | None) -> Iterator[None]:
+    """This process's settings aimed at ``standin``, with waits tuned to its short jobs (and
+    ``RESKIN_ALLOWED_DIRS`` widened to ``allowed_dirs`` when given)."""
     values = {
         "AIMLAPI_BASE_URL": standin.base_url,
         "AIMLAPI_API_KEY": standin.key,
+        "AIMLAPI_API_KEY_BLOCK": "",  # the stand-in's key, not one from a Prefect Secret block
         "RESKIN_WORK_DIR": str(work_dir),
         "RESKIN_POLL_EXPECTED_S": "4",
         "RESKIN_POLL_MIN_INTERVAL_S": "0.5",
         "RESKIN_POLL_MAX_INTERVAL_S": "2",
         "RESKIN_POLL_DEADLINE_S": "120",
     }
+    if allowed_dirs is not None:
+        values["RESKIN_ALLOWED_DIRS"] = allowed_dirs
     before = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:

@@ -1,29 +1,37 @@
 """``reskin edit``: one clip through the ``edit_video`` flow, from the command line.
 
-The request and the settings are checked before Prefect starts (a bad option fails in a
-fraction of a second, not after the embedded server's ten). The flow runs in this process,
-against the server in ``PREFECT_API_URL`` or Prefect's embedded one, so the run is in the UI
-either way.
+The request, the settings and what can be told of the input and the output without paying
+(:mod:`reskin.edit.preflight`) are checked before Prefect is even imported: a mistake fails in
+a fraction of a second, in one line, not after the embedded server's ten. The flow runs in this
+process, against the server in ``PREFECT_API_URL``, else the one ``reskin server start`` keeps
+running (:mod:`reskin.cli.server`), else Prefect's embedded one, so the run is in a UI anyway.
+With ``--json`` stdout holds one object: the result, or the failure (:class:`EditFailure`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.markup import escape
-from rich.table import Table
 
-from reskin.cli.console import describe, err, out, prefect_console
-from reskin.edit.dry_run import EditPlan
-from reskin.edit.request import EditRequest, EditResult, resolve
-from reskin.edit.services import journal_of
-from reskin.errors import ConfigError, InputError
+from reskin.cli.console import describe, err, out, run_console
+from reskin.cli.server import prefect_for_edit
+from reskin.edit.preflight import preflight
+from reskin.edit.request import EditRequest, EditResult
+from reskin.errors import ConfigError, InputError, ReskinError
 from reskin.media.sound import AudioMode
 from reskin.registry.options import parse_pairs
 from reskin.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from reskin.edit.dry_run import EditPlan
+
+# Imported where they are used, not here: whatever a mistake's answer does not need (Prefect,
+# the journal's database, the dry run's planning and its numpy) stays unimported until the
+# request has passed the preflight, so a mistake is answered in a fraction of a second.
 
 
 def edit(
@@ -90,7 +98,19 @@ def edit(
         ),
     ] = False,
     json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object with the result on stdout.")
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON object with the result (or the failure) on stdout."
+        ),
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Approve an estimate over RESKIN_APPROVE_ABOVE_CREDITS without being asked "
+            "(RESKIN_MAX_CREDITS still refuses).",
+        ),
     ] = False,
 ) -> None:
     """Re-style a video from a text prompt through the AI/ML API (or a local stand-in)."""
@@ -115,13 +135,24 @@ def edit(
     )
     settings = load_settings()
     if dry_run:
+        preflight(request, settings)  # a mistake is answered before the input is copied
         show_plan(plan_edit(request, settings), json=json)
         return
     require_service(settings)
-    resolve(request, settings.model)  # the default model's limits and options, before Prefect
+    # The model, its options, the output, the input and the window: checked before anything
+    # heavy is imported, in a fraction of a second (reskin/edit/preflight.py).
+    preflight(request, settings)
+    from reskin.cli.approval import approve_on_terminal
+    from reskin.edit.services import journal_of
+
     journal_of(settings).close()  # a journal out of reach (RESKIN_JOURNAL_URL) fails here
+    # A big spend is approved here (asked, or --yes), before Prefect starts.
+    approved = approve_on_terminal(request, settings, yes=yes, plan_of=plan_edit)
+    where = prefect_for_edit(settings)  # the `reskin server` when it runs, before Prefect
+    if where is not None:
+        err.print(escape(where))
     try:
-        result, run_id = run_edit(request)
+        result, run_id = run_edit(request, approved)
     except KeyboardInterrupt:
         # One line, not click's "Aborted!": what was held is released by now (a create that
         # never left gives up its reservation; an accepted job stays journaled).
@@ -179,9 +210,53 @@ FLAGS = {
 }
 
 
+class EditFailure(BaseModel):
+    """What ``reskin edit --json`` prints on stdout when the edit fails (the red line on
+    stderr says the same)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: The line printed after ``error:`` on stderr: what is wrong and what to do.
+    error: str
+    #: The error's class in :mod:`reskin.errors` (``InputError``, ``ProbeError``,
+    #: ``OutOfLimitsError``, ``ConfigError``, ``GenerationFailedError``...), ``UsageError``
+    #: (the command line could not be read), ``Interrupted`` (Ctrl-C) or, for a bug, the
+    #: exception's own class.
+    kind: str
+    #: The process's exit code: 1 for an error, 2 for a usage error, 130 for Ctrl-C.
+    exit_code: int
+
+    @classmethod
+    def of(cls, error: ReskinError, line: str) -> EditFailure:
+        return cls(error=line, kind=type(error).__name__, exit_code=1)
+
+    @classmethod
+    def ended(cls, exit_code: int) -> EditFailure:
+        """A failure typer ended itself, having said why on stderr."""
+        if exit_code == 130:
+            return cls(error=INTERRUPTED, kind="Interrupted", exit_code=130)
+        if exit_code == 2:
+            return cls(
+                error="the command line could not be read: see the usage on stderr",
+                kind="UsageError",
+                exit_code=2,
+            )
+        return cls(error="reskin edit failed: see stderr", kind="Exit", exit_code=exit_code)
+
+    @classmethod
+    def bug(cls, exc: Exception) -> EditFailure:
+        return cls(
+            error=f"reskin failed unexpectedly ({type(exc).__name__}): see the traceback on "
+            "stderr, and please report it",
+            kind=type(exc).__name__,
+            exit_code=1,
+        )
+
+
 def require_service(settings: Settings) -> None:
-    """Refuse early, with how to get going, when no service can be reached."""
-    if settings.api_key is None:
+    """Refuse early, with how to get going, when no service can be reached. A key in a Prefect
+    Secret block (AIMLAPI_API_KEY_BLOCK) is read by the run itself (tasks/secrets.py)."""
+    if settings.api_key is None and settings.api_key_block is None:
         if settings.uses_default_service:
             raise ConfigError(
                 "no AIMLAPI_API_KEY: set it to use the AI/ML API; or run `reskin stand-in` and "
@@ -193,14 +268,15 @@ def require_service(settings: Settings) -> None:
         )
 
 
-def run_edit(request: EditRequest) -> tuple[EditResult, str]:
+def run_edit(request: EditRequest, approved_credits: float | None = None) -> tuple[EditResult, str]:
     """Run the flow in this process; the result and the flow run's id."""
     import asyncio
 
-    prefect_console(verbose=logging.getLogger("reskin").isEnabledFor(logging.DEBUG))
-    from flows.edit_video import run_edit_flow
+    # The progress display on stderr (reskin/cli/progress.py); -v: Prefect's and debug lines.
+    with run_console(verbose=logging.getLogger("reskin").isEnabledFor(logging.DEBUG)):
+        from flows.edit_video import run_edit_flow
 
-    return asyncio.run(run_edit_flow(request))
+        return asyncio.run(run_edit_flow(request, approved_credits))
 
 
 def plan_edit(request: EditRequest, settings: Settings) -> EditPlan:
@@ -222,6 +298,8 @@ def show_plan(plan: EditPlan, *, json: bool) -> None:
     if json:
         print(plan.model_dump_json())
         return
+    from rich.table import Table
+
     table = Table(title=f"{escape(plan.input)} on {plan.model}: nothing sent (dry run)")
     for column in ("#", "start s", "end s", "seconds", "starts at", "scene", "billed s"):
         table.add_column(column, justify="left" if column == "starts at" else "right")

@@ -6,8 +6,10 @@ line and nothing is written, while the paid result stays journaled as downloaded
 with a lower minimum writes it without paying again.
 
 The thumbnails of the source came with the input's decode check (``take_in``), those of a
-fresh download with its decode check (``fetch``); a result no check decoded (a reused
-download, a stitched long video) is decoded for them here.
+fresh download with its decode check (``fetch``), those of a long video stitched by stream copy
+from its segments' results (:func:`reskin.edit.long.piece_thumbs`); a result no check decoded
+(a reused download, a long video whose segments were re-encoded to be stitched) is decoded for
+them here.
 """
 
 from __future__ import annotations

@@ -22,6 +22,13 @@ the look may drift between segments). Segments run concurrently up to
 ``RESKIN_MAX_JOBS_IN_FLIGHT`` here, and within the Prefect limits when run by the flow.
 
 The original sound of the whole window is muxed once over the stitched video by ``sound``.
+
+**Thumbnails for the fidelity check.** Results the stitch can join by stream copy show their own
+frames in the stitched video, so each one's share of its thumbnails is made from the result as
+soon as it is downloaded, while the other segments are still at the service (:func:`piece_thumbs`),
+and ``stitch`` lays them end to end (:func:`stitched_thumbs`): the fidelity stage then decodes
+nothing at the end (for ten minutes of 720p, a decode of about 20 s of CPU). Results that must be
+re-encoded to be stitched leave it to the fidelity stage, which decodes the stitched video.
 """
 
 from __future__ import annotations
@@ -33,7 +40,9 @@ import json
 import logging
 import math
 import os
+import shutil
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from reskin.edit import results, send
 from reskin.edit.prepare import Clip, Planned, Taken, ToSend, request_fingerprint
@@ -49,10 +58,13 @@ from reskin.journal import Phase, file_sha256, fingerprint
 from reskin.media.conform import Action, ConformPlan, plan_conform_file
 from reskin.media.images import check_reference_images
 from reskin.media.probe import keyframe_times, probe
+from reskin.media.runner import run
 from reskin.media.scenes import detect_cuts
 from reskin.media.sound import AudioMode
 from reskin.media.stills import grab_still
-from reskin.media.stitch import Piece, stitch_units
+from reskin.media.stitch import Piece, copyable, stitch_units
+from reskin.media.thumbs import PieceSamples, ThumbSpec, piece_samples, piece_thumbs_command
+from reskin.progress import SegmentEnd, Segments, extra
 from reskin.registry.spec import ModelSpec
 from reskin.space import NOTHING_PAID, PAID_KEPT, ensure_room, writing
 
@@ -109,6 +121,7 @@ async def split(request: EditRequest, taken: Taken, services: Services) -> Segme
         plan.duration_s,
         len(plan.cuts_s),
         plan.billed_s,
+        extra=extra(Segments(len(plan.segments))),
     )
     return plan
 
@@ -131,8 +144,11 @@ async def segment_plan(request: EditRequest, taken: Taken, services: Services) -
             f"the model's own sound cannot be joined across the segments of a video longer "
             f"than {spec.limits.max_duration_s:g} s yet: choose `audio` restore or none"
         )
-    cuts = await asyncio.to_thread(scene_cuts, taken, start, end, services)
-    keyframes = await asyncio.to_thread(keyframe_times, taken.source, end)
+    # Both read the whole window (a decode, a demux): side by side, not one after the other.
+    cuts, keyframes = await asyncio.gather(
+        asyncio.to_thread(scene_cuts, taken, start, end, services),
+        asyncio.to_thread(keyframe_times, taken.source, end),
+    )
     return plan_segments(
         spec,
         fps=taken.info.fps,
@@ -247,7 +263,7 @@ async def edit_segments(
     def one(
         segment: Segment, refs: tuple[Reference, ...], early: asyncio.Task[Clip] | None = None
     ) -> Awaitable[SegmentDone]:
-        return _edit_segment(request, taken, segment, refs, count, services, stages, bounds, early)
+        return _edit_segment(request, taken, segment, refs, plan, services, stages, bounds, early)
 
     refs = taken.references
     if not (request.one_look and takes_one_more(spec, refs) and count > 1):
@@ -336,12 +352,13 @@ async def _edit_segment(
     taken: Taken,
     segment: Segment,
     refs: tuple[Reference, ...],
-    count: int,
+    plan: SegmentPlan,
     services: Services,
     stages: Stages,
     bounds: Bounds,
     early: asyncio.Task[Clip] | None = None,
 ) -> SegmentDone:
+    count = len(plan.segments)
     sub = segment_request(request, segment)
     mine = segment_taken(taken, sub, segment, refs, services)
     sub = sub.model_copy(update={"force": forced(request, mine.fingerprint, services)})
@@ -367,8 +384,13 @@ async def _edit_segment(
             finished = await run.poll(mine, submitted, services)
         async with bounds.local:
             fetched = await run.fetch(mine, finished, services)
+            # While the other segments are at the service: this one's share of the stitched
+            # video's thumbnails, so the fidelity stage need not decode it all at the end.
+            await asyncio.to_thread(piece_thumbs, taken, plan, segment, fetched, services)
     finally:
         await send.unplace(placed, services)
+    name = where(segment, count)
+    log.info("%s: done", name, extra=extra(SegmentEnd(segment.index, count, name)))
     return SegmentDone(
         segment,
         mine.fingerprint,
@@ -421,6 +443,92 @@ async def style_reference(first: SegmentDone, taken: Taken, services: Services) 
     return Reference(path, None, await asyncio.to_thread(file_sha256, path), info)
 
 
+def piece_thumb_spec(
+    taken: Taken, plan: SegmentPlan, segment: Segment, result: Path
+) -> tuple[ThumbSpec, PieceSamples] | None:
+    """Where the thumbnails that ``segment``'s ``result`` gives the stitched video are kept
+    (beside the result, so a rerun reuses them, and pruned with it), and which of its frames
+    they are; None when it gives none that can be made apart (a cross-fade's lead, a rate
+    the thumbnails' does not divide, no thumbnails of the source to score against)."""
+    source = taken.thumbs
+    fps = taken.resolved.spec.output.fps
+    if source is None or segment.lead_frames:
+        return None
+    offset = round((segment.start_s - plan.start_s) * fps)
+    frames = round((segment.end_s - plan.start_s) * fps) - offset
+    samples = piece_samples(fps, offset, frames)
+    if samples is None:
+        return None
+    name = (
+        f"{result.stem}.{samples.first}-{samples.step}-{samples.frames}."
+        f"{source.width}x{source.height}.thumbs"
+    )
+    return ThumbSpec(result.with_name(name), source.width, source.height, source.fps), samples
+
+
+def piece_thumbs(
+    taken: Taken, plan: SegmentPlan, segment: Segment, fetched: Fetched, services: Services
+) -> None:
+    """Make ``segment``'s share of the stitched video's thumbnails from its own result, when
+    the stitch can join that result as it is (:func:`~reskin.media.stitch.copyable`): the
+    stitched video then shows its very frames. Best effort: without them, the fidelity stage
+    decodes the stitched video."""
+    found = piece_thumb_spec(taken, plan, segment, fetched.path)
+    if found is None:
+        return
+    spec, samples = found
+    info, fps = fetched.info, taken.resolved.spec.output.fps
+    if spec.path.is_file() or not copyable(
+        [Piece(fetched.path, samples.frames)], width=info.width, height=info.height, fps=fps
+    ):
+        return
+    staged = spec.path.with_name(spec.path.name + ".part")
+    try:
+        run(
+            piece_thumbs_command(
+                services.tools.ffmpeg, fetched.path, dataclasses.replace(spec, path=staged), samples
+            ),
+            timeout_s=services.settings.ffmpeg_timeout_s,
+        )
+        if staged.stat().st_size != samples.count * spec.frame_bytes:
+            log.debug("%s: not the thumbnails expected; the stitch will be decoded", spec.path)
+            return
+        staged.replace(spec.path)
+    except (ReskinError, OSError) as exc:
+        log.debug("no thumbnails of %s apart (%s): the stitch will be decoded", segment, exc)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def stitched_thumbs(
+    taken: Taken, plan: SegmentPlan, done: Sequence[SegmentDone], stitched: Path
+) -> None:
+    """Lay the segments' thumbnails (:func:`piece_thumbs`) end to end as the stitched video's,
+    where the fidelity stage looks for them; nothing when any is missing."""
+    source = taken.thumbs
+    if source is None:
+        return
+    parts: list[Path] = []
+    for item in done:
+        found = piece_thumb_spec(taken, plan, item.segment, item.fetched.path)
+        if found is None or not found[0].path.is_file():
+            return
+        parts.append(found[0].path)
+    target = results.result_thumbs(stitched, source.width, source.height).path
+    staged = target.with_name(target.name + ".part")
+    try:
+        with staged.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as piece:
+                    shutil.copyfileobj(piece, out)
+        staged.replace(target)
+    except OSError as exc:
+        log.debug("the stitched video's thumbnails were not laid out (%s): it will be decoded", exc)
+    finally:
+        staged.unlink(missing_ok=True)
+    log.debug("stitch: the thumbnails of %d pieces laid end to end", len(parts))
+
+
 def pieces(plan: SegmentPlan, done: Sequence[SegmentDone], fps: float) -> list[Piece]:
     """Each result's share of the stitched video, in frames at ``fps`` counted on the window's
     own grid, so the joins add no drift: segment i covers frames round(start x fps) to
@@ -469,11 +577,13 @@ async def stitch(
             return Fetched(info, reused=True)
     partial = kept.with_name(kept.stem + ".part.mp4")
     size = sum(item.fetched.info.size_bytes for item in done)
+    joined = pieces(plan, done, fps)
+    exact = await asyncio.to_thread(copyable, joined, width=width, height=height, fps=fps)
     with writing(settings.work_dir, size, what="the stitched video", note=PAID_KEPT):
         try:
             made = await asyncio.to_thread(
                 stitch_units,
-                pieces(plan, done, fps),
+                joined,
                 taken.job_dir / "units",
                 partial,
                 services.tools,
@@ -483,10 +593,13 @@ async def stitch(
                 preset=settings.conform_preset,
                 crf=settings.conform_crf,
                 timeout_s=settings.ffmpeg_timeout_s,
+                allow_copy=exact,
             )
             partial.replace(kept)
         finally:
             partial.unlink(missing_ok=True)
+    if exact:  # the stitched video shows the results' own frames
+        await asyncio.to_thread(stitched_thumbs, taken, plan, done, kept)
     info = dataclasses.replace(made, path=kept)
     log.info("stitch: %d segments, %.3f s at %g fps", len(done), info.duration_s, fps)
     return Fetched(info, reused=all(item.fetched.reused for item in done))

@@ -36,6 +36,7 @@ finish the whole as for a short edit::
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -46,7 +47,10 @@ from reskin.edit.prepare import Taken, ToResume, ToSend
 from reskin.edit.request import EditRequest, EditResult, SegmentResult
 from reskin.edit.services import Services
 from reskin.edit.stages import Stages
+from reskin.progress import StageDone, extra
 from reskin.storage.upload import Placed
+
+log = logging.getLogger(__name__)
 
 #: The stages in the order :func:`edit` runs them (``conform`` and ``place`` only when sent).
 STAGES = (
@@ -104,6 +108,8 @@ class Laps:
         now = self._clock()
         self.seconds[stage] = round(now - self._last, 3)
         self._last = now
+        event = StageDone(stage, self.seconds[stage])
+        log.info("%s done in %.2f s", stage, event.seconds, extra=extra(event))
 
 
 async def edit(

@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from reskin.access import Access, check_request
+from reskin.edit.preflight import check_output
 from reskin.edit.references import Reference, take_references
 from reskin.edit.request import EditRequest, Resolved, resolve
 from reskin.edit.services import Services
@@ -133,10 +135,14 @@ async def take_in(request: EditRequest, services: Services) -> Taken:
     or download the input and the reference images into a new job folder and identify the
     request. The job folder is removed again if anything fails."""
     settings = services.settings
+    # Every place the request names, before any is read (docs/security.md).
+    check_request(request, Access.from_settings(settings))
     resolved = resolve(request, settings.model)
     output = request.output_location
     if output is not None:  # before anything is paid for
         await asyncio.to_thread(services.storage.check_bucket, output)
+    else:  # a local output's folder takes files: found now, not after the job is paid for
+        check_output(request)
     jobs = settings.work_dir / "jobs"
     _prune(jobs)
     with writing(settings.work_dir, what="the job folder"):

@@ -2,7 +2,9 @@
 reachable like the clip: a local file goes inline as a data URI, a URL is passed through.
 
 A URL is downloaded once (capped) to be checked, so a too-small or wrong-format image is refused
-here with one line instead of by the service after a paid submission.
+here with one line instead of by the service after a paid submission. Each image is a place a
+user named: :mod:`reskin.access`'s rules hold for it (public addresses, allowed folders), checked
+for all of them before the first is read.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reskin.access import Access, check_location, check_path
 from reskin.edit.source import fetch_remote, is_http, is_remote
 from reskin.errors import InputError
 from reskin.journal import file_sha256
@@ -53,6 +56,9 @@ async def take_references(
         raise InputError(
             f"{len(items)} reference images given, the model takes at most {most}: drop some"
         )
+    access = Access.from_settings(settings)
+    for index, item in enumerate(items):
+        check_location(item, access, what=f"reference image {index + 1}")
     folder = job_dir / "references"
     folder.mkdir(exist_ok=True)
     local: list[Path] = []
@@ -67,7 +73,8 @@ async def take_references(
                 what=f"reference image {index + 1}",
             )
         else:
-            await asyncio.to_thread(_copy, item, target, limits)
+            path = check_path(item, access, what=f"reference image {index + 1}")
+            await asyncio.to_thread(_copy, item, path, target, limits)
         local.append(target)
     names = [_name(item) for item in items]
     infos = await asyncio.to_thread(check_reference_images, local, limits, names=names)
@@ -85,15 +92,16 @@ def _name(item: str) -> str:
     return item.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or item
 
 
-def _copy(item: str, target: Path, limits: ReferenceLimits) -> None:
-    source = Path(item).expanduser()
+def _copy(item: str, source: Path, target: Path, limits: ReferenceLimits) -> None:
+    """Copy ``source`` (``item`` resolved, as checked) to ``target``."""
+    name = Path(item).expanduser().name
     try:
         size = source.stat().st_size
     except OSError as exc:
-        raise InputError(f"reference image {source.name}: cannot read it ({exc.strerror})") from exc
+        raise InputError(f"reference image {name}: cannot read it ({exc.strerror})") from exc
     if size > limits.max_bytes:
         raise InputError(
-            f"reference image {source.name} is {size / 1e6:.1f} MB, over the "
+            f"reference image {name} is {size / 1e6:.1f} MB, over the "
             f"{limits.max_bytes / 1e6:g} MB limit: make it smaller"
         )
     shutil.copyfile(source, target)

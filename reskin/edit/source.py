@@ -1,9 +1,11 @@
 """Bring the user's input into a job folder: a local path is copied, a URL or an ``s3://``
 object is downloaded first.
 
-Either way ffmpeg only ever opens the job's own copy (:mod:`reskin.media.intake`). A remote
-input is streamed to disk with the same caps as a result (size and time), without sending the
-service's key; an ``s3://`` one with the S3 settings' credentials.
+Either way ffmpeg only ever opens the job's own copy (:mod:`reskin.media.intake`), never a URL.
+A remote input is streamed to disk with the same caps as a result (size and time), without
+sending the service's key, through :func:`reskin.access.guarded_transport`: https only (unless
+``RESKIN_ALLOW_HTTP``), public addresses only, each redirect hop checked; an ``s3://`` one with
+the S3 settings' credentials. A local path must lie in ``RESKIN_ALLOWED_DIRS`` when it is set.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from reskin.access import Access, check_location, check_path, guarded_transport
 from reskin.aimlapi.retry import RetryPolicy
 from reskin.download import download
 from reskin.errors import DownloadError, InputError
@@ -38,7 +41,9 @@ async def take_source(
     location: str, job_dir: Path, tools: FFmpegTools, settings: Settings
 ) -> Intake:
     """The input at ``location`` (a path, an http(s) URL or ``s3://``) copied into ``job_dir``
-    and checked."""
+    and checked; a place :mod:`reskin.access` refuses is refused before anything is read."""
+    access = Access.from_settings(settings)
+    check_location(location, access, what="input")
     scheme = urlsplit(location).scheme.lower()
     if scheme in REMOTE_SCHEMES:
         name = urlsplit(location).path.rsplit("/", 1)[-1] or "the input URL"
@@ -54,19 +59,19 @@ async def take_source(
             return await asyncio.to_thread(_take_in, fetched, job_dir, tools, settings, name)
         finally:
             fetched.unlink(missing_ok=True)
-    if len(scheme) > 1:  # "c:" is a Windows drive, not a scheme
-        raise InputError(
-            f"{scheme}:// inputs are not supported: give a local path, an https:// URL or an "
-            "s3://bucket/key"
-        )
-    return await asyncio.to_thread(_take_in, location, job_dir, tools, settings, None)
+    # Any other scheme was refused by check_location. The resolved path is the one read: a
+    # link swapped after the check is not followed anew.
+    path = check_path(location, access, what="input")
+    return await asyncio.to_thread(_take_in, path, job_dir, tools, settings, Path(location).name)
 
 
 async def fetch_remote(
     url: str, dest: Path, *, max_bytes: int, settings: Settings, what: str
 ) -> None:
     """Download a user's remote file (capped, timed, retried); its failures are input errors
-    (an ``s3://`` one's are the storage's own: a credential problem is a setting to fix)."""
+    (an ``s3://`` one's are the storage's own: a credential problem is a setting to fix). An
+    http(s) URL goes through the guarded transport (:mod:`reskin.access`): a refused address
+    is an :class:`~reskin.errors.AccessError` before a byte is read."""
     if urlsplit(url).scheme.lower() == "s3":
         storage = S3Storage.from_settings(settings)
         await asyncio.to_thread(
@@ -85,6 +90,7 @@ async def fetch_remote(
             timeout_s=settings.download_timeout_s,
             what=what,
             retry=RetryPolicy.from_settings(settings),
+            transport=guarded_transport(Access.from_settings(settings), what=what),
         )
     except DownloadError as exc:
         raise InputError(str(exc)) from exc

@@ -12,12 +12,16 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from reskin.errors import FidelityError
-from reskin.fidelity.scores import Measures
+
+if TYPE_CHECKING:
+    # Only a type here: the models of this module are read by every `reskin edit` (its result,
+    # its --json), which should not import numpy and OpenCV to print a mistake.
+    from reskin.fidelity.scores import Measures
 
 #: The blocks of :func:`strip`, from a score of 0 to 1.
 _BLOCKS = "▁▂▃▄▅▆▇█"
@@ -183,6 +187,8 @@ def strip(values: Sequence[float], *, width: int = STRIP_WIDTH) -> str:
     run's summary and the terminal alike, where a dip is quicker seen than read."""
     if not values:
         return ""
+    import numpy as np
+
     buckets = min(width, len(values))
     edges = np.linspace(0, len(values), buckets + 1).round().astype(int)
     lows = [min(values[a:b]) for a, b in itertools.pairwise(edges.tolist()) if b > a]

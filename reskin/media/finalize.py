@@ -7,6 +7,11 @@ the check, an interrupt) deletes the temporary file: the destination then holds 
 before, usually nothing, and never a file that a reader could take for finished. A full disk
 there is a :class:`~reskin.errors.DiskFullError` naming the destination's folder
 (:func:`reskin.space.writing`), with the temporary file removed all the same.
+
+The file's mode follows the process's umask, as a file ``cp`` or ffmpeg makes does (0644 under
+umask 022, 0600 under 077): the temporary file is made with 0666 less the umask, ffmpeg writes
+into it without changing its mode, and the rename keeps it. What must stay private stays so by
+its folder (a job folder is 0700, :mod:`reskin.media.intake`).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ def atomic_output(destination: Path) -> Iterator[Path]:
     with writing(destination.parent):
         destination.parent.mkdir(parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
-        partial.touch(mode=0o600)
+        partial.touch(mode=0o666)  # less the umask, as open() makes any file
         try:
             yield partial
             partial.replace(destination)

@@ -10,6 +10,15 @@ Decoding a 1080p file is what costs, not the thumbnails: so the thumbnails are a
 of a decode that happens anyway (the full-decode check of the input and of the service's result,
 :func:`reskin.media.verify.verify` with ``thumbs=``). :func:`thumbs_command` decodes for them
 alone, for a file no check decodes (a stitched long video, a reused download).
+
+A long video's stitched result, when its pieces were joined by stream copy, shows the pieces'
+own frames: its thumbnails are then the pieces' samples laid end to end, and each piece's are
+made as soon as it is downloaded (:func:`piece_thumbs_command`), while the other segments are
+still at the service, instead of decoding the whole stitched video once more at the end. On a
+constant ``rate`` that is a whole multiple ``step`` of :data:`THUMB_FPS` (24 fps: 3), the ``fps``
+filter's sample ``k`` is frame ``step * k + (step - 1) // 2`` (the latest frame whose time,
+rounded to the nearest sample, is not after it): so a piece that starts at frame ``offset`` of
+the whole gives the samples of its frames ``j`` with ``(offset + j) % step == (step - 1) // 2``.
 """
 
 from __future__ import annotations
@@ -96,6 +105,65 @@ def thumbs_command(exe: Path, source: Path, spec: ThumbSpec) -> list[str]:
         "-i",
         str(Path(source).resolve()),
         *thumbs_output_args(spec),
+    ]
+
+
+@dataclass(frozen=True)
+class PieceSamples:
+    """Which frames of a piece the whole's thumbnails take: every ``step``-th from ``first``,
+    before ``frames``."""
+
+    first: int
+    step: int
+    frames: int
+
+    @property
+    def count(self) -> int:
+        return len(range(self.first, self.frames, self.step))
+
+
+def piece_samples(rate: float, offset: int, frames: int) -> PieceSamples | None:
+    """The samples that the thumbnails of a video at ``rate`` fps take from its frames
+    ``offset .. offset + frames``, counted from that piece's first frame; None when ``rate``
+    is not a whole multiple of :data:`THUMB_FPS` (then only a decode of the whole tells)."""
+    step = round(rate / THUMB_FPS)
+    if step < 1 or abs(rate - step * THUMB_FPS) > 1e-6 or offset < 0 or frames < 1:
+        return None
+    return PieceSamples(((step - 1) // 2 - offset) % step, step, frames)
+
+
+def piece_thumbs_command(
+    exe: Path, piece: Path, spec: ThumbSpec, samples: PieceSamples
+) -> list[str]:
+    """Decode the first ``samples.frames`` frames of ``piece`` for the thumbnails the whole
+    takes from them (:func:`piece_samples`), at ``spec``'s size: laid end to end in order,
+    the pieces' files are the whole's thumbnails, byte for byte."""
+    guards: list[str] = []
+    for option, value in FILE_INPUT_GUARDS.items():
+        guards += [f"-{option}", value]
+    chain = (
+        f"trim=start_frame={int(samples.first)}:end_frame={int(samples.frames)},"
+        f"framestep=step={int(samples.step)},"
+        f"scale={int(spec.width)}:{int(spec.height)}:flags=area,format=gray"
+    )
+    return [
+        str(exe),
+        *GLOBAL_ARGS,
+        *guards,
+        "-i",
+        str(Path(piece).resolve()),
+        "-map",
+        "0:v:0",
+        "-vf",
+        chain,
+        "-fps_mode",
+        "passthrough",
+        "-an",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "gray",
+        str(Path(spec.path).resolve()),
     ]
 
 

@@ -20,7 +20,6 @@ from pydantic import SecretStr, ValidationError
 from reskin.registry import MODELS
 from reskin.standin.config import Preset, StandInConfig, new_key
 from reskin.standin.faults import Faults
-from reskin.standin.server import StandIn
 
 _FAULTS = "Faults (counts mean the next N calls)"
 
@@ -152,6 +151,10 @@ def stand_in(
     if threading.current_thread() is threading.main_thread():
         # A process manager stops with SIGTERM: leave as cleanly as on Ctrl-C.
         signal.signal(signal.SIGTERM, _interrupt)
+    # Here, not at the top: `reskin` registers this command, and every other command would
+    # import FastAPI and uvicorn with it.
+    from reskin.standin.server import StandIn
+
     standin = StandIn(config, host=host, port=port)
     with standin:
         typer.echo(f"stand-in of the AI/ML API at {standin.base_url}")

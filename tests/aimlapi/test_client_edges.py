@@ -263,6 +263,19 @@ async def test_the_key_never_shows_in_errors_reprs_or_logs(caplog):
         assert KEY not in text
 
 
+async def test_a_short_key_that_is_part_of_an_id_leaves_the_answer_intact():
+    # A key is masked where it stands alone; "k" also begins "klingai" in every id.
+    script = Script(accepted(), error(401, "bad key k"))
+    client = AimlapiClient(
+        "https://api.test", SecretStr("k"), transport=httpx.MockTransport(script)
+    )
+    async with client:
+        assert (await client.create(create_request())).id == GEN_ID
+        with pytest.raises(AuthenticationError) as caught:
+            await client.create(create_request())
+    assert "bad key **********" in str(caught.value)
+
+
 def test_a_missing_or_empty_key_is_a_config_error_with_a_way_forward():
     with pytest.raises(ConfigError, match="reskin demo"):
         AimlapiClient.from_settings(Settings(_env_file=None))

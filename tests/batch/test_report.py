@@ -4,6 +4,8 @@ run), the table, and the one-line errors of failed children."""
 from __future__ import annotations
 
 import csv
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -158,3 +160,15 @@ def test_a_clip_whose_run_the_server_would_not_make_says_nothing_was_sent() -> N
     assert "(it answered 503 Service Unavailable)" in line
     assert "nothing was sent for it" in line
     assert "rerun the batch" in line
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_the_results_manifest_follows_the_umask(umask: int, mode: int, tmp_path: Path) -> None:
+    saved = os.umask(umask)
+    try:
+        write_results(tmp_path, _rows())
+    finally:
+        os.umask(saved)
+    written = sorted(tmp_path.iterdir())
+    assert [path.name for path in written] == ["results.csv", "results.jsonl"]  # no temporary
+    assert {stat.S_IMODE(path.stat().st_mode) for path in written} == {mode}

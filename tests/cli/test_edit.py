@@ -213,14 +213,16 @@ def test_a_failure_is_exit_1_one_error_line_last_and_no_output(
     assert flow_run["state_type"] == "FAILED"
 
 
-def test_json_failure_prints_nothing_on_stdout(
+def test_json_failure_prints_one_error_object_on_stdout(
     run_reskin: RunReskin, input_clip: InputClip, standin: StandIn, tmp_path: Path
 ):
     standin.set_faults(job_error=1)
     output = tmp_path / "out" / "edited.mp4"
     done = run_reskin(*edit_args(input_clip(duration_s=3.0), output, "--json"))
-    assert_one_error_line(done)
-    assert done.stdout == ""
+    line = assert_one_error_line(done)
+    failure = json.loads(done.stdout)  # one object, nothing else
+    error = line.removeprefix("error: ")
+    assert failure == {"error": error, "kind": "GenerationFailedError", "exit_code": 1}
     assert_nothing_written(output)
 
 

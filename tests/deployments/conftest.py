@@ -18,6 +18,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -173,6 +174,9 @@ def up(standin_session: StandIn, tmp_path_factory: pytest.TempPathFactory) -> It
         **standin_settings(standin_session, tmp_path_factory.mktemp("up-work")),
         "RESKIN_MAX_JOBS_IN_FLIGHT": str(JOBS_IN_FLIGHT),
         "RESKIN_CREATES_PER_MINUTE": "600",
+        # The runs may touch the tests' temporary folders only (make up's own default is
+        # ~/reskin): inputs, outputs and the UI tests' short folders all live there.
+        "RESKIN_ALLOWED_DIRS": tempfile.gettempdir(),
     }
     log = home / "up.log"
     with log.open("wb") as out:

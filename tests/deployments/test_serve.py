@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,6 +56,9 @@ class Served:
     log: Path
     server: PrefectServer
     nightly: Nightly
+    #: When serve was started: a deployment of the same name another test's serve left on the
+    #: session's server (tests/deployments/test_key_block.py) is older, and not this one's.
+    started: datetime
 
     @property
     def api(self) -> Api:
@@ -69,9 +72,11 @@ class Served:
                 text = self.log.read_text(errors="replace")
                 raise AssertionError(f"serve exited ({self.process.returncode}):\n{text}")
             try:
-                return self.api.deployment(name)
+                found = self.api.deployment(name)
             except httpx.HTTPStatusError:
                 return None
+            updated = datetime.fromisoformat(found["updated"])
+            return found if updated >= self.started else None
 
         found: dict[str, Any] = wait_for(f"{name} on the server", registered)
         return found
@@ -103,6 +108,7 @@ def served(prefect_server: PrefectServer, tmp_path: Path) -> Iterator[Served]:
         "--prompt": nightly.prompt,
     }
     log = tmp_path / "serve.log"
+    started = datetime.now(UTC)
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "deployments.serve", *itertools.chain(*options.items())],
@@ -114,7 +120,7 @@ def served(prefect_server: PrefectServer, tmp_path: Path) -> Iterator[Served]:
             start_new_session=True,
         )
     try:
-        yield Served(process, log, prefect_server, nightly)
+        yield Served(process, log, prefect_server, nightly, started)
     finally:
         for signum in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError):
@@ -229,6 +235,9 @@ def test_serve_registers_the_form_and_the_nightly_schedule_as_prefect_yaml_does(
     )
     for deployment in deployed.values():
         assert deployment["work_pool_name"] == WORK_POOL
+        # Their runs touch local files only where the deployer's RESKIN_ALLOWED_DIRS says.
+        allowed = deployment["job_variables"]["env"]["RESKIN_ALLOWED_DIRS"]
+        assert allowed == up.env["RESKIN_ALLOWED_DIRS"]
         # Runs start in the repository, where flows/ and the .env are.
         assert deployment["pull_steps"] == [
             {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from deployments.definitions import EDIT_VIDEO, NIGHTLY, WORK_POOL
+from deployments.up import with_allowed_dirs
 from reskin.media.probe import probe
 from reskin.standin.server import StandIn
 from tests.conftest import InputClip, MakeClip
@@ -161,3 +162,13 @@ def test_up_refuses_a_server_that_does_not_answer(tmp_path: Path):
     )
     assert done.returncode == 1
     assert done.stderr == f"error: PREFECT_API_URL={dead} does not answer: start it, or unset it\n"
+
+
+def test_up_gives_its_runs_the_folders_they_may_touch() -> None:
+    """``make up`` (and ``make serve``) set RESKIN_ALLOWED_DIRS for the runs, unless it is set."""
+    assert with_allowed_dirs({})["RESKIN_ALLOWED_DIRS"] == str(Path.home() / "reskin")
+    assert with_allowed_dirs({"RESKIN_ALLOWED_DIRS": " "})["RESKIN_ALLOWED_DIRS"] == str(
+        Path.home() / "reskin"
+    )
+    given = {"RESKIN_ALLOWED_DIRS": "/srv/in:/srv/out", "OTHER": "kept"}
+    assert with_allowed_dirs(given) == given

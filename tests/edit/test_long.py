@@ -14,6 +14,7 @@ import pytest
 from reskin.edit.dry_run import dry_run
 from reskin.edit.pipeline import edit
 from reskin.edit.request import EditRequest, EditResult
+from reskin.edit.results import results_dir
 from reskin.edit.services import open_services
 from reskin.errors import GenerationFailedError, InputError, OutOfLimitsError
 from reskin.media.probe import probe
@@ -129,6 +130,11 @@ async def test_a_60_s_clip_of_five_scenes_becomes_one_60_s_edit_in_sync(
         gate = services.settings.min_fidelity
         assert min(min(s.motion, s.structure) for s in fidelity.segments) >= gate
         assert min(seam.score for seam in fidelity.seams) > 0.5  # one look: no jump
+        # The stand-in's results are exact, so the stitch joined them by copy and the stitched
+        # video's thumbnails are theirs laid end to end: nothing was decoded for them at the end.
+        kept = results_dir(services.settings)
+        assert len(list(kept.glob("*.?-3-*.256x144.thumbs"))) == len(result.segments)
+        assert len(list(kept.glob("stitched-*.256x144.thumbs"))) == 1
     # A rerun after success pays nothing: the failed-segment test below (cheaper, at 480p).
 
 

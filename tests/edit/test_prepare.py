@@ -10,7 +10,7 @@ import pytest
 from reskin.edit.prepare import ToResume, ToSend, conform, plan, take_in
 from reskin.edit.request import EditRequest
 from reskin.edit.services import Services
-from reskin.errors import DiskFullError, GenerationFailedError, ReskinError
+from reskin.errors import DiskFullError, GenerationFailedError, InputError, ReskinError
 from reskin.media.binaries import FFmpegTools
 from reskin.media.conform import Action
 from reskin.settings import Settings
@@ -90,3 +90,18 @@ async def test_a_full_work_folder_is_named_as_set_and_refused_before_paying(
     with pytest.raises(DiskFullError, match=f"no space left in {work} for the copy of the input"):
         await take_in(request.model_copy(update={"input": str(bigger)}), services)
     assert [job.name for job in (work / "jobs").iterdir()] == [taken.job_dir.name]
+
+
+async def test_a_local_output_that_cannot_be_written_is_refused_before_the_input_is_taken(
+    make_clip: MakeClip, ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    # The form's path (a run from the Prefect UI): refused at take_in, not at deliver, after
+    # the job was paid for.
+    settings = Settings.model_validate({"work_dir": str(tmp_path / "work")})
+    (tmp_path / "taken").write_text("a file, not a folder")
+    output = tmp_path / "taken" / "edited.mp4"
+    request = EditRequest(input=str(make_clip(duration_s=3.0)), prompt="sepia", output=str(output))
+    with pytest.raises(InputError, match="taken is a file, not a folder") as raised:
+        await take_in(request, Services(settings, tools=ffmpeg_tools))
+    assert raised.value.said.startswith("`output` ")
+    assert not (tmp_path / "work" / "jobs").exists()

@@ -311,4 +311,7 @@ async def test_the_flow_survives_the_pickling_a_served_deployment_does(tmp_path:
     # parameter's type must still resolve there (string annotations would not).
     copy = cloudpickle.loads(cloudpickle.dumps(edit_batch))
     batch = {"inbox": str(tmp_path), "prompt": "x", "output_dir": str(tmp_path / "out")}
-    assert copy.validate_parameters({"batch": batch}) == {"batch": BatchRequest(**batch)}
+    assert copy.validate_parameters({"batch": batch}) == {
+        "batch": BatchRequest(**batch),
+        "approved_credits": None,
+    }

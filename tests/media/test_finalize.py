@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from reskin.errors import DiskFullError
+from reskin.media.binaries import FFmpegTools
+from reskin.media.commands import GLOBAL_ARGS
 from reskin.media.finalize import atomic_output, link_or_copy
+from reskin.media.runner import run
 from tests.disk import SmallDisks, small_disks_fixture  # noqa: F401 (registers the fixture)
 
 
@@ -77,3 +84,35 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(
     assert caught.value.folder == destination.parent
     assert str(caught.value).startswith(f"no space left in {destination.parent}: ")
     assert list(destination.parent.iterdir()) == []  # neither the file nor its partial
+
+
+@contextlib.contextmanager
+def umask_of(mask: int) -> Iterator[None]:
+    """The process's umask set to ``mask`` for the block (a shell's ``umask``)."""
+    saved = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(saved)
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_an_output_follows_the_umask_as_ffmpeg_writes_it(
+    umask: int, mode: int, ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    """What a user gets (the edited video, its preview) is readable as their umask says, not
+    0600 whatever it says; ffmpeg writes into the temporary file without changing its mode."""
+    destination = tmp_path / "out" / "picture.png"
+    with umask_of(umask), atomic_output(destination) as partial:
+        argv: list[str | Path] = [
+            ffmpeg_tools.ffmpeg,
+            *GLOBAL_ARGS,
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=16x16",
+        ]
+        run([*argv, "-frames:v", "1", partial], timeout_s=60)
+
+    assert destination.stat().st_size > 0
+    assert stat.S_IMODE(destination.stat().st_mode) == mode

@@ -3,13 +3,18 @@ text holds, and nothing that does not belong in an artifact."""
 
 from __future__ import annotations
 
+import base64
 import re
+from pathlib import Path
 
 import pytest
 
 from reskin.edit.request import EditRequest, EditResult, SegmentResult
 from reskin.fidelity.report import Fidelity, SeamFidelity, SegmentFidelity, Timing
-from tasks.publish import summary_markdown
+from reskin.media.binaries import FFmpegTools
+from reskin.media.commands import GLOBAL_ARGS
+from reskin.media.runner import run
+from tasks.publish import PREVIEW_INLINE_MAX_BYTES, preview_picture, summary_markdown
 
 GENERATION = "0d6f4c1e-8a7b-4c1f-9f55-2f0d7c1a9b3e:klingai/video-o1-video-to-video-edit"
 
@@ -146,3 +151,57 @@ def test_the_fidelity_has_its_rows_and_a_long_video_its_segments_and_seams() -> 
     assert rows["fidelity: timing"] == ["+0.000 s long, picture 0.125 s late"]
     assert "| 2 | 10.000 | 20.000 | `g2` | 1000 | paid now | 0.12, 0.80 |" in tail
     assert "| after segment 1 | 10.000 | 0.42 |" in tail
+
+
+# --- the before/after contact sheet in the summary -----------------------------------------
+
+PICTURE = "![input (top) and result (bottom)]"
+
+
+@pytest.fixture
+def sheet(ffmpeg_tools: FFmpegTools, tmp_path: Path) -> Path:
+    """A small real PNG where a local output's preview sits."""
+    path = tmp_path / "walk-sepia.preview.png"
+    argv: list[str | Path] = [
+        ffmpeg_tools.ffmpeg,
+        *GLOBAL_ARGS,
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=64x36",
+    ]
+    run([*argv, "-frames:v", "1", path], timeout_s=60)
+    return path
+
+
+def test_a_local_outputs_preview_is_shown_inline_as_a_data_uri(sheet: Path) -> None:
+    # artifact_links gives a local preview a file:// link, which the UI's page cannot open.
+    picture = preview_picture(str(sheet), f"file://{sheet}")
+    assert picture is not None
+    assert picture.startswith("data:image/png;base64,")
+    assert base64.b64decode(picture.split(",", 1)[1]) == sheet.read_bytes()
+
+    markdown = summary_markdown(_request(), _result(preview=str(sheet)), picture)
+    assert f"{PICTURE}(<{picture}>)" in markdown
+    assert _rows(markdown)["preview"] == [f"`{sheet}`"]  # and its path, as before
+
+
+def test_an_s3_outputs_preview_keeps_its_presigned_link(sheet: Path) -> None:
+    link = "https://bucket.example/walk-sepia.preview.png?X-Amz-Signature=abc"
+    assert preview_picture("s3://bucket/walk-sepia.preview.png", link) == link
+    assert preview_picture("s3://bucket/walk-sepia.preview.png", None) is None
+    markdown = summary_markdown(_request(), _result(), link)
+    assert f"{PICTURE}(<{link}>)" in markdown
+
+
+def test_no_picture_for_a_sheet_too_big_missing_or_not_a_png(sheet: Path, tmp_path: Path) -> None:
+    size = sheet.stat().st_size
+    assert size < PREVIEW_INLINE_MAX_BYTES
+    assert preview_picture(str(sheet), None, max_bytes=size) is not None
+    assert preview_picture(str(sheet), None, max_bytes=size - 1) is None
+    assert preview_picture(str(tmp_path / "gone.png"), None) is None
+    text = tmp_path / "not.preview.png"
+    text.write_bytes(b"<svg onload=alert(1)>")
+    assert preview_picture(str(text), None) is None
+    assert preview_picture(None, None) is None
+    assert PICTURE not in summary_markdown(_request(), _result(), None)

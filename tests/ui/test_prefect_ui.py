@@ -103,6 +103,10 @@ def test_a_clip_run_shows_its_stages_and_artifacts(
     expect(table).to_contain_text(result["generation_id"])
     expect(table).to_contain_text(PROMPT)
     expect(table).to_contain_text("credits used")
+    # The before/after contact sheet of this local output shows inline (a data URI), decoded.
+    sheet = page.get_by_alt_text("input (top) and result (bottom)")
+    expect(sheet).to_be_visible()
+    assert sheet.evaluate("picture => picture.complete && picture.naturalWidth") > 0
     page.wait_for_load_state("networkidle")
     save(page, "prefect-clip-summary.png", screenshot_dirs)
 

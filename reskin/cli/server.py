@@ -1,0 +1,389 @@
+"""``reskin server start|stop|status``: one Prefect server in the background, for quick edits.
+
+``reskin edit`` with no Prefect API configured runs Prefect's embedded server, which costs 6 to
+12 s of every run before its first task. ``reskin server start`` starts ``prefect server start``
+once, in the background, on ``127.0.0.1`` (``--port``, 4200 by default), and every later
+``reskin edit`` with no ``PREFECT_API_URL`` of its own (environment or active Prefect profile)
+runs against it instead, saying so in one line with the UI's address. Without it running,
+``reskin edit`` goes on in embedded mode as before, with a line saying how to be quicker.
+
+The server is never started on demand: a background process nobody asked for would outlive
+the command (in CI, in a container, on a laptop), take a port and about 200 MB, and its first
+start costs as much as the embedded server it saves. Starting it is one explicit command;
+stopping it, another.
+
+Everything of the server lives in ``<RESKIN_WORK_DIR>/prefect-server/``: its own
+``PREFECT_HOME`` (its SQLite database of runs, separate from ``~/.prefect``), ``server.log``,
+and ``server.json`` (its pid, host and port), which ``status``, ``stop`` and ``reskin edit``
+read. Its telemetry is off (``PREFECT_SERVER_ANALYTICS_ENABLED=false``). It runs in a session
+of its own, so ``stop`` signals its whole process group and nothing else.
+
+This module imports neither Prefect nor httpx: ``reskin edit`` reads the state file and asks
+``/api/health`` with the standard library, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reskin.errors import ConfigError
+from reskin.settings import Settings, load_settings
+
+#: The server's folder under ``RESKIN_WORK_DIR``.
+FOLDER = "prefect-server"
+STATE = "server.json"
+LOG = "server.log"
+HOST = "127.0.0.1"
+DEFAULT_PORT = 4200
+#: ``prefect server start`` was healthy in about 10 s on 2 cores (5 s on an existing database).
+START_TIMEOUT_S = 120.0
+STOP_GRACE_S = 15.0
+#: How long ``reskin edit`` waits for ``/api/health`` before it goes on embedded.
+HEALTH_TIMEOUT_S = 1.0
+#: ``reskin server status`` when no server runs (the LSB's "not running").
+NOT_RUNNING = 3
+_POLL_S = 0.2
+_LOG_LINES = 20
+
+server_app = typer.Typer(
+    name="server",
+    help="A Prefect server in the background: `reskin edit` runs against it, without "
+    "starting Prefect's embedded one each time.",
+    no_args_is_help=True,
+)
+
+
+@dataclass(frozen=True)
+class Server:
+    """A server ``reskin server start`` started: what ``server.json`` holds."""
+
+    pid: int
+    host: str
+    port: int
+    home: str
+    started_at: float
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return Path(self.home) / LOG
+
+    def describe(self) -> str:
+        return f"pid {self.pid}, UI {self.ui_url}, API {self.api_url}, log {self.log}"
+
+
+def home_of(settings: Settings) -> Path:
+    """The server's folder: its ``PREFECT_HOME``, state and log."""
+    return settings.work_dir / FOLDER
+
+
+def recorded(home: Path) -> Server | None:
+    """The server ``server.json`` names, if that process is alive and a Prefect server; a
+    stale record (the process gone, its pid reused) is removed."""
+    state = home / STATE
+    try:
+        fields = json.loads(state.read_text())
+        server = Server(**fields)
+    except (OSError, ValueError, TypeError):
+        return None
+    if _is_prefect_server(server.pid):
+        return server
+    state.unlink(missing_ok=True)
+    return None
+
+
+def healthy(server: Server, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
+    """Whether ``server`` answers ``/api/health`` now."""
+    url = f"{server.api_url}/health"  # http://127.0.0.1:<port>, built here
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as answer:  # noqa: S310 (see url)
+            return bool(answer.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def start(
+    settings: Settings, *, port: int = DEFAULT_PORT, timeout_s: float = START_TIMEOUT_S
+) -> Server:
+    """Start the server in the background (or find it running) and return once it answers;
+    a :class:`ConfigError` with the tail of its log when it does not."""
+    home = home_of(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    with _locked(home):
+        running = recorded(home)
+        if running is not None:
+            return running
+        port = _free(port)
+        log = home / LOG
+        log.write_bytes(b"")
+        pid = _spawn(home, port, log)
+        server = Server(pid=pid, host=HOST, port=port, home=str(home), started_at=time.time())
+        _write_state(home, server)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if healthy(server):
+                return server
+            ended, status = os.waitpid(pid, os.WNOHANG)
+            if ended:
+                (home / STATE).unlink(missing_ok=True)
+                raise ConfigError(
+                    f"the Prefect server stopped while starting (exit status {status}): "
+                    f"{_last_line(log)}; its log: {log}"
+                )
+            time.sleep(_POLL_S)
+        _end_group(pid, grace_s=STOP_GRACE_S)
+        (home / STATE).unlink(missing_ok=True)
+        raise ConfigError(
+            f"the Prefect server did not answer within {timeout_s:g} s: {_last_line(log)}; its "
+            f"log: {log}"
+        )
+
+
+def stop(settings: Settings, *, grace_s: float = STOP_GRACE_S) -> Server | None:
+    """Stop the server (SIGTERM to its process group, SIGKILL after ``grace_s``); the server
+    stopped, None when none ran."""
+    home = home_of(settings)
+    with _locked(home):
+        server = recorded(home)
+        if server is None:
+            return None
+        _end_group(server.pid, grace_s=grace_s)
+        (home / STATE).unlink(missing_ok=True)
+        return server
+
+
+def prefect_for_edit(settings: Settings) -> str | None:
+    """Aim this process's Prefect at the reskin server when it runs and no Prefect API is
+    configured; the line saying which Prefect an edit runs on (None: the user's own
+    ``PREFECT_API_URL``, said nothing of, as before). Call before Prefect is imported."""
+    if configured_api_url() is not None:
+        return None
+    server = recorded(home_of(settings))
+    if server is not None and healthy(server):
+        os.environ["PREFECT_API_URL"] = server.api_url
+        return f"Prefect: the reskin server, UI at {server.ui_url}"
+    if server is not None:
+        return (
+            f"Prefect: embedded server, 10 to 20 s to start (the reskin server, pid "
+            f"{server.pid}, does not answer: see `reskin server status` and {server.log})"
+        )
+    return (
+        "Prefect: embedded server, 10 to 20 s to start (`reskin server start` keeps one "
+        "running for the next edits)"
+    )
+
+
+def configured_api_url(environ: dict[str, str] | None = None) -> str | None:
+    """The Prefect API this process is configured for: ``PREFECT_API_URL``, else the active
+    profile's in ``$PREFECT_HOME/profiles.toml`` (read as Prefect reads it, without Prefect)."""
+    env = dict(os.environ) if environ is None else environ
+    if env.get("PREFECT_API_URL"):
+        return env["PREFECT_API_URL"]
+    home = Path(env.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    try:
+        profiles = tomllib.loads((home / "profiles.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    active = env.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    settings = profiles.get("profiles", {}).get(active, {})
+    url = settings.get("PREFECT_API_URL") if isinstance(settings, dict) else None
+    return str(url) if url else None
+
+
+# --- the commands ----------------------------------------------------------------------------
+
+
+@server_app.command("start")
+def start_command(
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")
+    ] = DEFAULT_PORT,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds to wait for the server to answer.")
+    ] = START_TIMEOUT_S,
+) -> None:
+    """Start a Prefect server in the background; `reskin edit` then runs against it."""
+    settings = load_settings()
+    before = recorded(home_of(settings))
+    server = start(settings, port=port, timeout_s=timeout)
+    said = "already running" if before is not None else "started"
+    typer.echo(f"{said}: a Prefect server for reskin, {server.describe()}")
+    typer.echo("`reskin edit` runs against it; `reskin server stop` stops it")
+
+
+@server_app.command("stop")
+def stop_command() -> None:
+    """Stop the background Prefect server."""
+    server = stop(load_settings())
+    typer.echo("not running" if server is None else f"stopped: pid {server.pid}")
+
+
+@server_app.command("status")
+def status_command() -> None:
+    """Say whether the background Prefect server runs (exit 0), or not (exit 3)."""
+    server = recorded(home_of(load_settings()))
+    if server is None:
+        typer.echo("not running: `reskin server start` starts one")
+        raise typer.Exit(NOT_RUNNING)
+    if not healthy(server):
+        typer.echo(f"not answering: {server.describe()}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"running: {server.describe()}")
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def _spawn(home: Path, port: int, log: Path) -> int:
+    """``prefect server start`` in a session of its own, its output in ``log``; its pid.
+
+    ``posix_spawn``, not ``subprocess.Popen``: nothing here waits for the server, and a Popen
+    left running warns when it is collected."""
+    prefect = Path(sys.executable).with_name("prefect")
+    argv = ([str(prefect)] if prefect.is_file() else [sys.executable, "-m", "prefect"]) + [
+        "server",
+        "start",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
+    # The user's PREFECT_* settings go with it (a database URL, say), but not where it lives,
+    # which API it is, nor which profile it reads.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_UI_API_URL")
+    }
+    env.update(
+        {
+            "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # Without it the UI is told its API is on the default port, not this one.
+            "PREFECT_UI_API_URL": f"http://{HOST}:{port}/api",
+            "PREFECT_LOGGING_COLORS": "false",
+        }
+    )
+    return os.posix_spawn(
+        argv[0],
+        argv,
+        env,
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(log), os.O_WRONLY | os.O_APPEND, 0),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
+
+
+def _free(port: int) -> int:
+    """``port`` if nothing listens on it (any free one for 0); else a :class:`ConfigError`."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"port {port} on {HOST} is taken ({exc.strerror}): give `reskin server start` "
+                "another --port (0: any free one)"
+            ) from exc
+        bound: int = probe.getsockname()[1]
+        return bound
+
+
+def _end_group(pid: int, *, grace_s: float) -> None:
+    """SIGTERM the process group ``pid`` leads, SIGKILL it after ``grace_s``."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signum)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not alive(pid):
+                return
+            time.sleep(_POLL_S)
+
+
+def _reap(pid: int) -> None:
+    # The server is this process's child only when this process started it.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _state(pid) not in ("Z", "X")  # a zombie has ended; only its parent has not noticed
+
+
+def _state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
+def _is_prefect_server(pid: int) -> bool:
+    """``pid`` is alive and runs ``prefect server start`` (a reused pid is not taken for it)."""
+    if not alive(pid):
+        return False
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc to ask: alive is all that can be told
+    return b"server" in argv and any(part.endswith(b"prefect") for part in argv)
+
+
+def _write_state(home: Path, server: Server) -> None:
+    partial = home / f".{STATE}.part"
+    partial.write_text(json.dumps(asdict(server)))
+    partial.replace(home / STATE)
+
+
+@contextlib.contextmanager
+def _locked(home: Path) -> Iterator[None]:
+    """Hold the server folder's lock: two ``start``s at once start one server."""
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1].strip()[:300] if lines else "nothing in its log"

@@ -47,11 +47,11 @@ SUITE_FFMPEG: str | None = os.environ.get("RESKIN_FFMPEG_BINARY") or None
 
 #: Tests that share an expensive stack, by where they live (the first prefix that matches): each
 #: group runs on one xdist worker, so its stack starts once per run rather than once per worker
-#: (a Prefect server or harness costs 10 to 20 s of CPU to start, and a run has two cores).
+#: (a Prefect server costs 10 to 20 s of CPU to start, and a run has two cores).
 #: ``tests/deployments``: the package's ``make up`` stack (a server and two workers);
-#: the harness groups: ``prefect_test_harness`` (two groups, so neither is the run's tail);
-#: the server groups: the session's ``prefect server start`` (and the UI tests' Chromium), two
-#: groups for the same reason.
+#: the harness groups: flows run in the test's process (two groups, so neither is the run's
+#: tail); the server groups: ``reskin`` processes (and the UI tests' Chromium), two groups for
+#: the same reason. Both kinds use the worker's one session ``prefect server start``.
 XDIST_GROUPS: dict[str, str] = {
     "tests/deployments/": "deployments",
     "tests/flows/test_edit_video": "prefect-harness-1",
@@ -178,11 +178,15 @@ _PREFECT_ENV = (
 
 
 @pytest.fixture(scope="session")
-def prefect_harness(prefect_home: Path) -> Iterator[None]:
-    """One temporary Prefect server and database for the flow tests of the session."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_harness(prefect_server: PrefectServer) -> Iterator[None]:
+    """The flow tests' Prefect API in this process: the session's ``prefect server start``.
 
-    with prefect_test_harness(server_startup_timeout=90):
+    Not ``prefect_test_harness``: that starts a server of its own and migrates a fresh database
+    for it (about 16 s of CPU), where a worker that runs the CLI's tests too has one already.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: prefect_server.api_url}):
         yield
 
 

@@ -83,6 +83,9 @@ def test_a_batch_run_of_the_nightly_spreads_its_clips_over_both_workers_within_t
     # one worker cannot end a run and take the next clip before the other has looked (seen
     # once on a loaded machine: one worker took all four, one after another).
     standin.set_faults(slow_jobs=12.0)
+    # Nothing an earlier test started still holds a worker's runs (each worker takes 3 at
+    # most): the clips must find both workers free.
+    wait_until_idle(up)
     began = time.monotonic()
     done = up.prefect(
         "deployment", "run", NIGHTLY, "--param", f"batch={json.dumps(batch)}", "--watch"
@@ -117,6 +120,20 @@ def test_a_batch_run_of_the_nightly_spreads_its_clips_over_both_workers_within_t
         f"'database is locked' in the server log: "
         f"{up.server_log.read_text(errors='replace').count('database is locked')}"
     )
+
+
+def wait_until_idle(up: UpStack, timeout_s: float = 120.0) -> None:
+    """Return once no flow run of the stack's work pool is pending or running; fail naming
+    them if some still are after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    body = {
+        "flow_runs": {"state": {"type": {"any_": ["PENDING", "RUNNING"]}}},
+        "work_pools": {"name": {"any_": [WORK_POOL]}},
+    }
+    while busy := up.api.filter("flow_runs", body):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"runs still busy: {[run['name'] for run in busy]}")
+        time.sleep(0.5)
 
 
 def jobs_of(up: UpStack, runs: list[dict[str, Any]]) -> list[tuple[float, float]]:

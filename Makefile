@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test chaos lint format typecheck check lock bench screenshots clean
+.PHONY: install demo test stack chaos lint format typecheck check lock bench screenshots clean
 
 install: $(STAMP)
 
@@ -31,12 +31,15 @@ demo: install
 TEST_WORKERS ?= 3
 # PYTHONDONTWRITEBYTECODE is lifted for the suite so reskin's own modules are compiled once,
 # not in each of the hundred-odd processes the tests start.
-# The chaos batch (tests/deployments/test_chaos.py) is `make chaos`, a stage of its own in CI:
-# a crashed worker's runs are found by two missed heartbeats, 60 s at Prefect's shortest, and
-# its 20 clips alone take about 3 minutes of the suite's 7 (docs/testing.md).
-TEST_MARKS ?= not chaos
+# The tests of the `make up` stack (tests/deployments: a Prefect server, two workers, a process
+# per flow run) are `make stack`, and its chaos batch `make chaos`: stages of their own in CI,
+# after `make test`, which keeps within its 7 minutes on 2 cores without them (docs/testing.md).
+TEST_MARKS ?= not chaos and not stack
 test: install
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -n $(TEST_WORKERS) -m "$(TEST_MARKS)" $(TEST_ARGS)
+
+stack: install
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -m "stack and not chaos" tests/deployments
 
 chaos: install
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -m chaos tests/deployments/test_chaos.py

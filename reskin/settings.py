@@ -281,7 +281,7 @@ class Settings(BaseSettings):
         description="Largest conformed clip sent inline as a data URI; larger ones need storage.",
     )
 
-    # --- what a run may touch (reskin/access.py, docs/security.md) -----------------------------
+    # --- what a run may touch (reskin/access/, docs/security.md) -----------------------------
     allow_http: bool = Field(
         default=False,
         description="Fetch a user's inputs and reference images over plain http:// too; "

@@ -136,8 +136,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On an xdist worker, order the tests longest unit first (:func:`_xdist_rank`; every
     worker collects the same order). Mark the grouped tests with their ``xdist_group`` too,
-    which xdist's own loadgroup reads."""
+    which xdist's own loadgroup reads. The tests of the ``make up`` stack are marked ``stack``
+    (``make stack``, docs/testing.md)."""
     for item in items:
+        if item.nodeid.startswith("tests/deployments/"):
+            item.add_marker(pytest.mark.stack)
         scope = xdist_scope(item.nodeid)
         if scope in XDIST_GROUPS.values():
             item.add_marker(pytest.mark.xdist_group(scope))

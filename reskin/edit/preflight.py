@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from reskin.access import Access, check_request
 from reskin.edit.request import EditRequest, Resolved, resolve
 from reskin.errors import InputError, OutOfLimitsError
 from reskin.media.conform_plan import END_SLACK_S
@@ -81,8 +82,6 @@ def preflight(request: EditRequest, settings: Settings) -> Cleared:
     default model) of the first mistake. Reads the local input's packets, writes nothing."""
     resolved = resolve(request, settings.model)
     # Where the run may read and write (RESKIN_ALLOWED_DIRS, ...), before anything is opened.
-    from reskin.access import Access, check_request  # httpx and anyio: only once it is used
-
     check_request(request, Access.from_settings(settings))
     check_output(request)
     source = check_input(request.input, settings)

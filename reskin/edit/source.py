@@ -14,7 +14,8 @@ import asyncio
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from reskin.access import Access, check_location, check_path, guarded_transport
+from reskin.access import Access, check_location, check_path
+from reskin.access.transport import guarded_transport
 from reskin.aimlapi.retry import RetryPolicy
 from reskin.download import download
 from reskin.errors import DownloadError, InputError

@@ -1,4 +1,4 @@
-"""Local files (reskin/access.py): with RESKIN_ALLOWED_DIRS set, inputs are read and outputs
+"""Local files (reskin/access/paths.py): with RESKIN_ALLOWED_DIRS set, inputs are read and outputs
 written only inside its folders, paths resolved (links followed, '..' folded) before the check;
 unset, the command line stays unrestricted."""
 

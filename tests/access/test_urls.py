@@ -1,4 +1,4 @@
-"""A user's URLs (reskin/access.py): https to public addresses only, unless a setting widens it;
+"""A user's URLs (reskin/access/): https to public addresses only, unless a setting widens it;
 the check is on the address connected to, for every redirect hop. The hostile set of issue 18 is
 refused in one line, with nothing read and no request reaching a loopback listener; the allowed
 cases still fetch."""
@@ -14,14 +14,12 @@ import pytest
 
 from reskin.access import (
     Access,
-    GuardedTransport,
-    Resolver,
     address_problem,
     check_url,
     check_url_resolved,
-    guarded_transport,
     shown_url,
 )
+from reskin.access.transport import GuardedTransport, Resolver, guarded_transport
 from reskin.aimlapi.retry import RetryPolicy
 from reskin.download import download
 from reskin.edit.source import fetch_remote, take_source

@@ -33,7 +33,6 @@ the UI as its form's fields (:meth:`reskin.errors.ReskinError.worded`).
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -42,6 +41,7 @@ from reskin.access import Access, check_request
 from reskin.edit.request import EditRequest, Resolved, resolve
 from reskin.errors import InputError, OutOfLimitsError
 from reskin.media.conform_plan import END_SLACK_S
+from reskin.media.local_file import check_local_file
 from reskin.media.probe import MediaInfo, probe, shown_name
 from reskin.settings import Settings
 from reskin.storage.s3 import S3Location
@@ -157,21 +157,10 @@ def check_window(request: EditRequest, duration_s: float) -> None:
 
 
 def _readable(path: Path, shown: str, max_bytes: int) -> None:
-    """``path`` is a regular file this user can open, not empty, at most ``max_bytes``: what
-    taking it in (:func:`reskin.media.intake.take_in`) would refuse first, in its words."""
-    try:
-        facts = path.stat()
-    except OSError as exc:
-        raise InputError(f"{shown}: cannot read the file ({exc.strerror}): check the path") from exc
-    # A FIFO or a device would block the probe or never end: only plain files are opened.
-    if not stat.S_ISREG(facts.st_mode):
-        raise InputError(f"{shown} is not a regular file: give the path of a video file")
+    """What taking ``path`` in (:func:`reskin.media.intake.take_in`) would refuse first, in its
+    words, and that this user can open it."""
+    check_local_file(path, shown, max_bytes)
     try:
         os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
     except OSError as exc:
         raise InputError(f"{shown}: cannot read the file ({exc.strerror}): check the path") from exc
-    if facts.st_size > max_bytes:
-        raise InputError(
-            f"{shown} is {facts.st_size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB limit: "
-            "trim or compress it and try again"
-        )

@@ -32,6 +32,8 @@ from typing import BinaryIO
 
 from reskin.errors import InputError, ProbeError, VerificationError
 from reskin.media.binaries import FFmpegTools
+from reskin.media.local_file import FIX as _FIX
+from reskin.media.local_file import check_local_file, too_large
 from reskin.media.probe import Container, MediaInfo, probe, shown_name
 from reskin.media.thumbs import ThumbSpec, thumb_size
 from reskin.media.verify import verify
@@ -44,7 +46,6 @@ STAGED_NAME = "source"
 EXTENSIONS: dict[Container, str] = {"mp4": ".mp4", "mov": ".mov", "matroska": ".mkv"}
 
 _CHUNK = 1024 * 1024
-_FIX = "export it as an MP4 (H.264) video and try again"
 _DAMAGED_FIX = "copy or export the whole file again and try again"
 
 
@@ -114,17 +115,7 @@ def take_in(
 
 def _copy(source: Path, target: Path, shown: str, max_bytes: int) -> str:
     """Copy ``source`` to ``target``; the SHA-256 of what was copied."""
-    try:
-        before = source.stat()
-    except OSError as exc:
-        raise InputError(f"{shown}: cannot read the file ({exc.strerror}): check the path") from exc
-    # A FIFO or a device would block the copy or never end: only plain files come in.
-    if not stat.S_ISREG(before.st_mode):
-        raise InputError(f"{shown} is not a regular file: give the path of a video file")
-    if before.st_size == 0:
-        raise ProbeError(f"{shown} is empty: {_FIX}")
-    if before.st_size > max_bytes:
-        raise InputError(_too_large(shown, before.st_size, max_bytes))
+    before = check_local_file(source, shown, max_bytes)
     target.parent.mkdir(parents=True, exist_ok=True)
     with writing(target.parent, before.st_size, what=f"the copy of {shown}"):
         return _copy_checked(source, target, shown, max_bytes)
@@ -168,7 +159,7 @@ def _copy_capped(
             return copied
         copied += len(chunk)
         if copied > max_bytes:  # it grew since the stat
-            raise InputError(_too_large(shown, copied, max_bytes))
+            raise InputError(too_large(shown, copied, max_bytes))
         digest.update(chunk)
         dst.write(chunk)  # a full disk is ours, not the user's: its OSError goes up (_copy)
 
@@ -201,10 +192,3 @@ def _decodes(
         )
     except VerificationError as exc:
         raise ProbeError(f"{shown} is damaged: it {exc.reason}: {_DAMAGED_FIX}") from exc
-
-
-def _too_large(shown: str, size: int, max_bytes: int) -> str:
-    return (
-        f"{shown} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB limit: "
-        "trim or compress it and try again"
-    )

@@ -20,26 +20,12 @@ from reskin.errors import ConfigError, NotApprovedError
 from reskin.settings import Settings
 from reskin.standin.server import StandIn
 from tests.conftest import InputClip
+from tests.edit.test_approval import settings
 from tests.flows.checks import assert_one_line
 from tests.prefect_server import PrefectServer
 
 #: What the approval needs: the stand-in's price and a threshold a 3 s edit (300) is over.
 OVER = {"RESKIN_CREDITS_PER_SECOND": "100", "RESKIN_APPROVE_ABOVE_CREDITS": "250"}
-
-
-def settings(
-    *,
-    credits_per_second: float | None = None,
-    approve_above_credits: float | None = None,
-    approval_timeout_s: int = 3600,
-) -> Settings:
-    """Settings of their own (no environment, no ``.env``) with these approval fields."""
-    return Settings(
-        _env_file=None,
-        credits_per_second=credits_per_second,
-        approve_above_credits=approve_above_credits,
-        approval_timeout_s=approval_timeout_s,
-    )
 
 
 def plan(credits: float | None = 2000, refused: str | None = None) -> EditPlan:

@@ -15,11 +15,20 @@ Each round runs, in turn (the order rotates every round):
   result, one ``ffmpeg`` mux of the result's picture with the clip's sound;
 - ``embedded``: ``reskin edit --json`` as a process, no ``PREFECT_API_URL``, no ``reskin
   server``: Prefect's embedded server starts in the process;
-- ``server``: the same against the background server of ``reskin server start``;
+- ``server``: the same with the flow in its own process, against the background server of
+  ``reskin server start`` (named in ``PREFECT_API_URL``, so its runner is not used);
 - ``server-nolimits``: the same with the shared limits off (``RESKIN_MAX_JOBS_IN_FLIGHT=0``,
-  ``RESKIN_CREATES_PER_MINUTE=0``): on the server's SQLite each slot is a write that can wait
-  2 s for a lock (``docs/bench.md``, orchestration), and one user on one machine has nobody
-  to share them with.
+  ``RESKIN_CREATES_PER_MINUTE=0``): on the server's SQLite each slot is a write that can meet
+  a lock (``docs/bench.md``, orchestration), and one user on one machine has nobody to share
+  them with;
+- ``runner``: ``reskin edit`` as a user runs it once ``reskin server start`` runs: a thin
+  client of the reskin runner, which runs the flow (``reskin/cli/runner.py``);
+- ``runner-nolimits``: the same with a second ``reskin server start`` (and runner) whose
+  settings switch the shared limits off.
+
+The in-process sides use a limits prefix of their own (``RESKIN_LIMITS_PREFIX``), so that the
+creates' pace (10 a minute by default) never holds one side back for another's create. The CPU
+of a runner side counts the runner's own (``/proc/<pid>/stat``) besides the client's.
 
 Each reskin edit has a prompt of its own, so nothing is resumed; both poll the same stand-in
 (reskin with 0.1 to 0.5 s between status requests). A first round warms every side (its
@@ -63,7 +72,7 @@ from reskin.standin.config import StandInConfig
 from reskin.standin.server import StandIn
 
 RESULTS = Path(__file__).parent / "results" / "cli.md"
-SIDES = ("bare", "embedded", "server", "server-nolimits")
+SIDES = ("bare", "embedded", "server", "server-nolimits", "runner", "runner-nolimits")
 #: The shared limits off (docs/limits.md): one user on one machine has no one to share with.
 NO_LIMITS = {"RESKIN_MAX_JOBS_IN_FLIGHT": "0", "RESKIN_CREATES_PER_MINUTE": "0"}
 BARE_POLL_S = 0.25
@@ -163,14 +172,39 @@ def bare(standin: StandIn, clip: Path, tools: FFmpegTools, work: Path, prompt: s
     return timed
 
 
-def reskin_edit(env: Mapping[str, str], clip: Path, output: Path, prompt: str) -> Timed:
+def reskin_edit(
+    env: Mapping[str, str], clip: Path, output: Path, prompt: str, runner: int | None = None
+) -> Timed:
+    """One ``reskin edit --json``; with ``runner`` (its pid), that process's CPU counted too."""
     argv = [sys.executable, "-m", "reskin", "edit", str(clip), "--prompt", prompt,
             "--output", str(output), "--json"]  # fmt: skip
-    timed, stdout, _ = timed_run(argv, env)
+    before = process_cpu(runner) if runner is not None else 0.0
+    timed, stdout, stderr = timed_run(argv, env)
+    if runner is not None:
+        if "run by its runner" not in stderr:
+            raise RuntimeError(f"the edit did not run in the runner:\n{stderr[-2000:]}")
+        timed = Timed(timed.wall_s, timed.cpu_s + process_cpu(runner) - before)
     stages = json.loads(stdout)["timings_s"]
     output.unlink(missing_ok=True)
     output.with_name(f"{output.stem}.preview.png").unlink(missing_ok=True)
     return Timed(timed.wall_s, timed.cpu_s, stages)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of process ``pid`` and of its children it waited for (ffmpeg), so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def start_server(env: Mapping[str, str]) -> tuple[Timed, int]:
+    """``reskin server start`` in ``env``: its time and the runner's pid."""
+    started, out, _ = timed_run(
+        [sys.executable, "-m", "reskin", "server", "start", "--port", "0"], env
+    )
+    print(out.strip(), file=sys.stderr)
+    state = Path(env["RESKIN_WORK_DIR"]) / "prefect-server" / "runner.json"
+    return started, int(json.loads(state.read_text())["pid"])
 
 
 # --- mistakes and imports --------------------------------------------------------------------
@@ -276,12 +310,18 @@ def bench(
     }
     if os.environ.get("RESKIN_FFMPEG_BINARY"):
         env["RESKIN_FFMPEG_BINARY"] = os.environ["RESKIN_FFMPEG_BINARY"]
-    # Two work folders: the server side finds its `reskin server` there, the embedded one none.
+    # Work folders: the runner sides find their `reskin server` (and runner) there, the
+    # embedded one none.
     embedded_env = {**env, "RESKIN_WORK_DIR": str(root / "work-embedded")}
-    started, out, _ = timed_run(
-        [sys.executable, "-m", "reskin", "server", "start", "--port", "0"], env
-    )
-    print(out.strip(), file=sys.stderr)
+    nolimits_env = {**env, **NO_LIMITS, "RESKIN_WORK_DIR": str(root / "work-nolimits")}
+    started, runner = start_server(env)
+    _, runner_nolimits = start_server(nolimits_env)
+    api_url = json.loads((root / "work" / "prefect-server" / "server.json").read_text())
+    in_process = {
+        **env,
+        "PREFECT_API_URL": f"http://{api_url['host']}:{api_url['port']}/api",
+        "RESKIN_LIMITS_PREFIX": "bench-in-process",
+    }
     rows: dict[str, list[Timed]] = {side: [] for side in SIDES}
     try:
         for number in range(options.rounds + 1):
@@ -291,11 +331,15 @@ def bench(
                 output = root / "out" / f"{side}-{number}.mp4"
                 if side == "bare":
                     timed = bare(standin, clip, tools, root, prompt)
+                elif side.startswith("runner"):
+                    pid = runner if side == "runner" else runner_nolimits
+                    side_env = env if side == "runner" else nolimits_env
+                    timed = reskin_edit(side_env, clip, output, prompt, runner=pid)
                 else:
                     side_env = {
                         "embedded": embedded_env,
-                        "server": env,
-                        "server-nolimits": {**env, **NO_LIMITS},
+                        "server": in_process,
+                        "server-nolimits": {**in_process, **NO_LIMITS},
                     }[side]
                     timed = reskin_edit(side_env, clip, output, prompt)
                 print(f"round {number} {side}: {timed.wall_s:.2f} s", file=sys.stderr)
@@ -315,7 +359,8 @@ def bench(
             import_time(env, options.baseline_tree, 5) if options.baseline_tree else None
         )
     finally:
-        timed_run([sys.executable, "-m", "reskin", "server", "stop"], env, check=False)
+        for stopping in (env, nolimits_env):
+            timed_run([sys.executable, "-m", "reskin", "server", "stop"], stopping, check=False)
     return page(options, rows, started, answers, said, baseline, imports, imports_before)
 
 
@@ -355,8 +400,10 @@ def page(
         )
     lines += [
         "",
-        f"`reskin server start` itself: {started.wall_s:.1f} s wall, {started.cpu_s:.1f} s CPU "
-        "of the command (the server's own CPU is not a child of the bench).",
+        f"`reskin server start` itself (the server and its runner): {started.wall_s:.1f} s "
+        f"wall, {started.cpu_s:.1f} s CPU of the command (the server's and the runner's own CPU "
+        "is not a child of the bench). CPU of the runner sides: the client's and the runner's; "
+        "of no side: the Prefect server's.",
         "",
         "Where reskin's time goes (medians, seconds; `--json`'s `timings_s`):",
         "",

@@ -13,7 +13,10 @@ Four measures, each a ratio or a difference of things measured side by side in t
    once). Two stand-ins in turn: jobs queued 2 s and generating ``--generating-s`` (60 s by
    default: a bounded stand-in for the real service's documented 4 min job), then the
    stand-in's demo default (generating 8 s), where local work weighs more. Paid jobs are the
-   stand-in's ``jobs_accepted``; billed seconds its credits / 100.
+   stand-in's ``jobs_accepted``; billed seconds its credits / 100. Where the time goes: each
+   edit's stages run through :class:`Timed`, which records every segment's conform, create
+   (accepted), poll (job seen done) and fetch (downloaded, decoded whole) on the edit's own
+   clock; the page shows when the last create went and the timeline of the median 60 s edit.
 2. **Local work against the bare commands.** On the 60 s clip, reskin's own local steps called
    directly (:func:`~reskin.media.scenes.detect_cuts`, the keyframes and the plan, each
    segment's :func:`~reskin.media.conform.plan_conform_file` and
@@ -26,7 +29,8 @@ Four measures, each a ratio or a difference of things measured side by side in t
    length differs), and with ``--long-scenes`` of a ``--long-s`` clip of five long scenes at
    24 fps (every segment 10 s): the child's own ``VmHWM`` (the kernel's peak of its memory;
    the stand-in and ffmpeg not included), at each ``--in-flight`` limit (default: 4, the
-   setting's default).
+   setting's default); with ``--malloc-arena-max N``, again with ``MALLOC_ARENA_MAX=N`` in the
+   edit's process.
 
 ``--parts`` runs some of the measures only (``wall``, ``local``, ``memory``, ``seams``);
 ``--wall-rounds N`` repeats the wall-time edits, interleaved, and reports the median ratio and
@@ -61,18 +65,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import numpy as np
 import numpy.typing as npt
 
 from bench.report import command_of, publish, ram_gib
+from reskin.edit import prepare, results, send, wait
+from reskin.edit.pipeline import Direct
+from reskin.edit.prepare import Clip, Taken, ToSend
+from reskin.edit.request import EditRequest
+from reskin.edit.results import Fetched
+from reskin.edit.services import Services
+from reskin.edit.stages import Stages
+from reskin.edit.wait import Finished
 from reskin.media.binaries import FFmpegTools, find_ffmpeg
 from reskin.media.commands import (
     GLOBAL_ARGS,
@@ -103,6 +115,8 @@ from reskin.settings import Settings
 from reskin.standin.config import StandInConfig
 from reskin.standin.looks import choose_look
 from reskin.standin.server import StandIn
+from reskin.storage.upload import Placed
+from reskin.submission import Submitted
 
 RESULTS = Path(__file__).parent / "results" / "long_video.md"
 QUICK_RESULTS = Path(tempfile.gettempdir()) / "long_video.quick.md"
@@ -130,27 +144,69 @@ STEPS = (
     "sound",
 )
 CREDITS_PER_S = 100
+T = TypeVar("T")
 #: The measures, in the order they run (``--parts``).
 PARTS = ("local", "wall", "seams", "memory")
 
 
 # --- the child: one edit, its wall time and its peak memory -------------------------------------
+class Timed(Direct):
+    """The core's stages (:data:`reskin.edit.pipeline.DIRECT`), each segment's recorded: when
+    each of its stages started and ended, in seconds from ``origin`` (the timeline of
+    section 1). ``submit`` ends when the create is accepted, ``poll`` when the job is seen
+    done, ``fetch`` when its result is downloaded and decoded whole."""
+
+    def __init__(self, origin: float, name: str = "", laps: list[dict[str, Any]] | None = None):
+        self.origin = origin
+        self.name = name
+        self.laps: list[dict[str, Any]] = [] if laps is None else laps
+
+    def segment(self, name: str) -> Stages:
+        return Timed(self.origin, name, self.laps)
+
+    async def _lap(self, stage: str, work: Awaitable[T], note: str = "") -> T:
+        start = time.monotonic() - self.origin
+        try:
+            return await work
+        finally:
+            end = time.monotonic() - self.origin
+            self.laps.append(
+                {"segment": self.name, "stage": stage, "start": start, "end": end, "note": note}
+            )
+
+    async def conform(self, taken: Taken, planned: ToSend, services: Services) -> Clip:
+        work = prepare.conform(taken, planned, services)
+        return await self._lap("conform", work, planned.conform.action.value)
+
+    async def submit(
+        self, request: EditRequest, taken: Taken, placed: Placed | None, services: Services
+    ) -> Submitted:
+        return await self._lap("submit", send.submit(request, taken, placed, services))
+
+    async def poll(
+        self, taken: Taken, submitted: Submitted, services: Services, **options: Any
+    ) -> Finished:
+        return await self._lap("poll", wait.poll(taken, submitted, services, **options))
+
+    async def fetch(self, taken: Taken, finished: Finished, services: Services) -> Fetched:
+        return await self._lap("fetch", results.fetch(taken, finished, services))
+
+
 def child(spec_path: Path) -> int:
     """Run one edit as ``spec_path`` says (the environment is the parent's doing) and print
     one JSON line: the result, the wall time, the peak RSS of this process and of its largest
     child (ffmpeg), in KiB."""
     from reskin.edit.pipeline import edit
-    from reskin.edit.request import EditRequest
     from reskin.edit.services import open_services
     from reskin.settings import load_settings
 
     request = EditRequest.model_validate(json.loads(spec_path.read_text()))
+    stages = Timed(time.monotonic())
 
     async def one() -> tuple[dict[str, Any], float]:
-        started = time.monotonic()
         async with open_services(load_settings()) as services:
-            result = await edit(request, services)
-        return result.model_dump(mode="json"), time.monotonic() - started
+            result = await edit(request, services, stages)
+        return result.model_dump(mode="json"), time.monotonic() - stages.origin
 
     result, wall = asyncio.run(one())
     # VmHWM, not ru_maxrss: Linux carries the parent's peak over fork and exec into a child's
@@ -164,6 +220,7 @@ def child(spec_path: Path) -> int:
                 "wall_s": wall,
                 "maxrss_kib": int(found[1]) if found else 0,
                 "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "timeline": stages.laps,
             }
         )
     )
@@ -184,6 +241,10 @@ class Edit:
     maxrss_kib: int
     #: Which round of the wall-time edits it belongs to (0 for the others).
     round: int = 0
+    #: Each segment's stages, when they started and ended (:class:`Timed`).
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    #: The machine's load average (1 min) as the edit started: the bench's own is about 1.
+    load: float = math.nan
 
     @property
     def billed_s(self) -> float:
@@ -236,6 +297,7 @@ def edit_in_child(
         }
     )
     standin.reset()
+    load = os.getloadavg()[0]
     argv = [sys.executable, "-m", "bench.long_video", "--child", str(spec)]
     out_path, err_path = folder / "stdout.txt", folder / "stderr.txt"
     sampled = 0
@@ -268,6 +330,8 @@ def edit_in_child(
         jobs=standin.stats().jobs_accepted,
         result=answer["result"],
         maxrss_kib=answer["maxrss_kib"],
+        timeline=answer.get("timeline", []),
+        load=load,
     )
     print(
         f"  {label}: {item.wall_s:.1f} s, {item.jobs} jobs, {item.billed_s:g} billed s, "
@@ -287,12 +351,20 @@ def _vm_hwm_kib(pid: int) -> int:
 
 
 # --- 1 and 4: wall time and seams on a stand-in ---------------------------------------------------
+def _rendered(lead_s: float | None) -> str:
+    if lead_s is None:
+        return ", renders at acceptance"
+    return f", renders started {lead_s:g} s before the generating time ends"
+
+
 @dataclass
 class WallSet:
     """The edits of one stand-in configuration."""
 
     queued_s: float
     generating_s: float
+    #: The stand-in's ``render_lead_s``: None when it renders at acceptance.
+    render_lead_s: float | None = None
     edits: list[Edit] = field(default_factory=list)
 
     def find(self, clip: str, one_look: bool, join: str = "cut", round: int = 0) -> Edit:
@@ -328,16 +400,18 @@ def wall_set(
     crossfade: bool,
     rounds: int = 1,
     looks: Sequence[bool] = (True, False),
+    render_lead_s: float | None = None,
 ) -> WallSet:
     """``rounds`` rounds of the edits, each the 10 s edit and the 60 s one side by side for
     each of ``looks`` (the 10 s one first and last: any drift of the machine's load weighs on
     both sides), with the cross-fade edits after them when asked."""
     print(f"stand-in queued {queued_s:g} s, generating {generating_s:g} s", file=sys.stderr)
-    out = WallSet(queued_s, generating_s)
+    out = WallSet(queued_s, generating_s, render_lead_s)
     config = StandInConfig(
         queued_s=queued_s,
         generating_s=generating_s,
         render_preset="ultrafast",
+        render_lead_s=render_lead_s,
         work_dir=scratch / f"standin-{generating_s:g}",
     )
     # Alternating: the short edit first and last, the 60 s edits between; the order of the
@@ -616,28 +690,36 @@ class MemoryRun:
     make_s: float
     in_flight: int
     edit: Edit
+    #: ``MALLOC_ARENA_MAX`` of the edit's process (None: glibc's default, 8 per core).
+    arena_max: int | None = None
 
 
 def memory_runs(clips: dict[str, Path], make_s: dict[str, float], scratch: Path,
-                names: Sequence[tuple[str, int]]) -> list[MemoryRun]:  # fmt: skip
+                names: Sequence[tuple[str, int]],
+                arenas: Sequence[int | None] = (None,)) -> list[MemoryRun]:  # fmt: skip
+    """Each of ``names`` (clip, jobs in flight), for each of ``arenas`` (``MALLOC_ARENA_MAX``
+    of the edit's process, read by glibc when it starts; None: unset), in that order."""
     config = StandInConfig(queued_s=0, generating_s=1, render_preset="ultrafast",
                            work_dir=scratch / "standin-memory")  # fmt: skip
     print("stand-in queued 0 s, generating 1 s (memory)", file=sys.stderr)
     out: list[MemoryRun] = []
     with StandIn(config) as standin:
-        for name, in_flight in names:
-            label = f"memory-{name}-{in_flight}"
-            env = {
-                "RESKIN_CONFORM_PRESET": "ultrafast",
-                "RESKIN_MAX_JOBS_IN_FLIGHT": str(in_flight),
-                # The joined clip's sound ends a few milliseconds after its 600 s of picture.
-                "RESKIN_MAX_INPUT_S": "660",
-            }
-            item = edit_in_child(standin, clips[name], scratch / label, label=label,
-                                 one_look=False, expected_s=1.0, extra_env=env)  # fmt: skip
-            out.append(
-                MemoryRun(name, probe(clips[name]).duration_s, make_s[name], in_flight, item)
-            )
+        for arena_max in arenas:
+            for name, in_flight in names:
+                label = f"memory-{name}-{in_flight}"
+                env = {
+                    "RESKIN_CONFORM_PRESET": "ultrafast",
+                    "RESKIN_MAX_JOBS_IN_FLIGHT": str(in_flight),
+                    # The joined clip's sound ends a few milliseconds after its 600 s of picture.
+                    "RESKIN_MAX_INPUT_S": "660",
+                }
+                if arena_max is not None:
+                    label += f"-arenas{arena_max}"
+                    env["MALLOC_ARENA_MAX"] = str(arena_max)
+                item = edit_in_child(standin, clips[name], scratch / label, label=label,
+                                     one_look=False, expected_s=1.0, extra_env=env)  # fmt: skip
+                seconds = probe(clips[name]).duration_s
+                out.append(MemoryRun(name, seconds, make_s[name], in_flight, item, arena_max))
     return out
 
 
@@ -738,6 +820,22 @@ def main(arguments: Sequence[str] | None = None) -> int:
         action="store_true",
         help="memory: also a --long-s clip of five long scenes (every segment 10 s)",
     )
+    parser.add_argument(
+        "--malloc-arena-max",
+        type=int,
+        nargs="*",
+        default=[],
+        help="memory: the runs again with MALLOC_ARENA_MAX set to each of these in the edit's "
+        "process (glibc's default: 8 arenas per core)",
+    )
+    parser.add_argument(
+        "--render-lead-s",
+        type=float,
+        default=None,
+        help="wall: the stand-in starts each render this many seconds before its job's "
+        "generating time ends, not at acceptance (its renders then do not compete with the "
+        "edit's own conforms for the 2 cores, as a remote service's would not)",
+    )
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(arguments)
     if args.child is not None:
@@ -768,13 +866,14 @@ def main(arguments: Sequence[str] | None = None) -> int:
         if "wall" in parts:
             sets.append(wall_set(clips, scratch, queued_s=2.0, generating_s=args.generating_s,
                                  crossfade=args.quick, rounds=args.wall_rounds,
-                                 looks=looks))  # fmt: skip
+                                 looks=looks, render_lead_s=args.render_lead_s))  # fmt: skip
         if "seams" in parts and not args.quick:  # the stand-in's demo default, and the seams
             sets.append(wall_set(clips, scratch, queued_s=2.0, generating_s=8.0, crossfade=True))
         if "memory" in parts:
             kinds = ("sixty", "long", "long-scenes") if args.long_scenes else ("sixty", "long")
             names = [(name, limit) for limit in args.in_flight for name in kinds]
-            memory = memory_runs(clips, make_s, scratch, names)
+            arenas = (None, *args.malloc_arena_max)
+            memory = memory_runs(clips, make_s, scratch, names, arenas)
         if "seams" in parts and sets:
             seam_rows = [(e, seams(e, fade_frames)) for e in sets[-1].edits
                          if e.clip == "sixty.mp4"]  # fmt: skip
@@ -786,6 +885,51 @@ def main(arguments: Sequence[str] | None = None) -> int:
                   seam_rows, fade_frames)  # fmt: skip
     publish(page, output)
     return 0
+
+
+def _last(item: Edit, stage: str) -> str:
+    """When the last of ``item``'s ``stage`` ended, in seconds from the edit's start."""
+    ends = [lap["end"] for lap in item.timeline if lap["stage"] == stage]
+    return f"{max(ends):.1f}" if ends else "-"
+
+
+def timeline_table(item: WallSet) -> list[str]:
+    """The timeline of the median 60 s edit (one_look off when there is one): each segment's
+    conform, create, job seen done and result fetched, in seconds from the edit's start."""
+    sixty = sorted(
+        (e for e in item.edits if e.clip == "sixty.mp4" and e.join == "cut" and e.timeline),
+        key=lambda e: (e.one_look, e.wall_s),
+    )
+    if not sixty:
+        return []
+    plain = [e for e in sixty if not e.one_look] or sixty
+    shown = plain[(len(plain) - 1) // 2]
+    segments: dict[str, dict[str, dict[str, Any]]] = {}
+    for lap in shown.timeline:
+        segments.setdefault(lap["segment"], {})[lap["stage"]] = lap
+    lines = [
+        f"Timeline of the 60 s edit of round {shown.round + 1} (one_look={shown.one_look}, "
+        f"{shown.wall_s:.1f} s), seconds from the edit's start; segments start after "
+        f"take_in and split ({shown.timings.get('take_in', 0) + shown.timings.get('split', 0):.1f}"
+        " s); `create` ends when the service accepted it, `done` when the poll saw the job "
+        "completed, `fetched` when the result was downloaded and decoded whole:",
+        "",
+        "| segment | conform | conform s | create sent | job done | fetched |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+
+    def at(laps: dict[str, dict[str, Any]], stage: str, key: str = "end") -> str:
+        return f"{laps[stage][key]:.1f}" if stage in laps else "-"
+
+    ordered = sorted(segments.items(), key=lambda kv: kv[1].get("submit", {}).get("end", 0.0))
+    for name, laps in ordered:
+        conform = laps.get("conform")
+        span = f"{conform['start']:.1f} .. {conform['end']:.1f}" if conform else "-"
+        lines.append(
+            f"| {name.split(' (')[0] or 'the clip'} | {conform['note'] if conform else '-'} | "
+            f"{span} | {at(laps, 'submit')} | {at(laps, 'poll')} | {at(laps, 'fetch')} |"
+        )
+    return [*lines, ""]
 
 
 def _fmt_timings(timings: dict[str, float]) -> str:
@@ -831,7 +975,8 @@ def render(
         "- each edit in a child process of its own, fresh `RESKIN_WORK_DIR`, "
         "`RESKIN_MAX_JOBS_IN_FLIGHT=0`, `RESKIN_CREATES_PER_MINUTE=0`, `RESKIN_UPLOAD=datauri`, "
         "`RESKIN_POLL_EXPECTED_S` = the stand-in's generating seconds; the stand-in in the "
-        "bench's process (`ultrafast` renders, 2 at once)",
+        "bench's process (`ultrafast` renders, 2 at once); `load`: the machine's load average "
+        "(1 min) as each edit started (2 cores: above 2, other work shares them)",
         "",
         "## 1. Wall time: 60 s whole against a 10 s edit",
         "",
@@ -840,11 +985,11 @@ def render(
         job = item.queued_s + item.generating_s
         lines += [
             f"### Stand-in jobs queued {item.queued_s:g} s, generating {item.generating_s:g} s "
-            f"(one job: {job:g} s)",
+            f"(one job: {job:g} s){_rendered(item.render_lead_s)}",
             "",
             "| round | clip | one_look | join | wall s | x the 10 s edit | jobs | billed s | "
-            "wall - jobs' own time s | stages s |",
-            "|---:|---|---|---|---:|---:|---:|---:|---:|---|",
+            "wall - jobs' own time s | last create s | last fetched s | load | stages s |",
+            "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for e in item.edits:
             ten = item.find("ten.mp4", e.one_look, round=e.round)
@@ -853,9 +998,11 @@ def render(
             lines.append(
                 f"| {e.round + 1} | {e.clip.removesuffix('.mp4')} | {e.one_look} | {e.join} | "
                 f"{e.wall_s:.1f} | {ratio:.2f} | {e.jobs} | {e.billed_s:g} | "
-                f"{e.wall_s - rounds * job:+.1f} | {_fmt_timings(e.timings)} |"
+                f"{e.wall_s - rounds * job:+.1f} | {_last(e, 'submit')} | {_last(e, 'fetch')} | "
+                f"{e.load:.1f} | {_fmt_timings(e.timings)} |"
             )
         lines.append("")
+        lines += timeline_table(item)
         for one_look, goal in ((False, 1.3), (True, 2.3)):
             ratios = item.ratios(one_look)
             if not ratios:
@@ -925,23 +1072,27 @@ def render(
         ]
     for m in memory:
         e = m.edit
+        arenas = "" if m.arena_max is None else f", `MALLOC_ARENA_MAX={m.arena_max}`"
         lines.append(
-            f"| {m.name}, {m.clip_s:g} s | {m.make_s:.0f} | {m.in_flight} | "
+            f"| {m.name}, {m.clip_s:g} s{arenas} | {m.make_s:.0f} | {m.in_flight} | "
             f"{len(e.result['segments'])} | {e.jobs} | {e.billed_s:g} | {e.wall_s:.1f} | "
             f"**{e.maxrss_kib / 1024:.0f}** | "
             f"{_fmt_timings(e.timings) or 'FAILED: ' + e.result.get('error', '')} |"
         )
     if memory:
         lines.append("")
-    for limit in sorted({m.in_flight for m in memory}):
-        runs = {m.name: m for m in memory if m.in_flight == limit and m.edit.result["segments"]}
+    for limit, arena_max in sorted({(m.in_flight, m.arena_max or 0) for m in memory}):
+        runs = {m.name: m for m in memory if (m.in_flight, m.arena_max or 0) == (limit, arena_max)
+                and m.edit.result["segments"]}  # fmt: skip
         if "sixty" not in runs:
             continue
+        arenas = f", `MALLOC_ARENA_MAX={arena_max}`" if arena_max else ""
         for name in ("long", "long-scenes"):
             if name in runs:
                 grow = runs[name].edit.maxrss_kib / runs["sixty"].edit.maxrss_kib
                 lines.append(f"- peak of `{name}` ({runs[name].clip_s:g} s) / of the 60 s clip "
-                             f"(`RESKIN_MAX_JOBS_IN_FLIGHT={limit}`): **{grow:.2f}x**")  # fmt: skip
+                             f"(`RESKIN_MAX_JOBS_IN_FLIGHT={limit}`{arenas}): "
+                             f"**{grow:.2f}x**")  # fmt: skip
     if not seam_rows:
         return "\n".join(lines) + "\n"
     lines += [

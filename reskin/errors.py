@@ -16,6 +16,7 @@ that says what is wrong and what to do, safe to show a user (no key, no tracebac
     ├── JournalError                 the submission journal cannot be opened, read or written
     ├── RunCancelledError            the run was cancelled (UI, ``prefect flow-run cancel``)
     ├── NotApprovedError             a big spend was rejected, or not approved in time
+    ├── RunnerError                  the reskin runner went away during an edit it ran
     ├── MediaError                   ffmpeg or probing failed on something we made
     │   ├── FFmpegError              argv, exit code, tail of stderr
     │   └── VerificationError        a file we made does not decode to its end, or has the
@@ -133,6 +134,11 @@ class RunCancelledError(ReskinError):
 class NotApprovedError(ReskinError):
     """A run over the approval threshold was rejected, or not answered in time: it ended
     before its first create, so nothing was paid (``reskin/edit/approval.py``)."""
+
+
+class RunnerError(ReskinError):
+    """The reskin runner (``reskin server start``) stopped during an edit it ran for
+    ``reskin edit``: what the service accepted is journaled, the rerun resumes it."""
 
 
 class MediaError(ReskinError):

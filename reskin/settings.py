@@ -271,9 +271,10 @@ class Settings(BaseSettings):
         "file server), auto (the input's own URL when it conforms, else datauri within its "
         "budget, else s3 when a bucket is set).",
     )
-    # 20 MB of video is about 27 MB of base64 inside one JSON body, held in memory and sent
-    # within RESKIN_WRITE_TIMEOUT_S; a 10 s 1080p clip re-encoded at CRF 20 usually fits, a
-    # camera original at 20 Mbit/s or more does not (it needs storage).
+    # 20 MB of video is about 27 MB of base64 inside one JSON body, read from the file as it is
+    # sent (never held in memory whole) within RESKIN_WRITE_TIMEOUT_S; a 10 s 1080p clip
+    # re-encoded at CRF 20 usually fits, a camera original at 20 Mbit/s or more does not (it
+    # needs storage).
     datauri_max_bytes: int = Field(
         default=20_000_000,
         gt=0,

@@ -37,6 +37,7 @@ from reskin.edit.approval import (
     needs_approval,
     not_approved,
 )
+from reskin.edit.services import journal_of
 from reskin.settings import Settings
 
 #: The key of the approval's pause, so its answer can be read after the wait ran out.
@@ -127,9 +128,15 @@ async def approve_batch(
     for (so that none of them asks again), None when nothing was approved."""
     if settings.approve_above_credits is None or not plan.to_send:
         return approved_credits
-    estimate = await asyncio.to_thread(batch_estimate, batch, plan, settings)
+    estimate = await asyncio.to_thread(_batch_estimate, batch, plan, settings)
     if not needs_approval(estimate.credits, settings, approved_credits):
         get_run_logger().info("%s: no approval needed (%s)", estimate.title, estimate.summary())
         return approved_credits
     await ask_approval(estimate, settings)
     return estimate.credits
+
+
+def _batch_estimate(batch: BatchRequest, plan: Plan, settings: Settings) -> Estimate:
+    """The batch's estimate, less the clips this run's journal holds as accepted or done."""
+    with journal_of(settings) as journal:
+        return batch_estimate(batch, plan, settings, journal)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from prefect import get_run_logger, task
@@ -43,7 +44,9 @@ class Every:
 async def poll(taken: Taken, submitted: Submitted, services: Services) -> Finished:
     """Wait (async, with a deadline) until the generation completes, showing its progress."""
     logger = get_run_logger()
-    expected = services.settings.poll_expected_s
+    # The median the schedule learned from this model's earlier jobs (else the setting).
+    schedule = await asyncio.to_thread(wait.schedule_for, services.settings, taken.resolved.spec.id)
+    expected = schedule.expected_s
     artifact = await acreate_progress_artifact(
         progress=0.0, description=f"generation {submitted.generation_id}: waiting"
     )
@@ -54,11 +57,13 @@ async def poll(taken: Taken, submitted: Submitted, services: Services) -> Finish
         if log_line.due(generation.status, elapsed_s, done=done):
             # In words for the UI, as data for the terminal's display (reskin.progress).
             logger.info(
-                "%s, %s elapsed, about %s expected",
+                "%s, %s elapsed, %s",
                 generation.status,
                 span(elapsed_s),
-                span(expected),
-                extra=extra(JobStatus(generation.status, elapsed_s, expected)),
+                wait.expected_words(schedule),
+                extra=extra(
+                    JobStatus(generation.status, elapsed_s, expected, schedule.learned_from)
+                ),
             )
         if not show.due(generation.status, elapsed_s, done=done):
             return
@@ -71,7 +76,7 @@ async def poll(taken: Taken, submitted: Submitted, services: Services) -> Finish
             f"{elapsed_s:.0f} s elapsed",
         )
 
-    finished = await wait.poll(taken, submitted, services, on_update=progress)
+    finished = await wait.poll(taken, submitted, services, on_update=progress, schedule=schedule)
     if isinstance(finished, Downloaded):
         await aupdate_progress_artifact(artifact, 100.0, description="downloaded earlier")
     return finished

@@ -1,11 +1,11 @@
-"""Stage ``stitch``: a long edit's segments joined in order (:func:`reskin.edit.long.stitch`)."""
+"""Stage ``stitch``: a long edit's segments joined in order (:func:`reskin.edit.stitch.stitch`)."""
 
 from __future__ import annotations
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from reskin.edit import long
+from reskin.edit import stitch as core
 from reskin.edit.prepare import Taken
 from reskin.edit.request import EditRequest
 from reskin.edit.results import Fetched, SegmentDone
@@ -21,4 +21,4 @@ async def stitch(
     done: list[SegmentDone],
     services: Services,
 ) -> Fetched:
-    return await long.stitch(request, taken, plan, done, services)
+    return await core.stitch(request, taken, plan, done, services)

@@ -9,6 +9,9 @@ A :class:`Throttle` lets a caller share the service's limits beyond this one cli
 asks it before each create it sends (retries included) and tells it of each 429 before waiting
 the answer out, so the layer above can pace every process of a batch, not just this call. The
 client knows nothing of how (the Prefect layer uses server-side limits, ``tasks/limits.py``).
+
+A create's body is streamed (:mod:`reskin.aimlapi.body`): a clip sent inline is read from its
+file while the body goes out, and read again from the start when a create is retried.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Protocol, Self
 import httpx
 from pydantic import SecretStr
 
+from reskin.aimlapi.body import JsonBody, json_body
 from reskin.aimlapi.models import CreateRequest, Generation, parse_error_body, parse_generation
 from reskin.aimlapi.retry import RetryPolicy, Verdict, parse_retry_after
 from reskin.errors import (
@@ -33,6 +37,7 @@ from reskin.errors import (
     ApiTimeoutError,
     ConfigError,
     InvalidResponseError,
+    ReskinError,
     SubmissionUnknownError,
     status_error_class,
 )
@@ -60,9 +65,10 @@ class Sending:
     """Whether a create may have reached the service (kept up to date by ``create``).
 
     True from the moment a body goes on the wire until an answer proves the service did not
-    take it (a refusal, a 429, a connection never made). A caller interrupted in the middle of
-    a create (Ctrl-C, a cancel) reads it to decide: false, nothing can be billed and its
-    reservation may go; true, the job may exist and the reservation must stay.
+    take it (a refusal, a 429, a connection never made, a body that could not be read to its
+    declared end). A caller interrupted in the middle of a create (Ctrl-C, a cancel) reads it
+    to decide: false, nothing can be billed and its reservation may go; true, the job may exist
+    and the reservation must stay.
     """
 
     def __init__(self) -> None:
@@ -187,7 +193,7 @@ class AimlapiClient:
         response = await self._call(
             "POST",
             GENERATIONS_PATH,
-            json=request.body(),
+            body=json_body(request.body()),
             is_create=True,
             what="create",
             sending=sending or Sending(),
@@ -212,11 +218,13 @@ class AimlapiClient:
         *,
         is_create: bool,
         what: str,
-        json: object | None = None,
+        body: JsonBody | None = None,
         params: dict[str, str] | None = None,
         sending: Sending | None = None,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._key.get_secret_value()}"}
+        if body is not None:
+            headers.update(body.headers)
         sending = sending or Sending()
         attempt = 0
         while True:
@@ -226,8 +234,13 @@ class AimlapiClient:
             sending.may_have_arrived = True
             try:
                 response = await self._http.request(
-                    method, path, json=json, params=params, headers=headers
+                    method, path, content=body, params=params, headers=headers
                 )
+            except ReskinError:
+                # Raised by the body while it was read (a clip that changed as it was sent):
+                # it never reached its declared length, so the service cannot have taken it.
+                sending.may_have_arrived = False
+                raise
             except httpx.TransportError as exc:
                 verdict = self._retry.classify_exception(exc, is_create=is_create)
                 sending.may_have_arrived = verdict is Verdict.AMBIGUOUS

@@ -10,7 +10,9 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError, field_validator
+
+from reskin.storage.datauri import DataUri
 
 
 class CreateRequest(BaseModel):
@@ -21,12 +23,14 @@ class CreateRequest(BaseModel):
 
     model: str = Field(min_length=1)
     prompt: str = Field(min_length=1)
+    # A URL, or the clip itself as a data URI read from its file only while the body is sent
+    # (reskin.aimlapi.body); a data URI given as text is the service's view (the stand-in).
     # repr=False: a data URI is megabytes of base64 and has no place in logs or tracebacks.
-    video_url: str = Field(repr=False)
+    video_url: str | InstanceOf[DataUri] = Field(repr=False)
     fields: dict[str, Any] = Field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
-        """The JSON body."""
+        """The JSON body (a :class:`DataUri` in it is encoded as it is sent)."""
         return {
             "model": self.model,
             "prompt": self.prompt,

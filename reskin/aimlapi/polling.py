@@ -69,6 +69,9 @@ class PollSchedule:
     #: The 2nd and 98th percentiles of the durations learned from, once there are enough.
     seen_low_s: float | None = None
     seen_high_s: float | None = None
+    #: How many durations of earlier jobs moved ``expected_s`` from the configured prior (0:
+    #: ``expected_s`` is the prior itself, ``RESKIN_POLL_EXPECTED_S``).
+    learned_from: int = 0
 
     @property
     def dense_from_s(self) -> float:
@@ -101,7 +104,9 @@ class PollSchedule:
         :data:`TAIL_SAMPLES` durations on, their own 2nd and 98th percentiles (the 2nd
         smallest and largest of a hundred, so one stray job moves nothing) widen the window
         where the log-normal would leave some of them outside it: a log-normal fitted to jobs
-        of 1 to 10 min starts its window at 83 s, after 4% of them have ended.
+        of 1 to 10 min starts its window at 83 s, after 4% of them have ended. The new
+        ``expected_s`` is the median learned (what a wait shows it expects), and
+        ``learned_from`` counts the durations behind it.
         """
         seen = sorted(d for d in durations if d > 0 and math.isfinite(d))
         if not seen:
@@ -122,7 +127,12 @@ class PollSchedule:
             rank = max(2, math.ceil(0.02 * n))
             low, high = seen[rank - 1], seen[n - rank]
         return replace(
-            self, expected_s=math.exp(mu), spread=spread, seen_low_s=low, seen_high_s=high
+            self,
+            expected_s=math.exp(mu),
+            spread=spread,
+            seen_low_s=low,
+            seen_high_s=high,
+            learned_from=self.learned_from + n,
         )
 
 

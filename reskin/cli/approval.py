@@ -1,9 +1,17 @@
 """``reskin edit``'s approval before a big spend, asked before Prefect starts.
 
-An edit estimated over ``RESKIN_APPROVE_ABOVE_CREDITS`` (by the dry run's own planning, so the
-numbers are the ones ``--dry-run`` prints) is asked about on the terminal; ``--yes`` approves it
-unasked; with no terminal and no ``--yes`` it is refused in one line. An approved edit runs with
-the estimate as ``approved_credits``, so its flow run does not pause for the same question
+An edit estimated over ``RESKIN_APPROVE_ABOVE_CREDITS`` is asked about on the terminal;
+``--yes`` approves it unasked; with no terminal and no ``--yes`` it is refused in one line. The
+estimate is the run's own rule (:func:`reskin.edit.approval.estimate_edit`): the plan the run
+will make, less what the journal already holds (a rerun after a crash asks only for the rest,
+one after success asks nothing). It reads a local input where it is, without the copy and the
+full decode that the run's ``take_in`` makes, and the scene cuts it finds (its one full
+decode) are kept for the run's ``split``, which then only reads the keyframes again: the
+input's costly planning is done once, here, not once here and once more in the run (before,
+the question took the input in as the dry run does: one copy and one full decode more).
+
+An approved edit runs with the estimate as ``approved_credits`` (data, like the request: the
+flow runs here or in the reskin runner), so its flow run does not pause for the same question
 (``reskin/edit/approval.py``); ``RESKIN_MAX_CREDITS`` still refuses it, whatever was answered.
 """
 
@@ -16,13 +24,26 @@ from rich.markup import escape
 from rich.prompt import Confirm
 
 from reskin.cli.console import err
-from reskin.edit.approval import needs_approval, price
-from reskin.edit.dry_run import EditPlan
+from reskin.edit.approval import Estimate, needs_approval, price
 from reskin.edit.request import EditRequest
 from reskin.errors import NotApprovedError
 from reskin.settings import Settings
 
-Planner = Callable[[EditRequest, Settings], EditPlan]
+Planner = Callable[[EditRequest, Settings], Estimate]
+
+
+def estimate_here(request: EditRequest, settings: Settings) -> Estimate:
+    """What ``request`` would pay now, found in this process (no Prefect); nothing is sent."""
+    import asyncio
+
+    from reskin.edit.approval import estimate_edit
+    from reskin.edit.services import open_services
+
+    async def estimated() -> Estimate:
+        async with open_services(settings) as services:
+            return await estimate_edit(request, services)
+
+    return asyncio.run(estimated())
 
 
 def approve_on_terminal(
@@ -30,33 +51,31 @@ def approve_on_terminal(
     settings: Settings,
     *,
     yes: bool,
-    plan_of: Planner,
+    plan_of: Planner = estimate_here,
     is_terminal: Callable[[], bool] = sys.stdin.isatty,
 ) -> float | None:
     """The credits ``request`` is approved for, None when it needs no approval (no threshold,
-    under it, or refused anyway by the budget, which the run then says). Raises
-    :class:`~reskin.errors.NotApprovedError` when the user says no, or cannot be asked."""
+    or under it). Raises :class:`~reskin.errors.NotApprovedError` when the user says no, or
+    cannot be asked; the budget's refusal (``RESKIN_MAX_CREDITS``) as the run would."""
     if settings.approve_above_credits is None:
         return None
     price(settings)  # no price, no estimate: one line saying so, before any planning
-    plan = plan_of(request, settings)
-    if plan.credits is None or plan.refused is not None:
-        return None
-    if not needs_approval(plan.credits, settings, None):
+    estimate = plan_of(request, settings)
+    if not needs_approval(estimate.credits, settings, None):
         return None
     what = (
-        f"this edit ({len(plan.segments)} segment{'' if len(plan.segments) == 1 else 's'}, "
-        f"{plan.billed_s} billed seconds) would cost about {plan.credits:,.0f} credits, over "
-        f"RESKIN_APPROVE_ABOVE_CREDITS ({settings.approve_above_credits:,.0f})"
+        f"this edit ({estimate.counted()}, {estimate.billed_s:,.0f} billed seconds) would cost "
+        f"about {estimate.credits:,.0f} credits, over RESKIN_APPROVE_ABOVE_CREDITS "
+        f"({settings.approve_above_credits:,.0f})"
     )
     if yes:
-        return plan.credits
+        return estimate.credits
     if not is_terminal():
         raise NotApprovedError(
             f"{what}, and there is no terminal to ask on: pass --yes to approve it (see the "
             "plan with --dry-run); nothing was sent"
         )
-    err.print(f"plan: {escape(plan.summary)}")
+    err.print(f"plan: {escape(estimate.summary())}")
     if not Confirm.ask(f"{escape(what)}. Send it?", console=err, default=False):
         raise NotApprovedError(f"{what}: not approved, nothing was sent")
-    return plan.credits
+    return estimate.credits

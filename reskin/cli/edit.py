@@ -3,8 +3,10 @@
 The request, the settings and what can be told of the input and the output without paying
 (:mod:`reskin.edit.preflight`) are checked before Prefect is even imported: a mistake fails in
 a fraction of a second, in one line, not after the embedded server's ten. The flow runs in this
-process, against the server in ``PREFECT_API_URL``, else the one ``reskin server start`` keeps
-running (:mod:`reskin.cli.server`), else Prefect's embedded one, so the run is in a UI anyway.
+process against the server in ``PREFECT_API_URL``; else in the reskin runner that ``reskin server
+start`` keeps running beside its server, when the runner has this process's settings (this
+process is then its client, :mod:`reskin.cli.remote`, drawing the run's progress as it comes);
+else in this process against that server, or Prefect's embedded one: the run is in a UI anyway.
 With ``--json`` stdout holds one object: the result, or the failure (:class:`EditFailure`).
 """
 
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.markup import escape
 
 from reskin.cli.console import describe, err, out, run_console
-from reskin.cli.server import prefect_for_edit
+from reskin.cli.server import route_edit
 from reskin.edit.preflight import preflight
 from reskin.edit.request import EditRequest, EditResult
 from reskin.errors import ConfigError, InputError, ReskinError
@@ -27,6 +29,7 @@ from reskin.registry.options import parse_pairs
 from reskin.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from reskin.cli.remote import Runner
     from reskin.edit.dry_run import EditPlan
 
 # Imported where they are used, not here: whatever a mistake's answer does not need (Prefect,
@@ -142,17 +145,27 @@ def edit(
     # The model, its options, the output, the input and the window: checked before anything
     # heavy is imported, in a fraction of a second (reskin/edit/preflight.py).
     preflight(request, settings)
-    from reskin.cli.approval import approve_on_terminal
-    from reskin.edit.services import journal_of
+    # Each imported only when there is something to do: a client of the reskin runner keeps
+    # its imports light (the journal's SQLAlchemy, the planning's media stack).
+    if settings.journal_url is not None:
+        from reskin.edit.services import journal_of
 
-    journal_of(settings).close()  # a journal out of reach (RESKIN_JOURNAL_URL) fails here
-    # A big spend is approved here (asked, or --yes), before Prefect starts.
-    approved = approve_on_terminal(request, settings, yes=yes, plan_of=plan_edit)
-    where = prefect_for_edit(settings)  # the `reskin server` when it runs, before Prefect
+        journal_of(settings).close()  # a journal out of reach (RESKIN_JOURNAL_URL) fails here
+    approved: float | None = None
+    if settings.approve_above_credits is not None:
+        from reskin.cli.approval import approve_on_terminal
+
+        # A big spend is approved here (asked, or --yes), before Prefect starts.
+        approved = approve_on_terminal(request, settings, yes=yes)  # no copy, cuts kept for the run
+    # The reskin runner when it runs with these settings, else this process (before Prefect).
+    runner, where = route_edit(settings, verbose=_verbose())
     if where is not None:
         err.print(escape(where))
     try:
-        result, run_id = run_edit(request, approved)
+        if runner is not None:
+            result, run_id = run_in_runner(runner, request, approved, settings)
+        else:
+            result, run_id = run_edit(request, approved)
     except KeyboardInterrupt:
         # One line, not click's "Aborted!": what was held is released by now (a create that
         # never left gives up its reservation; an accepted job stays journaled).
@@ -268,12 +281,30 @@ def require_service(settings: Settings) -> None:
         )
 
 
+def run_in_runner(
+    runner: Runner, request: EditRequest, approved_credits: float | None, settings: Settings
+) -> tuple[EditResult, str]:
+    """Run the flow in the reskin runner (``reskin/cli/remote.py``), drawing its progress here;
+    in this process after one line if the runner would not run it."""
+    from reskin.cli.remote import Refused, run_remote
+
+    try:
+        return run_remote(runner, request, approved_credits, settings)
+    except Refused as exc:
+        err.print(f"the edit runs in this process: {escape(str(exc))}")
+    return run_edit(request, approved_credits)
+
+
+def _verbose() -> bool:
+    return logging.getLogger("reskin").isEnabledFor(logging.DEBUG)
+
+
 def run_edit(request: EditRequest, approved_credits: float | None = None) -> tuple[EditResult, str]:
     """Run the flow in this process; the result and the flow run's id."""
     import asyncio
 
     # The progress display on stderr (reskin/cli/progress.py); -v: Prefect's and debug lines.
-    with run_console(verbose=logging.getLogger("reskin").isEnabledFor(logging.DEBUG)):
+    with run_console(verbose=_verbose()):
         from flows.edit_video import run_edit_flow
 
         return asyncio.run(run_edit_flow(request, approved_credits))

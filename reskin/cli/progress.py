@@ -6,10 +6,13 @@ It is fed by the run's log records and nothing else (the events they carry are i
 
 - On a terminal (stderr a TTY), a rich ``Live`` display redrawn four times a second: the stages
   as a checklist, the one under way with a spinner (the poll's with the service's status, for
-  how long and for how long a job usually takes), a long video's segments under ``segments``.
+  how long and for how long a job usually takes: the median learned from the model's earlier
+  jobs, else ``RESKIN_POLL_EXPECTED_S``, saying which), a long video's segments under
+  ``segments``.
   Lines that are not progress (a retry, a wait, a warning) print above it as they come.
 - Anywhere else (a pipe, a file, CI), one short line per record,
-  ``08:01:02.123 | INFO    | poll: generating, 42 s elapsed, about 4 min 00 s expected``: no
+  ``08:01:02.123 | INFO    | poll: generating, 42 s elapsed, about 4 min 00 s expected
+  (learned from 12 earlier jobs)``: no
   task run name, no logger name, a segment's lines prefixed with the segment.
 
 With ``--json`` all of it goes to stderr as ever; stdout holds the JSON alone.
@@ -31,14 +34,16 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from reskin.edit.pipeline import LONG_STAGES, STAGES
 from reskin.progress import (
+    LONG_STAGES,
+    STAGES,
     JobStatus,
     Retrying,
     SegmentEnd,
     Segments,
     StageDone,
     event_of,
+    expected_source,
     span,
 )
 
@@ -301,14 +306,17 @@ def _grid(name_width: int) -> Table:
 
 
 def _status_text(status: JobStatus, since_s: float) -> Text:
-    """``generating, 42 s elapsed of about 4 min 00 s`` and a bar, the elapsed time running on
-    between the poll's lines (it logs a line per change of status, or every 30 s)."""
+    """``generating, 42 s elapsed of about 1 min 10 s (learned from 12 earlier jobs)`` and a
+    bar, the elapsed time running on between the poll's lines (it logs a line per change of
+    status, or every 30 s). The expected time is the median the poll learned from the model's
+    earlier jobs, or, before any was timed here, the setting (``RESKIN_POLL_EXPECTED_S``)."""
     elapsed = status.elapsed_s + max(since_s, 0.0)
     share = min(elapsed / status.expected_s, 1.0) if status.expected_s > 0 else 0.0
     filled = round(share * 10)
     return Text.assemble(
         (status.status, "cyan"),
         f", {span(elapsed)} elapsed of about {span(status.expected_s)} ",
+        (f"({expected_source(status.learned_from)}) ", "dim"),
         ("━" * filled, "cyan"),
         ("━" * (10 - filled), "dim"),
     )

@@ -18,7 +18,13 @@ and ``server.json`` (its pid, host and port), which ``status``, ``stop`` and ``r
 read. Its telemetry is off (``PREFECT_SERVER_ANALYTICS_ENABLED=false``). It runs in a session
 of its own, so ``stop`` signals its whole process group and nothing else.
 
-This module imports neither Prefect nor httpx: ``reskin edit`` reads the state file and asks
+Beside the server, ``start`` starts the reskin runner (``reskin/cli/runner.py``): one process
+with Prefect and reskin imported that runs each ``reskin edit`` as a flow run on this server, so
+an edit pays neither the interpreter, nor the imports, nor Prefect's start
+(``reskin/cli/remote.py``: the client, its token and which settings it runs with). ``stop``
+stops both, the runner first; ``status`` says how each is.
+
+This module imports neither Prefect nor httpx: ``reskin edit`` reads the state files and asks
 ``/api/health`` with the standard library, in milliseconds.
 """
 
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hmac
 import json
 import os
 import signal
@@ -42,6 +49,8 @@ from typing import Annotated
 
 import typer
 
+from reskin.cli import remote
+from reskin.cli.remote import Runner
 from reskin.errors import ConfigError
 from reskin.settings import Settings, load_settings
 
@@ -162,9 +171,66 @@ def start(
         )
 
 
-def stop(settings: Settings, *, grace_s: float = STOP_GRACE_S) -> Server | None:
-    """Stop the server (SIGTERM to its process group, SIGKILL after ``grace_s``); the server
+def start_runner(
+    settings: Settings, server: Server, *, timeout_s: float = START_TIMEOUT_S
+) -> Runner:
+    """Start the reskin runner for ``server`` in the background (or find it running) and
+    return once it listens; a :class:`ConfigError` with the tail of its log when it does not.
+    It runs with this process's environment (its settings are the ones edits must match)."""
+    home = home_of(settings)
+    with _locked(home):
+        running = remote.read_state(home)
+        if running is not None:
+            return running
+        log = home / remote.LOG
+        log.write_bytes(b"")
+        env = {**os.environ, "PREFECT_API_URL": server.api_url}
+        argv = [sys.executable, "-m", "reskin.cli.runner"]
+        pid = _spawn_logged(argv, env, log)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            runner = remote.read_state(home)
+            if runner is not None and runner.pid == pid:
+                return runner
+            ended, status = os.waitpid(pid, os.WNOHANG)
+            if ended:
+                raise ConfigError(
+                    f"the reskin runner stopped while starting (exit status {status}): "
+                    f"{_last_line(log)}; its log: {log}"
+                )
+            time.sleep(_POLL_S)
+        _end_group(pid, grace_s=STOP_GRACE_S)
+        raise ConfigError(
+            f"the reskin runner did not start within {timeout_s:g} s: {_last_line(log)}; its "
+            f"log: {log}"
+        )
+
+
+def stop_runner(settings: Settings, *, grace_s: float = STOP_GRACE_S) -> Runner | None:
+    """Stop the runner (its edits are cancelled and unwind; their clients say so); the runner
     stopped, None when none ran."""
+    home = home_of(settings)
+    with _locked(home):
+        runner = remote.read_state(home)
+        if runner is None:
+            return None
+        # SIGTERM to the runner alone: it cancels its edits, which end their ffmpeg runs; what
+        # is left of its group after the grace is killed.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(runner.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and alive(runner.pid):
+            _reap(runner.pid)
+            time.sleep(_POLL_S)
+        _end_group(runner.pid, grace_s=grace_s)
+        (home / remote.STATE).unlink(missing_ok=True)
+        return runner
+
+
+def stop(settings: Settings, *, grace_s: float = STOP_GRACE_S) -> Server | None:
+    """Stop the runner, then the server (SIGTERM to its process group, SIGKILL after
+    ``grace_s``); the server stopped, None when none ran."""
+    stop_runner(settings, grace_s=grace_s)
     home = home_of(settings)
     with _locked(home):
         server = recorded(home)
@@ -173,6 +239,31 @@ def stop(settings: Settings, *, grace_s: float = STOP_GRACE_S) -> Server | None:
         _end_group(server.pid, grace_s=grace_s)
         (home / STATE).unlink(missing_ok=True)
         return server
+
+
+def route_edit(settings: Settings, *, verbose: bool = False) -> tuple[Runner | None, str | None]:
+    """Where an edit runs: the reskin runner when the reskin server answers, no Prefect API of
+    the user's own says otherwise, and the runner runs with this process's settings (its
+    ``runner.json`` fingerprint); else in this process (:func:`prefect_for_edit`). The runner,
+    if any, and the line saying which Prefect and where (None: the user's own Prefect, said
+    nothing of). Call before Prefect is imported."""
+    where = prefect_for_edit(settings)
+    if where is None or not where.startswith(_ON_SERVER):
+        return None, where
+    runner = remote.read_state(home_of(settings))
+    if runner is None:
+        return None, f"{where} (its runner does not run: `reskin server start` starts it)"
+    if verbose:
+        return None, f"{where}, the edit in this process (-v shows Prefect's own lines)"
+    if not hmac.compare_digest(runner.fingerprint, remote.fingerprint(settings, runner.token)):
+        return None, (
+            f"{where}, the edit in this process: the reskin runner runs with other settings "
+            "(`reskin server stop`, then `reskin server start` here, runs edits there)"
+        )
+    return runner, f"{where}, run by its runner (pid {runner.pid})"
+
+
+_ON_SERVER = "Prefect: the reskin server"
 
 
 def prefect_for_edit(settings: Settings) -> str | None:
@@ -184,7 +275,7 @@ def prefect_for_edit(settings: Settings) -> str | None:
     server = recorded(home_of(settings))
     if server is not None and healthy(server):
         os.environ["PREFECT_API_URL"] = server.api_url
-        return f"Prefect: the reskin server, UI at {server.ui_url}"
+        return f"{_ON_SERVER}, UI at {server.ui_url}"
     if server is not None:
         return (
             f"Prefect: embedded server, 10 to 20 s to start (the reskin server, pid "
@@ -225,26 +316,40 @@ def start_command(
         float, typer.Option(min=1, help="Seconds to wait for the server to answer.")
     ] = START_TIMEOUT_S,
 ) -> None:
-    """Start a Prefect server in the background; `reskin edit` then runs against it."""
+    """Start a Prefect server and the reskin runner in the background; `reskin edit` then
+    runs its edits there."""
     settings = load_settings()
-    before = recorded(home_of(settings))
+    home = home_of(settings)
+    before, runner_before = recorded(home), remote.read_state(home)
     server = start(settings, port=port, timeout_s=timeout)
     said = "already running" if before is not None else "started"
     typer.echo(f"{said}: a Prefect server for reskin, {server.describe()}")
-    typer.echo("`reskin edit` runs against it; `reskin server stop` stops it")
+    runner = start_runner(settings, server, timeout_s=timeout)
+    said = "already running" if runner_before is not None else "started"
+    typer.echo(f"{said}: the reskin runner, {runner.describe()}, log {home / remote.LOG}")
+    typer.echo(
+        "`reskin edit` runs its edits in the runner (with the settings of this environment); "
+        "`reskin server stop` stops both"
+    )
 
 
 @server_app.command("stop")
 def stop_command() -> None:
-    """Stop the background Prefect server."""
-    server = stop(load_settings())
+    """Stop the reskin runner and the background Prefect server."""
+    settings = load_settings()
+    runner = stop_runner(settings)
+    if runner is not None:
+        typer.echo(f"stopped: the reskin runner, pid {runner.pid}")
+    server = stop(settings)
     typer.echo("not running" if server is None else f"stopped: pid {server.pid}")
 
 
 @server_app.command("status")
 def status_command() -> None:
-    """Say whether the background Prefect server runs (exit 0), or not (exit 3)."""
-    server = recorded(home_of(load_settings()))
+    """Say whether the background Prefect server runs (exit 0), or not (exit 3), and its
+    runner."""
+    home = home_of(load_settings())
+    server = recorded(home)
     if server is None:
         typer.echo("not running: `reskin server start` starts one")
         raise typer.Exit(NOT_RUNNING)
@@ -252,6 +357,11 @@ def status_command() -> None:
         typer.echo(f"not answering: {server.describe()}", err=True)
         raise typer.Exit(1)
     typer.echo(f"running: {server.describe()}")
+    runner = remote.read_state(home)
+    if runner is None:
+        typer.echo("runner: not running (edits run in their own process; `reskin server start`)")
+    else:
+        typer.echo(f"runner: {runner.describe()}, log {home / remote.LOG}")
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -287,6 +397,11 @@ def _spawn(home: Path, port: int, log: Path) -> int:
             "PREFECT_LOGGING_COLORS": "false",
         }
     )
+    return _spawn_logged(argv, env, log)
+
+
+def _spawn_logged(argv: list[str], env: dict[str, str], log: Path) -> int:
+    """``argv`` in a session of its own, stdin from /dev/null, its output in ``log``; its pid."""
     return os.posix_spawn(
         argv[0],
         argv,

@@ -7,7 +7,7 @@ with a lower minimum writes it without paying again.
 
 The thumbnails of the source came with the input's decode check (``take_in``), those of a
 fresh download with its decode check (``fetch``), those of a long video stitched by stream copy
-from its segments' results (:func:`reskin.edit.long.piece_thumbs`); a result no check decoded
+from its segments' results (:func:`reskin.edit.stitch.piece_thumbs`); a result no check decoded
 (a reused download, a long video whose segments were re-encoded to be stitched) is decoded for
 them here.
 """

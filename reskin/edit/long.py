@@ -5,8 +5,8 @@ Two stages of its own, between ``take_in`` and ``sound``:
 - ``split`` (:func:`split`): the scene cuts (:mod:`reskin.media.scenes`) and keyframes of the
   window, planned into segments (:mod:`reskin.edit.segments`); the limits checked before anything
   is paid (the longest input, the budget, room on disk).
-- ``stitch`` (:func:`stitch`): the edited segments, each cut to exactly its frames at the
-  model's output rate, joined in order (:mod:`reskin.media.stitch`).
+- ``stitch`` (:func:`reskin.edit.stitch.stitch`): the edited segments, each cut to exactly its
+  frames at the model's output rate, joined in order (:mod:`reskin.media.stitch`).
 
 Between them each segment is one edit of its own window, through the same stages as a short
 one (``plan``, ``conform``, ``place``, ``submit``, ``poll``, ``fetch``) with a fingerprint of
@@ -21,14 +21,10 @@ or for models without references, all segments go at once (faster by about one j
 the look may drift between segments). Segments run concurrently up to
 ``RESKIN_MAX_JOBS_IN_FLIGHT`` here, and within the Prefect limits when run by the flow.
 
-The original sound of the whole window is muxed once over the stitched video by ``sound``.
-
-**Thumbnails for the fidelity check.** Results the stitch can join by stream copy show their own
-frames in the stitched video, so each one's share of its thumbnails is made from the result as
-soon as it is downloaded, while the other segments are still at the service (:func:`piece_thumbs`),
-and ``stitch`` lays them end to end (:func:`stitched_thumbs`): the fidelity stage then decodes
-nothing at the end (for ten minutes of 720p, a decode of about 20 s of CPU). Results that must be
-re-encoded to be stitched leave it to the fidelity stage, which decodes the stitched video.
+The original sound of the whole window is muxed once over the stitched video by ``sound``;
+with ``--audio model`` each segment is sent asking for its sound back, and ``stitch`` joins the
+results' sound under the picture, unit by unit on the picture's own frames
+(:mod:`reskin.media.sound_join`), which ``sound`` then keeps as it is.
 """
 
 from __future__ import annotations
@@ -39,42 +35,35 @@ import dataclasses
 import json
 import logging
 import math
-import os
-import shutil
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 
 from reskin.edit import results, send
 from reskin.edit.prepare import Clip, Planned, Taken, ToSend, request_fingerprint
 from reskin.edit.references import Reference
 from reskin.edit.request import EditRequest
-from reskin.edit.results import Fetched, SegmentDone
-from reskin.edit.segments import Segment, SegmentPlan, plan_segments, single
+from reskin.edit.results import SegmentDone
+from reskin.edit.segments import Segment, SegmentPlan, local_rank, plan_segments, single
 from reskin.edit.services import Services
 from reskin.edit.stages import Stages
+from reskin.edit.stitch import piece_thumbs
+from reskin.edit.turns import LOCAL_AT_ONCE, Turns
 from reskin.errors import InputError, OutOfLimitsError, ReskinError
-from reskin.fidelity.report import Span
 from reskin.journal import Phase, file_sha256, fingerprint
-from reskin.media.conform import Action, ConformPlan, plan_conform_file
+from reskin.media.conform import plan_conform_file
 from reskin.media.images import check_reference_images
-from reskin.media.probe import keyframe_times, probe
-from reskin.media.runner import run
+from reskin.media.probe import keyframe_times
 from reskin.media.scenes import detect_cuts
-from reskin.media.sound import AudioMode
 from reskin.media.stills import grab_still
-from reskin.media.stitch import Piece, copyable, stitch_units
-from reskin.media.thumbs import PieceSamples, ThumbSpec, piece_samples, piece_thumbs_command
 from reskin.progress import SegmentEnd, Segments, extra
 from reskin.registry.spec import ModelSpec
+from reskin.settings import Settings
 from reskin.space import NOTHING_PAID, PAID_KEPT, ensure_room, writing
 
 log = logging.getLogger(__name__)
 
 
-#: Segments conformed, or fetched and decoded, at once: local work, one ffmpeg each, as many
-#: as the machine has cores (a ten-minute video has a hundred segments).
-LOCAL_AT_ONCE = max(1, os.cpu_count() or 1)
-#: Creates being built and sent at once: a data URI body is the clip's size and a third.
+#: Creates being built and sent at once: a data URI body is the clip's size and a third on the
+#: wire (streamed from the file: bandwidth, no longer memory, is what this bounds).
 SENDING_AT_ONCE = 2
 
 
@@ -84,7 +73,8 @@ class Bounds:
 
     #: Jobs at the service (``RESKIN_MAX_JOBS_IN_FLIGHT``; the Prefect limit adds its own).
     jobs: asyncio.Semaphore
-    local: asyncio.Semaphore
+    #: The local steps (plan, conform, fetch), in :func:`~reskin.edit.segments.local_rank` order.
+    local: Turns
     sending: asyncio.Semaphore
     #: Set once a segment is on its way to the service: early conforms wait for it, so they
     #: never hold up the first segment's own.
@@ -128,7 +118,7 @@ async def split(request: EditRequest, taken: Taken, services: Services) -> Segme
 
 async def segment_plan(request: EditRequest, taken: Taken, services: Services) -> SegmentPlan:
     """The segments of the window (one for a short edit), from its scene cuts and keyframes;
-    a window over the longest input, or a long one asking for the model's sound, refused."""
+    a window over the longest input refused."""
     settings, spec = services.settings, taken.resolved.spec
     start, end = window_of(request, taken)
     if not is_long(request, taken):
@@ -138,11 +128,6 @@ async def segment_plan(request: EditRequest, taken: Taken, services: Services) -
             f"the part to edit lasts {_duration(end - start)}, longer than the "
             f"{_duration(settings.max_input_s)} reskin edits (RESKIN_MAX_INPUT_S): choose a "
             "part with `start_s` and `end_s`, or raise the setting"
-        )
-    if request.audio is AudioMode.MODEL:
-        raise InputError(
-            f"the model's own sound cannot be joined across the segments of a video longer "
-            f"than {spec.limits.max_duration_s:g} s yet: choose `audio` restore or none"
         )
     # Both read the whole window (a decode, a demux): side by side, not one after the other.
     cuts, keyframes = await asyncio.gather(
@@ -239,7 +224,7 @@ def segment_taken(
     none of its own."""
     job_dir = taken.job_dir / f"segment-{segment.index:03d}"
     job_dir.mkdir(exist_ok=True)
-    fp = _key(request, taken, refs, s)
+    fp = request_fingerprint(request, taken.resolved, s.settings, taken.source_sha256, refs)
     return dataclasses.replace(taken, job_dir=job_dir, references=refs, fingerprint=fp, thumbs=None)
 
 
@@ -256,7 +241,7 @@ async def edit_segments(
     count = len(plan.segments)
     bounds = Bounds(
         jobs=asyncio.Semaphore(services.settings.max_jobs_in_flight or count),
-        local=asyncio.Semaphore(LOCAL_AT_ONCE),
+        local=Turns(LOCAL_AT_ONCE),
         sending=asyncio.Semaphore(SENDING_AT_ONCE),
     )
 
@@ -271,9 +256,7 @@ async def edit_segments(
     head, *tail = plan.segments
     # A first run (nothing journaled for the first segment) conforms the others while the first
     # is edited: only their journal keys wait for its look, not their clips.
-    fresh = (
-        services.journal.get(_key(segment_request(request, head), taken, refs, services)) is None
-    )
+    fresh = services.journal.get(segment_key(request, taken, head, refs, services.settings)) is None
     early = (
         {s.index: _conform_early(request, taken, s, count, services, stages, bounds) for s in tail}
         if fresh
@@ -290,9 +273,13 @@ async def edit_segments(
     return [first, *rest]
 
 
-def _key(request: EditRequest, taken: Taken, refs: tuple[Reference, ...], s: Services) -> str:
-    """The journal key of a segment's ``request`` (:func:`segment_request`) with ``refs``."""
-    return request_fingerprint(request, taken.resolved, s.settings, taken.source_sha256, refs)
+def segment_key(
+    request: EditRequest, taken: Taken, segment: Segment, refs: tuple[Reference, ...], s: Settings
+) -> str:
+    """The journal key of ``segment`` of ``request`` with ``refs`` (the approval's estimate
+    reads the journal by it too)."""
+    sub = segment_request(request, segment)
+    return request_fingerprint(sub, taken.resolved, s, taken.source_sha256, refs)
 
 
 def _conform_early(
@@ -310,11 +297,12 @@ def _conform_early(
         await bounds.under_way.wait()
         sub = segment_request(request, segment)
         mine = segment_taken(taken, sub, segment, taken.references, services)
-        async with bounds.local:
+        async with bounds.local.turn(local_rank(segment, "plan")):
             conform_plan = await asyncio.to_thread(
                 plan_conform_file, taken.info, window=sub.window, limits=taken.resolved.spec.limits
             )
-            run = stages.segment(where(segment, count))
+        run = stages.segment(where(segment, count))
+        async with bounds.local.turn(local_rank(segment, "conform", conform_plan.action)):
             return await run.conform(mine, ToSend(conform_plan, None), services)
 
     return asyncio.create_task(conform(), name=f"conform {where(segment, count)}")
@@ -365,7 +353,7 @@ async def _edit_segment(
     run = stages.segment(where(segment, count))
     placed = None
     try:
-        async with bounds.local:
+        async with bounds.local.turn(local_rank(segment, "plan")):
             planned = await run.plan(sub, mine, services)
         if early is not None and (not isinstance(planned, ToSend) or early.cancelled()):
             early.cancel()
@@ -374,7 +362,8 @@ async def _edit_segment(
             if early is not None:
                 clip = await early
             else:
-                async with bounds.local:
+                rank = local_rank(segment, "conform", planned.conform.action)
+                async with bounds.local.turn(rank):
                     clip = await run.conform(mine, planned, services)
             placed = await run.place(clip, services)
         bounds.under_way.set()
@@ -382,7 +371,7 @@ async def _edit_segment(
             async with bounds.sending:
                 submitted = await run.submit(sub, mine, placed, services)
             finished = await run.poll(mine, submitted, services)
-        async with bounds.local:
+        async with bounds.local.turn(local_rank(segment, "fetch")):
             fetched = await run.fetch(mine, finished, services)
             # While the other segments are at the service: this one's share of the stitched
             # video's thumbnails, so the fidelity stage need not decode it all at the end.
@@ -441,196 +430,6 @@ async def style_reference(first: SegmentDone, taken: Taken, services: Services) 
         check_reference_images, [path], limits, names=["the first segment's frame"]
     )
     return Reference(path, None, await asyncio.to_thread(file_sha256, path), info)
-
-
-def piece_thumb_spec(
-    taken: Taken, plan: SegmentPlan, segment: Segment, result: Path
-) -> tuple[ThumbSpec, PieceSamples] | None:
-    """Where the thumbnails that ``segment``'s ``result`` gives the stitched video are kept
-    (beside the result, so a rerun reuses them, and pruned with it), and which of its frames
-    they are; None when it gives none that can be made apart (a cross-fade's lead, a rate
-    the thumbnails' does not divide, no thumbnails of the source to score against)."""
-    source = taken.thumbs
-    fps = taken.resolved.spec.output.fps
-    if source is None or segment.lead_frames:
-        return None
-    offset = round((segment.start_s - plan.start_s) * fps)
-    frames = round((segment.end_s - plan.start_s) * fps) - offset
-    samples = piece_samples(fps, offset, frames)
-    if samples is None:
-        return None
-    name = (
-        f"{result.stem}.{samples.first}-{samples.step}-{samples.frames}."
-        f"{source.width}x{source.height}.thumbs"
-    )
-    return ThumbSpec(result.with_name(name), source.width, source.height, source.fps), samples
-
-
-def piece_thumbs(
-    taken: Taken, plan: SegmentPlan, segment: Segment, fetched: Fetched, services: Services
-) -> None:
-    """Make ``segment``'s share of the stitched video's thumbnails from its own result, when
-    the stitch can join that result as it is (:func:`~reskin.media.stitch.copyable`): the
-    stitched video then shows its very frames. Best effort: without them, the fidelity stage
-    decodes the stitched video."""
-    found = piece_thumb_spec(taken, plan, segment, fetched.path)
-    if found is None:
-        return
-    spec, samples = found
-    info, fps = fetched.info, taken.resolved.spec.output.fps
-    if spec.path.is_file() or not copyable(
-        [Piece(fetched.path, samples.frames)], width=info.width, height=info.height, fps=fps
-    ):
-        return
-    staged = spec.path.with_name(spec.path.name + ".part")
-    try:
-        run(
-            piece_thumbs_command(
-                services.tools.ffmpeg, fetched.path, dataclasses.replace(spec, path=staged), samples
-            ),
-            timeout_s=services.settings.ffmpeg_timeout_s,
-        )
-        if staged.stat().st_size != samples.count * spec.frame_bytes:
-            log.debug("%s: not the thumbnails expected; the stitch will be decoded", spec.path)
-            return
-        staged.replace(spec.path)
-    except (ReskinError, OSError) as exc:
-        log.debug("no thumbnails of %s apart (%s): the stitch will be decoded", segment, exc)
-    finally:
-        staged.unlink(missing_ok=True)
-
-
-def stitched_thumbs(
-    taken: Taken, plan: SegmentPlan, done: Sequence[SegmentDone], stitched: Path
-) -> None:
-    """Lay the segments' thumbnails (:func:`piece_thumbs`) end to end as the stitched video's,
-    where the fidelity stage looks for them; nothing when any is missing."""
-    source = taken.thumbs
-    if source is None:
-        return
-    parts: list[Path] = []
-    for item in done:
-        found = piece_thumb_spec(taken, plan, item.segment, item.fetched.path)
-        if found is None or not found[0].path.is_file():
-            return
-        parts.append(found[0].path)
-    target = results.result_thumbs(stitched, source.width, source.height).path
-    staged = target.with_name(target.name + ".part")
-    try:
-        with staged.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as piece:
-                    shutil.copyfileobj(piece, out)
-        staged.replace(target)
-    except OSError as exc:
-        log.debug("the stitched video's thumbnails were not laid out (%s): it will be decoded", exc)
-    finally:
-        staged.unlink(missing_ok=True)
-    log.debug("stitch: the thumbnails of %d pieces laid end to end", len(parts))
-
-
-def pieces(plan: SegmentPlan, done: Sequence[SegmentDone], fps: float) -> list[Piece]:
-    """Each result's share of the stitched video, in frames at ``fps`` counted on the window's
-    own grid, so the joins add no drift: segment i covers frames round(start x fps) to
-    round(end x fps), and its lead (a cross-fade) the frames before that it was sent."""
-    origin = plan.start_s
-
-    def frame(seconds: float) -> int:
-        return round((seconds - origin) * fps)
-
-    return [
-        Piece(
-            path=item.fetched.path,
-            frames=frame(item.segment.end_s) - frame(item.segment.sent_start_s),
-            overlap=frame(item.segment.start_s) - frame(item.segment.sent_start_s),
-        )
-        for item in done
-    ]
-
-
-async def stitch(
-    request: EditRequest,
-    taken: Taken,
-    plan: SegmentPlan,
-    done: Sequence[SegmentDone],
-    services: Services,
-) -> Fetched:
-    """The edited segments joined in order at the model's output rate and the first result's
-    size: one video exactly as long as the window (to the frame), without sound.
-
-    Kept beside the downloads under a name made of the segments' keys, so a rerun of the same
-    edit (another output, another sound) reuses it instead of encoding it again."""
-    settings = services.settings
-    fps = taken.resolved.spec.output.fps
-    first = done[0].fetched.info
-    width = first.display_width - first.display_width % 2
-    height = first.display_height - first.display_height % 2
-    key = fingerprint({"segments": [item.fingerprint for item in done], "size": [width, height]})
-    kept = results.results_dir(settings) / f"stitched-{key[:32]}.mp4"
-    if kept.is_file():
-        try:
-            info = await asyncio.to_thread(probe, kept)
-        except ReskinError:
-            kept.unlink(missing_ok=True)
-        else:
-            log.info("stitch: reused the earlier run's %s", kept.name)
-            return Fetched(info, reused=True)
-    partial = kept.with_name(kept.stem + ".part.mp4")
-    size = sum(item.fetched.info.size_bytes for item in done)
-    joined = pieces(plan, done, fps)
-    exact = await asyncio.to_thread(copyable, joined, width=width, height=height, fps=fps)
-    with writing(settings.work_dir, size, what="the stitched video", note=PAID_KEPT):
-        try:
-            made = await asyncio.to_thread(
-                stitch_units,
-                joined,
-                taken.job_dir / "units",
-                partial,
-                services.tools,
-                width=width,
-                height=height,
-                fps=fps,
-                preset=settings.conform_preset,
-                crf=settings.conform_crf,
-                timeout_s=settings.ffmpeg_timeout_s,
-                allow_copy=exact,
-            )
-            partial.replace(kept)
-        finally:
-            partial.unlink(missing_ok=True)
-    if exact:  # the stitched video shows the results' own frames
-        await asyncio.to_thread(stitched_thumbs, taken, plan, done, kept)
-    info = dataclasses.replace(made, path=kept)
-    log.info("stitch: %d segments, %.3f s at %g fps", len(done), info.duration_s, fps)
-    return Fetched(info, reused=all(item.fetched.reused for item in done))
-
-
-def spans(plan: SegmentPlan) -> tuple[Span, ...]:
-    """Each segment's part of the stitched result, in seconds from its start (for the
-    fidelity check's per-segment and per-join scores)."""
-    return tuple(
-        Span(segment.index, segment.start_s - plan.start_s, segment.end_s - plan.start_s)
-        for segment in plan.segments
-    )
-
-
-def whole_window(plan: SegmentPlan, taken: Taken, stitched: Fetched) -> ToSend:
-    """The window as one plan, for ``sound`` (the original sound from its start, as long as
-    it) and ``deliver``: what a short edit's ``plan`` gives."""
-    info = stitched.info
-    conform = ConformPlan(
-        action=Action.ENCODE,
-        reasons=(f"{len(plan.segments)} segments",),
-        start_s=plan.start_s,
-        duration_s=plan.duration_s,
-        read_s=plan.duration_s,
-        pad_to_s=None,
-        width=info.display_width,
-        height=info.display_height,
-        fps=info.fps,
-        audio="aac" if taken.info.has_audio else "none",
-    )
-    return ToSend(conform, None)
 
 
 def ensure_room_for(plan: SegmentPlan, services: Services) -> None:

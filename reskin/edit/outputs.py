@@ -25,6 +25,7 @@ from reskin.edit.request import EditRequest
 from reskin.edit.results import Sounded
 from reskin.edit.services import Services
 from reskin.errors import DiskFullError, ReskinError
+from reskin.media.finalize import atomic_output, link_or_copy
 from reskin.media.preview import contact_sheet
 from reskin.settings import Settings
 from reskin.storage.s3 import S3Location, S3Storage
@@ -64,8 +65,9 @@ def preview_name(output: str) -> str:
 async def deliver(
     request: EditRequest, taken: Taken, planned: Planned, sounded: Sounded, services: Services
 ) -> Delivered:
-    """Draw the before/after preview beside the verified video, put both where ``request``
-    wants them, and journal the request as done."""
+    """Put the before/after preview beside the verified video (the one ``sound`` drew beside
+    the mux, else drawn now), both where ``request`` wants them, and journal the request as
+    done."""
     video = sounded.path
     sheet = await asyncio.to_thread(_preview, taken, planned, sounded, services)
     location = request.output_location
@@ -98,14 +100,20 @@ async def deliver(
 
 
 def _preview(taken: Taken, planned: Planned, sounded: Sounded, services: Services) -> Path | None:
-    """The contact sheet beside the video; None (with a warning) when it cannot be drawn: the
+    """The contact sheet beside the video (the one ``sound`` drew meanwhile, put in place
+    atomically; else drawn now from the video); None (with a warning) when it cannot be: the
     edit is done and paid for, a missing picture must not fail it."""
     video = sounded.path
+    dest = Path(preview_name(str(video)))
     try:
+        if sounded.preview is not None and sounded.preview.is_file():
+            with atomic_output(dest) as partial:
+                link_or_copy(sounded.preview, partial)
+            return dest
         return contact_sheet(
             taken.source,
             video,
-            Path(preview_name(str(video))),
+            dest,
             services.tools,
             timeout_s=services.settings.ffmpeg_timeout_s,
             before_start_s=planned.conform.start_s,

@@ -42,7 +42,8 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 
-from reskin.edit import fidelity, long, outputs, prepare, results, send, wait
+from reskin import progress
+from reskin.edit import fidelity, long, outputs, prepare, results, send, stitch, wait
 from reskin.edit.prepare import Taken, ToResume, ToSend
 from reskin.edit.request import EditRequest, EditResult, SegmentResult
 from reskin.edit.services import Services
@@ -52,21 +53,9 @@ from reskin.storage.upload import Placed
 
 log = logging.getLogger(__name__)
 
-#: The stages in the order :func:`edit` runs them (``conform`` and ``place`` only when sent).
-STAGES = (
-    "take_in",
-    "plan",
-    "conform",
-    "place",
-    "submit",
-    "poll",
-    "fetch",
-    "fidelity",
-    "sound",
-    "deliver",
-)
-#: The stages of a long edit (``segments``: every segment's plan to fetch, run concurrently).
-LONG_STAGES = ("take_in", "split", "segments", "stitch", "fidelity", "sound", "deliver")
+#: The stages in the order :func:`edit` runs them, and those of a long edit: named in
+#: :mod:`reskin.progress` (a display knows them without importing the stages).
+STAGES, LONG_STAGES = progress.STAGES, progress.LONG_STAGES
 
 
 class Direct:
@@ -74,7 +63,7 @@ class Direct:
 
     take_in = staticmethod(prepare.take_in)
     split = staticmethod(long.split)
-    stitch = staticmethod(long.stitch)
+    stitch = staticmethod(stitch.stitch)
     plan = staticmethod(prepare.plan)
     conform = staticmethod(prepare.conform)
     place = staticmethod(send.place)
@@ -196,9 +185,9 @@ async def _edit_long(
         laps("segments")
         stitched = await stages.stitch(request, taken, plan, done, services)
         laps("stitch")
-        planned = long.whole_window(plan, taken, stitched)
+        planned = stitch.whole_window(plan, taken, stitched)
         checked = await stages.fidelity(
-            request, taken, planned, stitched, services, long.spans(plan)
+            request, taken, planned, stitched, services, stitch.spans(plan)
         )
         laps("fidelity")
         sounded = await stages.sound(request, taken, planned, stitched, services)

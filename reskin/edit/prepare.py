@@ -18,6 +18,7 @@ import asyncio
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +28,12 @@ from reskin.edit.references import Reference, take_references
 from reskin.edit.request import EditRequest, Resolved, resolve
 from reskin.edit.services import Services
 from reskin.edit.source import is_http, is_remote, take_source
+from reskin.errors import ReskinError
 from reskin.journal import fingerprint
 from reskin.media.conform import Action, ConformPlan, plan_conform_file
 from reskin.media.conform import conform as conform_file
 from reskin.media.intake import make_job_dir
+from reskin.media.preview import DEFAULT_FRAMES, SheetRows, sheet_moments
 from reskin.media.probe import MediaInfo
 from reskin.media.sound import AudioMode, OriginalSound
 from reskin.media.thumbs import ThumbSpec
@@ -63,6 +66,9 @@ class Taken:
     segment_keys: tuple[str, ...] = ()
     #: The input's thumbnails for the fidelity check, made by its decode check.
     thumbs: ThumbSpec | None = None
+    #: The contact sheet's row of the input, cut by its decode check at the moments of the
+    #: window (a short edit's): the result's is cut by its own (``fetch``).
+    sheet: SheetRows | None = None
 
     @property
     def journal_keys(self) -> tuple[str, ...]:
@@ -147,10 +153,20 @@ async def take_in(request: EditRequest, services: Services) -> Taken:
     _prune(jobs)
     with writing(settings.work_dir, what="the job folder"):
         job_dir = make_job_dir(jobs)
+    rows: list[SheetRows] = []
+
+    def sheet_row(info: MediaInfo) -> Sequence[str]:
+        # Given the input's probe, before its decode check: that decode cuts its row too.
+        planned = sheet_rows(request, resolved, info, job_dir)
+        rows[:] = [] if planned is None else [planned]
+        return () if planned is None else planned.before_args()
+
     try:
         # A full work folder is named as the user set it (RESKIN_WORK_DIR), not the job's.
         with writing(settings.work_dir, what="the copy of the input"):
-            intake = await take_source(request.input, job_dir, services.tools, settings)
+            intake = await take_source(
+                request.input, job_dir, services.tools, settings, more=sheet_row
+            )
             refs = await take_references(
                 request.reference_images, job_dir, resolved.spec.references, settings
             )
@@ -166,7 +182,31 @@ async def take_in(request: EditRequest, services: Services) -> Taken:
         fingerprint=request_fingerprint(request, resolved, settings, intake.sha256, refs),
         source_sha256=intake.sha256,
         thumbs=intake.thumbs,
+        sheet=rows[0] if rows else None,
     )
+
+
+def sheet_rows(
+    request: EditRequest, resolved: Resolved, info: MediaInfo, job_dir: Path
+) -> SheetRows | None:
+    """Where and at which moments the decodes cut the contact sheet's rows: the window
+    ``plan`` will find (the same function on the same probe), the result assumed as long as
+    it, as it nearly always is (``sound`` checks; :meth:`SheetRows.fits`). None for a window
+    the model cannot take in one piece (a long edit: its sheet is drawn from the clips)."""
+    try:
+        window = plan_conform_file(info, window=request.window, limits=resolved.spec.limits)
+    except ReskinError:
+        return None
+    return SheetRows(
+        moments_s=sheet_moments(window.duration_s, DEFAULT_FRAMES),
+        before_start_s=window.start_s,
+        before=job_dir / SHEET_ROW,
+        window_s=window.duration_s,
+    )
+
+
+#: The input's row of the contact sheet, in the job folder.
+SHEET_ROW = "before.row.png"
 
 
 async def plan(request: EditRequest, taken: Taken, services: Services) -> Planned:

@@ -10,6 +10,7 @@ the file instead of fetching it again; files older than the retention are remove
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -23,11 +24,12 @@ from reskin.edit.request import EditRequest
 from reskin.edit.segments import Segment
 from reskin.edit.services import Services
 from reskin.edit.wait import Downloaded, Finished, Ready
-from reskin.errors import ResultExpiredError, VerificationError
+from reskin.errors import ReskinError, ResultExpiredError, VerificationError
+from reskin.media.preview import SheetRows, contact_sheet, plan_sheet, sheet_from_rows
 from reskin.media.probe import MediaInfo, probe
-from reskin.media.sound import finish
+from reskin.media.sound import finish, plan_mux
 from reskin.media.thumbs import ThumbSpec
-from reskin.media.verify import verify
+from reskin.media.verify import probe_made, verify
 from reskin.settings import Settings
 from reskin.space import (
     NOTHING_PAID,
@@ -55,6 +57,12 @@ class Fetched:
     info: MediaInfo
     #: An earlier run's download, reused (nothing was fetched now).
     reused: bool
+    #: Its frames were decoded whole just now (a fresh download's check): the final video,
+    #: which copies them, is compared with them rather than decoded again (``sound``).
+    decoded: bool = False
+    #: Its row of the contact sheet, cut by that decode (:class:`~reskin.edit.prepare.Taken`'s
+    #: ``sheet``); None when not cut.
+    sheet_row: Path | None = None
 
     @property
     def path(self) -> Path:
@@ -80,6 +88,8 @@ class Sounded:
     or a staging copy for an ``s3://`` output)."""
 
     info: MediaInfo
+    #: Its before/after contact sheet, drawn in the job folder beside the mux; None if not.
+    preview: Path | None = None
 
     @property
     def path(self) -> Path:
@@ -145,22 +155,34 @@ async def fetch(taken: Taken, finished: Finished, services: Services) -> Fetched
             # Thumbnails of the result at the source's, for the fidelity stage, when it will
             # score this result against the source's (not a long video's segments).
             size = None if taken.thumbs is None else (taken.thumbs.width, taken.thumbs.height)
+            # And its row of the contact sheet, beside the input's (a short edit's).
+            row = None if taken.sheet is None else (taken.sheet, taken.job_dir / RESULT_ROW)
             try:
-                info = await fetch_result(finished, taken.fingerprint, services, thumbs=size)
+                info = await fetch_result(
+                    finished, taken.fingerprint, services, thumbs=size, sheet=row
+                )
             except ResultExpiredError as exc:
                 services.journal.failed(taken.fingerprint, str(exc))
                 raise
-            return Fetched(info, reused=False)
+            cut = None if row is None or not row[0].shown_whole(info) else row[1]
+            return Fetched(info, reused=False, decoded=True, sheet_row=cut)
         case _:
             assert_never(finished)
 
 
 async def fetch_result(
-    ready: Ready, fp: str, services: Services, *, thumbs: tuple[int, int] | None = None
+    ready: Ready,
+    fp: str,
+    services: Services,
+    *,
+    thumbs: tuple[int, int] | None = None,
+    sheet: tuple[SheetRows, Path] | None = None,
 ) -> MediaInfo:
     """Download the result of request ``fp``, decode it whole, and journal it; the verify's
     probe of the download (``.path`` is the file), so nothing probes it again. ``thumbs``: the
-    size of the fidelity check's thumbnails the same decode makes (:func:`result_thumbs`)."""
+    size of the fidelity check's thumbnails the same decode makes (:func:`result_thumbs`);
+    ``sheet``: the contact sheet's rows and where the same decode cuts the result's, when the
+    result is at least as long as the window (probed before the decode, for that)."""
     settings = services.settings
     folder = results_dir(settings)
     with writing(settings.work_dir, what="the result", note=PAID_KEPT):
@@ -176,7 +198,15 @@ async def fetch_result(
             timeout_s=settings.download_timeout_s,
             retry=RetryPolicy.from_settings(settings),
         )
+    name = "the service's result"
+    known: MediaInfo | None = None
+    also: list[str] = []
     try:
+        if sheet is not None:
+            rows, row = sheet
+            known = await asyncio.to_thread(probe_made, dest, name)
+            if rows.shown_whole(known):
+                also = rows.after_args(row)
         info = await asyncio.to_thread(
             verify,
             dest,
@@ -184,8 +214,10 @@ async def fetch_result(
             expect_audio=None,
             expected_duration_s=None,
             timeout_s=settings.ffmpeg_timeout_s,
-            name="the service's result",
+            name=name,
+            known=known,
             thumbs=None if thumbs is None else result_thumbs(dest, *thumbs),
+            also=also,
         )
     except VerificationError:
         dest.unlink(missing_ok=True)
@@ -199,23 +231,74 @@ async def sound(
     request: EditRequest, taken: Taken, planned: Planned, fetched: Fetched, services: Services
 ) -> Sounded:
     """The final video with the sound ``request`` asks for, in sync, cut to the window: written
-    whole and verified at its staging path, or not at all."""
+    whole and verified at its staging path, or not at all. The before/after contact sheet is
+    drawn meanwhile, from the result (:func:`early_preview`), for ``deliver`` to place."""
     settings = services.settings
     # About the result's bytes and the sound's: refused before ffmpeg starts when that cannot
     # fit; the download stays journaled, so the rerun only writes this file.
     final = fetched.info.size_bytes + round(planned.conform.duration_s * SOUND_BYTES_PER_S)
     with writing(output_folder(request, settings), final, what="the final video", note=PAID_KEPT):
-        info = await asyncio.to_thread(
-            finish,
-            fetched.path,
-            staging_path(request, taken.fingerprint, settings),
-            original_sound(taken, planned),
-            services.tools,
-            mode=request.audio,
-            timeout_s=settings.ffmpeg_timeout_s,
-            result_info=fetched.info,
+        # Independent of the mux, and about as long: on another core, beside it.
+        sheet = asyncio.ensure_future(
+            asyncio.to_thread(early_preview, request, taken, planned, fetched, services)
         )
-    return Sounded(info)
+        try:
+            info = await asyncio.to_thread(
+                finish,
+                fetched.path,
+                staging_path(request, taken.fingerprint, settings),
+                original_sound(taken, planned),
+                services.tools,
+                mode=request.audio,
+                timeout_s=settings.ffmpeg_timeout_s,
+                result_info=fetched.info,
+                result_decoded=fetched.decoded,
+            )
+        finally:
+            # Never left running into the job folder's removal, whatever the mux did.
+            preview = await sheet
+    return Sounded(info, preview)
+
+
+#: The contact sheet :func:`sound` draws in the job folder, for ``deliver`` to place.
+EARLY_PREVIEW = "preview.png"
+#: The result's row of the contact sheet, cut by its decode check, in the job folder.
+RESULT_ROW = "after.row.png"
+
+
+def early_preview(
+    request: EditRequest, taken: Taken, planned: Planned, fetched: Fetched, services: Services
+) -> Path | None:
+    """The before/after contact sheet of the final video, drawn from the result it copies
+    (:func:`~reskin.media.sound.finish` copies the picture, cut to the mux plan's length: the
+    same frames at the same times), into the job folder. None when it cannot be drawn here
+    (``deliver`` then draws it from the final video, and says why if that fails too)."""
+    final_s = plan_mux(fetched.info, original_sound(taken, planned), mode=request.audio).duration_s
+    # The final video's length: the moments are spread over what it will show.
+    after = dataclasses.replace(fetched.info, duration_s=final_s)
+    dest = taken.job_dir / EARLY_PREVIEW
+    timeout_s = services.settings.ffmpeg_timeout_s
+    try:
+        plan = plan_sheet(taken.info, after, before_start_s=planned.conform.start_s)
+        if taken.sheet is not None and fetched.sheet_row is not None and taken.sheet.fits(plan):
+            # The rows the input's and the result's decodes cut: no video decoded again.
+            return sheet_from_rows(
+                taken.sheet, fetched.sheet_row, dest, services.tools, plan=plan, timeout_s=timeout_s
+            )
+        return contact_sheet(
+            taken.source,
+            fetched.path,
+            dest,
+            services.tools,
+            timeout_s=timeout_s,
+            before_start_s=planned.conform.start_s,
+            before_info=taken.info,
+            after_info=after,
+        )
+    except (ReskinError, ValueError, OSError) as exc:
+        # Best effort, and awaited in a finally: nothing of it may hide the mux's own error.
+        log.debug("no contact sheet beside the sound (%s): deliver draws it", exc)
+        return None
 
 
 def result_thumbs(result: Path, width: int, height: int) -> ThumbSpec:

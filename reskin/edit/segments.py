@@ -18,6 +18,12 @@ How the cuts are chosen, in order:
    length of its even place, if the parts still fit and bill no more whole seconds: a segment
    that starts on a keyframe is sent as a stream copy (no re-encode, a few hundredths of a
    second), one that does not is re-encoded.
+
+**The order of the local work** (:func:`local_rank`). Every job takes about as long at the
+service, so a long edit ends a job's time after its *last* create: the local steps go plans and
+fetches first (milliseconds, and a fetch is on the way to the end), then the stream copies
+(their creates go out at once and fill the first jobs in flight), then the re-encodes, longest
+first (the fewest seconds left to the last one on two cores).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from reskin.errors import OutOfLimitsError
+from reskin.media.conform_plan import Action
 from reskin.registry.spec import ModelSpec
 
 #: How far (a share of a part's length) an inner boundary may move to land on a keyframe.
@@ -194,6 +201,23 @@ def plan_segments(
         merged_cuts_s=tuple(c / fps for c in merged),
         usd_per_s=spec.billing.usd_per_s,
     )
+
+
+#: What a segment's local step is, for its turn (:func:`local_rank`).
+LocalStep = Literal["plan", "conform", "fetch"]
+
+
+def local_rank(
+    segment: Segment, step: LocalStep, action: Action | None = None
+) -> tuple[float, ...]:
+    """Where ``segment``'s local ``step`` (a conform doing ``action``) stands in the queue of
+    the edit's local work, lowest first: plans and fetches, then stream copies (and
+    passthroughs), then re-encodes, the longest first; in order of the segments within each."""
+    if step != "conform":
+        return (0, 0.0, segment.index)
+    if action is Action.ENCODE:
+        return (2, -segment.sent_s, segment.index)
+    return (1, 0.0, segment.index)
 
 
 def billed_estimate_s(spec: ModelSpec, duration_s: float, fps: float = 30.0) -> float:

@@ -11,6 +11,7 @@ the S3 settings' credentials. A local path must lie in ``RESKIN_ALLOWED_DIRS`` w
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ from reskin.download import download
 from reskin.errors import DownloadError, InputError
 from reskin.media.binaries import FFmpegTools
 from reskin.media.intake import Intake, take_in
+from reskin.media.probe import MediaInfo
 from reskin.settings import Settings
 from reskin.storage.s3 import S3Location, S3Storage
 
@@ -39,10 +41,17 @@ def is_http(location: str) -> bool:
 
 
 async def take_source(
-    location: str, job_dir: Path, tools: FFmpegTools, settings: Settings
+    location: str,
+    job_dir: Path,
+    tools: FFmpegTools,
+    settings: Settings,
+    *,
+    more: Callable[[MediaInfo], Sequence[str]] | None = None,
 ) -> Intake:
     """The input at ``location`` (a path, an http(s) URL or ``s3://``) copied into ``job_dir``
-    and checked; a place :mod:`reskin.access` refuses is refused before anything is read."""
+    and checked; a place :mod:`reskin.access` refuses is refused before anything is read.
+    ``more``: more outputs of its decode check, given its probe
+    (:func:`~reskin.media.intake.take_in`)."""
     access = Access.from_settings(settings)
     check_location(location, access, what="input")
     scheme = urlsplit(location).scheme.lower()
@@ -57,13 +66,15 @@ async def take_source(
             what=f"input {name}",
         )
         try:
-            return await asyncio.to_thread(_take_in, fetched, job_dir, tools, settings, name)
+            return await asyncio.to_thread(_take_in, fetched, job_dir, tools, settings, name, more)
         finally:
             fetched.unlink(missing_ok=True)
     # Any other scheme was refused by check_location. The resolved path is the one read: a
     # link swapped after the check is not followed anew.
     path = check_path(location, access, what="input")
-    return await asyncio.to_thread(_take_in, path, job_dir, tools, settings, Path(location).name)
+    return await asyncio.to_thread(
+        _take_in, path, job_dir, tools, settings, Path(location).name, more
+    )
 
 
 async def fetch_remote(
@@ -102,7 +113,12 @@ SOURCE_THUMBS = "source.thumbs"
 
 
 def _take_in(
-    path: Path | str, job_dir: Path, tools: FFmpegTools, settings: Settings, name: str | None
+    path: Path | str,
+    job_dir: Path,
+    tools: FFmpegTools,
+    settings: Settings,
+    name: str | None,
+    more: Callable[[MediaInfo], Sequence[str]] | None = None,
 ) -> Intake:
     return take_in(
         Path(path).expanduser(),
@@ -112,4 +128,5 @@ def _take_in(
         timeout_s=settings.ffmpeg_timeout_s,
         name=name,
         thumbs=job_dir / SOURCE_THUMBS,
+        more=more,
     )

@@ -26,6 +26,7 @@ from reskin.edit.prepare import Taken
 from reskin.edit.services import Services
 from reskin.errors import GenerationFailedError, GenerationLostError, NotFoundError
 from reskin.journal import Entry, Phase
+from reskin.progress import expected_source, span
 from reskin.settings import Settings
 from reskin.submission import Submitted, lost_line
 
@@ -64,6 +65,19 @@ def schedule_of(settings: Settings, earlier: Iterable[float] = ()) -> PollSchedu
     ).learned(earlier)
 
 
+def schedule_for(settings: Settings, model: str) -> PollSchedule:
+    """The schedule a wait for a job of ``model`` follows: the settings' prior moved toward
+    how long that model's earlier jobs at this service took (reads the durations file)."""
+    return schedule_of(settings, _earlier(settings, model))
+
+
+def expected_words(schedule: PollSchedule) -> str:
+    """How long a job is expected to take, and whence: ``about 1 min 10 s expected (learned
+    from 12 earlier jobs)``, or ``about 4 min 00 s expected (RESKIN_POLL_EXPECTED_S)`` before
+    any job of the model was timed here."""
+    return f"about {span(schedule.expected_s)} expected ({expected_source(schedule.learned_from)})"
+
+
 def _earlier(settings: Settings, model: str) -> list[float]:
     try:
         return DurationLog(settings.work_dir / FILE_NAME).recent(settings.base_url, model)
@@ -91,16 +105,23 @@ def reusable_download(entry: Entry | None) -> Path | None:
 
 
 async def poll(
-    taken: Taken, submitted: Submitted, services: Services, *, on_update: OnUpdate | None = None
+    taken: Taken,
+    submitted: Submitted,
+    services: Services,
+    *,
+    on_update: OnUpdate | None = None,
+    schedule: PollSchedule | None = None,
 ) -> Finished:
     """Wait (async, with a deadline) until the generation completes, unless an earlier run
-    downloaded its result."""
+    downloaded its result. ``schedule``: the one :func:`schedule_for` gives, when the caller
+    has it already (to show what it expects)."""
     return await wait_for(
         submitted.generation_id,
         taken.fingerprint,
         taken.resolved.spec.id,
         services,
         on_update=on_update,
+        schedule=schedule,
     )
 
 
@@ -111,9 +132,10 @@ async def wait_for(
     services: Services,
     *,
     on_update: OnUpdate | None = None,
+    schedule: PollSchedule | None = None,
 ) -> Finished:
     """Wait for ``generation_id`` (request ``fp``, on ``model``) to complete, keeping the
-    journal up to date with how it ended."""
+    journal up to date with how it ended; on ``schedule`` (by default :func:`schedule_for`)."""
     settings, journal = services.settings, services.journal
     entry = journal.get(fp)
     earlier = reusable_download(entry)
@@ -128,7 +150,7 @@ async def wait_for(
             services.client.fetch,
             generation_id,
             deadline_s=settings.poll_deadline_s,
-            schedule=schedule_of(settings, _earlier(settings, model)),
+            schedule=schedule if schedule is not None else schedule_for(settings, model),
             # Wall time, so a resumed wait picks up the schedule where the job stands.
             clock=time.time,
             started_at=accepted_at,

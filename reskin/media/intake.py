@@ -26,6 +26,7 @@ import logging
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -80,6 +81,7 @@ def take_in(
     decode_check: bool = True,
     name: str | None = None,
     thumbs: Path | None = None,
+    more: Callable[[MediaInfo], Sequence[str]] | None = None,
 ) -> Intake:
     """Copy ``source`` into ``job_dir`` and check it; raise :class:`InputError` (a
     :class:`ProbeError` when the content is at fault) with one line on refusal.
@@ -89,7 +91,9 @@ def take_in(
     the middle; turn it off only when a later step decodes with ``-xerror`` anyway. ``name``
     is what messages call the input (a downloaded file's URL name), by default its file name.
     ``thumbs``: where the decode check also writes the fidelity check's thumbnails of the
-    input (:mod:`reskin.media.thumbs`; none without ``decode_check``).
+    input (:mod:`reskin.media.thumbs`; none without ``decode_check``). ``more``: given the
+    input's probe, more outputs for the same decode (the contact sheet's row of the input:
+    :class:`reskin.media.preview.SheetRows`); none without ``decode_check``.
     """
     source = Path(source)
     shown = shown_name(name if name is not None else source.name)
@@ -105,7 +109,8 @@ def take_in(
         if decode_check:
             if thumbs is not None:
                 spec = ThumbSpec(thumbs, *thumb_size(info.display_width, info.display_height))
-            info = _decodes(final, info, tools, shown, timeout_s, spec)
+            also = () if more is None else more(info)
+            info = _decodes(final, info, tools, shown, timeout_s, spec, also)
     except BaseException:
         staged.unlink(missing_ok=True)  # a refused input has no business in the job
         raise
@@ -178,6 +183,7 @@ def _decodes(
     shown: str,
     timeout_s: float,
     thumbs: ThumbSpec | None,
+    also: Sequence[str],
 ) -> MediaInfo:
     try:
         return verify(
@@ -189,6 +195,7 @@ def _decodes(
             name=shown,
             known=info,
             thumbs=thumbs,
+            also=also,
         )
     except VerificationError as exc:
         raise ProbeError(f"{shown} is damaged: it {exc.reason}: {_DAMAGED_FIX}") from exc

@@ -25,19 +25,31 @@ The finished sheet is reduced to 256 colours from a palette of its own, a third 
 the RGB picture. The inputs carry the guards of every ffmpeg input
 (:mod:`reskin.media.commands`); the only text in the graph is the two fixed row labels.
 
+**Rows cut by decodes that run anyway.** A short edit decodes its input whole (the intake's
+check) and the service's result whole (the download's check) before the sheet is drawn: each of
+those decodes also cuts its row of tiles (:class:`SheetRows`, :func:`row_output_args`), at the
+moments the window promises (the result as long as the window, as it nearly always is), each
+tile scaled to fit :data:`MAX_TILE_ASPECT` x ``tile_height`` and padded to it, as a PNG. A
+tile's picture does not depend on the other clip (the tile only ever widens for the wider
+picture, which is padded, never scaled, into it), so :func:`sheet_from_rows` crops each tile to
+the sheet's width and draws the same sheet, pixel for pixel, from the two rows in one small
+ffmpeg run that decodes no video. When the moments turn out otherwise (a result shorter than
+the window), the sheet is drawn from the clips as above.
+
 The rows are labelled "input" and "result" (``labels``, on by default) when ffmpeg can draw text:
 that needs its ``drawtext`` filter *and* a font that fontconfig finds. The bundled ffmpeg has the
-filter, a bare machine may have no font (reskin ships none): :func:`can_draw_text` tries it once
-per ffmpeg, and without it the sheet is drawn unlabelled. The sheet is written atomically
+filter, a bare machine may have no font (reskin ships none): the first labelled sheet of each
+ffmpeg tells (one that fails is drawn again unlabelled, and later ones are unlabelled from the
+start; :func:`can_draw_text` asks on a generated picture), so that drawing a sheet costs no
+ffmpeg run of its own for the check. The sheet is written atomically
 (:mod:`reskin.media.finalize`) and decoded before it is moved into place.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +62,7 @@ from reskin.media.commands import FILE_INPUT_GUARDS, GLOBAL_ARGS
 from reskin.media.finalize import atomic_output
 from reskin.media.images import probe_image
 from reskin.media.probe import MediaInfo, probe
-from reskin.media.runner import run
+from reskin.media.runner import RunResult, run
 from reskin.media.verify import check_describes
 
 log = logging.getLogger(__name__)
@@ -155,7 +167,12 @@ def contact_sheet_command(
         _row(_file_input(path, **options), plan, LABELS[index] if labels else None)
         for index, (path, options) in enumerate(((before, window), (after, {})))
     ]
-    sheet = ffmpeg.filter(rows, "vstack", inputs=2)
+    return _sheet_output(exe, rows, output)
+
+
+def _sheet_output(exe: Path, rows: Sequence[Any], output: Path) -> list[str]:
+    """The two rows stacked, reduced to 256 colours of their own, into the PNG ``output``."""
+    sheet = ffmpeg.filter(list(rows), "vstack", inputs=2)
     split = sheet.split()
     palette = split[0].filter("palettegen", stats_mode="single")
     picture = ffmpeg.filter([split[1], palette], "paletteuse", dither="none")
@@ -172,10 +189,202 @@ def contact_sheet_command(
     return argv
 
 
+@dataclass(frozen=True)
+class SheetRows:
+    """The rows a short edit's decodes cut for its sheet: the input's (``before``, cut by the
+    intake's decode check) and the result's (by the download's), at ``moments_s`` into the
+    window, which starts at ``before_start_s`` of the input."""
+
+    moments_s: tuple[float, ...]
+    before_start_s: float
+    #: The input's row: a PNG of the tiles side by side (:func:`row_output_args`).
+    before: Path
+    #: The window's length: a result at least this long shows every moment.
+    window_s: float
+    tile_height: int = DEFAULT_TILE_HEIGHT
+
+    @property
+    def cut_width(self) -> int:
+        """The width each tile is cut at: the widest a sheet's tile can be."""
+        return round(MAX_TILE_ASPECT * self.tile_height)
+
+    @property
+    def row_width(self) -> int:
+        return self.cut_width * len(self.moments_s)
+
+    def before_args(self) -> list[str]:
+        """The input's row, as more outputs of a decode of the input."""
+        shifted = tuple(round(self.before_start_s + t, 6) for t in self.moments_s)
+        return row_output_args(self.before, shifted, tile_height=self.tile_height)
+
+    def after_args(self, row: Path) -> list[str]:
+        """The result's row into ``row``, as more outputs of a decode of the result."""
+        return row_output_args(row, self.moments_s, tile_height=self.tile_height)
+
+    def shown_whole(self, result: MediaInfo) -> bool:
+        """Whether ``result`` lasts the window, so that it shows every moment (its row is worth
+        cutting; a shorter one's sheet spreads its moments over less)."""
+        return result.duration_s >= self.window_s - 1e-6
+
+    def fits(self, plan: SheetPlan) -> bool:
+        """Whether ``plan`` is the sheet these rows were cut for (the same moments)."""
+        return (
+            plan.moments_s == self.moments_s
+            and abs(plan.before_start_s - self.before_start_s) < 1e-9
+            and plan.tile_height == self.tile_height
+            and plan.tile_width <= self.cut_width
+        )
+
+
+def row_output_args(
+    row: Path, moments_s: Sequence[float], *, tile_height: int = DEFAULT_TILE_HEIGHT
+) -> list[str]:
+    """The arguments that make a command decoding a video (its input 0) also write its row of
+    tiles at ``moments_s`` (seconds from the file's start) to ``row``: a filter graph of its
+    own and a PNG output of one frame, to put after the command's own outputs."""
+    cut = round(MAX_TILE_ASPECT * tile_height)
+    plan = SheetPlan(tile_width=cut, tile_height=tile_height, moments_s=tuple(moments_s))
+    tiles = _row(ffmpeg.input("-"), plan, None)
+    out = ffmpeg.output(
+        tiles,
+        str(Path(row).resolve()),
+        f="image2",
+        update=1,
+        vcodec="png",  # lossless, and a tenth of the raw RGB: mostly padding
+        pix_fmt="rgb24",
+        **{"frames:v": 1},
+    )
+    argv: list[str] = out.compile(cmd=["ffmpeg"])
+    return argv[argv.index("-filter_complex") :]
+
+
+def sheet_from_rows_command(
+    exe: Path,
+    rows: SheetRows,
+    after: Path,
+    output: Path,
+    plan: SheetPlan,
+    *,
+    labels: bool = False,
+) -> list[str]:
+    """The ffmpeg command that draws ``plan`` from the two rows (``rows.before`` and the
+    result's ``after``) into ``output``: each tile cropped to the sheet's width, then the same
+    graph as :func:`contact_sheet_command`'s after its tiles."""
+    count = len(rows.moments_s)
+    picked = []
+    for index, path in enumerate((rows.before, after)):
+        source = ffmpeg.input(
+            str(Path(path).resolve()),
+            f="png_pipe",
+            protocol_whitelist="file",
+            format_whitelist="png_pipe",
+        )["v:0"].filter("format", "rgb24")
+        copies = source.split() if count > 1 else None
+        tiles = []
+        for tile in range(count):
+            branch = copies[tile] if copies is not None else source
+            left = tile * rows.cut_width + (rows.cut_width - plan.tile_width) // 2
+            tiles.append(
+                branch.filter("crop", plan.tile_width, plan.tile_height, left, 0).filter(
+                    "setsar", 1
+                )
+            )
+        row = ffmpeg.filter(tiles, "hstack", inputs=count) if count > 1 else tiles[0]
+        if labels:
+            row = row.filter("drawtext", **_label_options(LABELS[index], plan.tile_height))
+        picked.append(row)
+    return _sheet_output(exe, picked, output)
+
+
+def sheet_from_rows(
+    rows: SheetRows,
+    after: Path,
+    dest: Path,
+    tools: FFmpegTools,
+    *,
+    plan: SheetPlan,
+    timeout_s: float,
+    labels: bool = True,
+) -> Path:
+    """Draw ``plan`` from the rows the decodes cut (:class:`SheetRows`; ``plan`` must
+    :meth:`~SheetRows.fits` them) into ``dest``, as :func:`contact_sheet` would from the clips.
+    Raises :class:`~reskin.errors.VerificationError` when a row is not whole."""
+    if not rows.fits(plan):
+        raise ValueError("the rows were cut for another sheet")
+    for row in (rows.before, after):
+        try:
+            image = probe_image(row)
+        except InputError as exc:
+            reason = f"its row {row.name} does not read ({exc})"
+        else:
+            if (image.format, image.width, image.height) == (
+                "png",
+                rows.row_width,
+                rows.tile_height,
+            ):
+                continue
+            reason = (
+                f"its row {row.name} is a {image.format} of {image.width}x{image.height}, "
+                f"not a png of {rows.row_width}x{rows.tile_height}"
+            )
+        raise VerificationError(
+            f"the contact sheet {dest.name} cannot be drawn from its rows: {reason}",
+            path=dest,
+            reason=reason,
+        )
+    with atomic_output(dest) as partial:
+        done = _run_labelled(
+            lambda labelled: sheet_from_rows_command(
+                tools.ffmpeg, rows, after, partial, plan, labels=labelled
+            ),
+            tools.ffmpeg,
+            labels=labels,
+            timeout_s=timeout_s,
+        )
+        _check_sheet(partial, dest, plan)
+    log.info(
+        "contact sheet from the decodes' rows: %dx%d in %.2f s",
+        plan.width,
+        plan.height,
+        done.elapsed_s,
+    )
+    return dest
+
+
 def can_draw_text(exe: Path) -> bool:
     """Whether ``exe`` can draw the labels: it has ``drawtext`` and fontconfig finds a font.
-    Tried once per ffmpeg (cached), on a generated picture."""
-    return _can_draw_text(Path(exe))
+    Known from its first labelled sheet, or else tried once (cached), on a generated picture."""
+    exe = Path(exe)
+    if exe not in _DRAWS_TEXT:
+        _DRAWS_TEXT[exe] = _can_draw_text(exe)
+    return _DRAWS_TEXT[exe]
+
+
+#: Whether each ffmpeg of this process has drawn text (True) or could not (False).
+_DRAWS_TEXT: dict[Path, bool] = {}
+
+
+def _run_labelled(
+    argv: Callable[[bool], list[str]], exe: Path, *, labels: bool, timeout_s: float
+) -> RunResult:
+    """Run the sheet's command ``argv(labelled)``, labelled when asked and ``exe`` can draw
+    text. Whether it can is learnt from its first labelled sheet, not from a run of its own
+    (one ffmpeg run less for every process that draws a sheet): a labelled run that fails
+    where the same run unlabelled succeeds means it cannot."""
+    exe = Path(exe)
+    if not labels or _DRAWS_TEXT.get(exe) is False:
+        return run(argv(False), timeout_s=timeout_s)
+    try:
+        done = run(argv(True), timeout_s=timeout_s)
+    except FFmpegError as exc:
+        if exc.returncode is None or _DRAWS_TEXT.get(exe):
+            raise  # ffmpeg did not run, or it drew text before: not the labels' fault
+        done = run(argv(False), timeout_s=timeout_s)
+        log.info("contact sheet: this ffmpeg cannot draw text (no drawtext or no font): no labels")
+        _DRAWS_TEXT[exe] = False
+        return done
+    _DRAWS_TEXT[exe] = True
+    return done
 
 
 def contact_sheet(
@@ -210,12 +419,13 @@ def contact_sheet(
         tile_height=tile_height,
         before_start_s=before_start_s,
     )
-    if labels and not can_draw_text(tools.ffmpeg):
-        log.info("contact sheet: this ffmpeg cannot draw text (no drawtext or no font): no labels")
-        labels = False
     with atomic_output(dest) as partial:
-        done = run(
-            contact_sheet_command(tools.ffmpeg, before, after, partial, plan, labels=labels),
+        done = _run_labelled(
+            lambda labelled: contact_sheet_command(
+                tools.ffmpeg, before, after, partial, plan, labels=labelled
+            ),
+            tools.ffmpeg,
+            labels=labels,
             timeout_s=timeout_s,
         )
         _check_sheet(partial, dest, plan)
@@ -286,7 +496,6 @@ def _file_input(path: Path, **options: Any) -> Any:
     return ffmpeg.input(str(Path(path).resolve()), **FILE_INPUT_GUARDS, **options)
 
 
-@functools.cache
 def _can_draw_text(exe: Path) -> bool:
     picture = ffmpeg.input("color=size=32x32:duration=0.1", f="lavfi", format_whitelist="lavfi")
     drawn = picture.filter("drawtext", **_label_options(LABELS[0], 32))

@@ -35,7 +35,7 @@ from reskin.media.conform_plan import ConformPlan
 from reskin.media.finalize import atomic_output
 from reskin.media.probe import MediaInfo, probe
 from reskin.media.runner import run
-from reskin.media.verify import check_describes, verify
+from reskin.media.verify import check_describes, verify, verify_copy
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,7 @@ def finish(
     mode: AudioMode = AudioMode.RESTORE,
     timeout_s: float,
     result_info: MediaInfo | None = None,
+    result_decoded: bool = False,
 ) -> MediaInfo:
     """Make the final video at ``output`` from the service's ``result`` and the original sound.
 
@@ -171,6 +172,9 @@ def finish(
     :class:`~reskin.errors.VerificationError` when the file is not what the plan promised.
     ``result_info`` is the probe of ``result`` when the caller holds one (from the
     :func:`~reskin.media.verify.verify` of the download); without it ``result`` is probed.
+    ``result_decoded``: a full decode has just checked ``result``'s frames (the download's
+    :func:`~reskin.media.verify.verify`): the picture, copied, is then compared with them
+    packet for packet instead of decoded again (:func:`~reskin.media.verify.verify_copy`).
     """
     result, output = Path(result), Path(output)
     known = probe(result) if result_info is None else check_describes(result_info, result)
@@ -184,14 +188,23 @@ def finish(
     )
     with atomic_output(output) as partial:
         run(mux_argv(plan, result, original, partial, tools), timeout_s=timeout_s)
-        info = verify(
-            partial,
-            tools,
-            expect_audio=plan.expect_audio,
-            expected_duration_s=plan.duration_s,
-            timeout_s=timeout_s,
-            name=output.name,
-        )
+        if result_decoded:  # every mux copies the picture (mux_argv)
+            info = verify_copy(
+                partial,
+                result,
+                expect_audio=plan.expect_audio,
+                expected_duration_s=plan.duration_s,
+                name=output.name,
+            )
+        else:
+            info = verify(
+                partial,
+                tools,
+                expect_audio=plan.expect_audio,
+                expected_duration_s=plan.duration_s,
+                timeout_s=timeout_s,
+                name=output.name,
+            )
     return dataclasses.replace(info, path=output)
 
 

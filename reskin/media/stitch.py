@@ -7,6 +7,14 @@ exactly what the plan counted on (the output's rate, size and pixel format, then
 long), and only then joined: a hard cut (``concat``) or a cross-fade (``xfade``) of ``overlap``
 frames. The result has exactly ``sum(frames) - sum(overlap)`` frames, checked after the encode.
 
+At any length the pieces are joined in units (:func:`units`): each exact result is copied as it
+is, the others encoded on their own, and all joined by the concat demuxer (:func:`stitch_pieces`).
+One MP4 track has one set of H.264 parameters (SPS and PPS), so an encoded unit may join copied
+ones only with byte-identical ones: it is encoded with the copied results' own header-deciding
+x264 options (read from the SEI x264 writes into every stream it makes: :mod:`reskin.media.x264`)
+and checked; when that is not possible (no x264 behind the results, custom matrices) or the check
+fails, every unit is encoded instead (what a join of mismatched parameter sets would decode wrong).
+
 Two traps of the graph, both in ffmpeg 5.1 and 9.0: ``concat`` hands on its frames in a
 microsecond time base while ``xfade`` refuses inputs whose time bases differ, so every hard cut
 is put back on the output's time base (``settb``) before anything else joins it; and the pieces
@@ -17,7 +25,9 @@ rounded away.
 from __future__ import annotations
 
 import logging
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +38,7 @@ from typing import Any, NoReturn
 import av
 import ffmpeg
 
-from reskin.errors import ProbeError, VerificationError
+from reskin.errors import FFmpegError, ProbeError, VerificationError
 from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import (
     MP4_OUT,
@@ -41,6 +51,7 @@ from reskin.media.commands import (
 )
 from reskin.media.probe import OPEN_OPTIONS, MediaInfo, probe, shown_name
 from reskin.media.runner import run
+from reskin.media.x264 import Matching, matching_options, parameters
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +70,11 @@ class Piece:
     #: Frames of the file passed over before the piece starts (a cross-fade's tail, see
     #: :func:`units`).
     skip: int = 0
+    #: How far after its first frame's place on the output's frame grid the file's own clock
+    #: starts (what it was sent began between two frames of the grid): within a frame. The
+    #: picture ignores it; its sound, read to the sample, lines up by it where two pieces
+    #: overlap (:mod:`reskin.media.sound_join`).
+    offset_s: float = 0.0
 
 
 def expected_frames(pieces: Sequence[Piece]) -> int:
@@ -77,20 +93,25 @@ def stitch_command(
     fps: float,
     preset: str,
     crf: int,
+    match: Matching | None = None,
 ) -> list[str]:
     """The argv joining ``pieces`` in order into ``output``: ``width`` x ``height``, ``fps``
-    constant, H.264 yuv420p in MP4 with ``+faststart``, no sound, no metadata."""
+    constant, H.264 yuv420p in MP4 with ``+faststart``, no sound, no metadata; with ``match``,
+    encoded to the copied results' H.264 parameters (:mod:`reskin.media.x264`) instead of
+    ``crf``'s."""
     _check_pieces(pieces)
     _check_even(width, height)
     rate = _rate(fps)
-    streams = [_exact_piece(piece, width, height, rate) for piece in pieces]
+    sar = 1 if match is None else match.sar
+    streams = [_exact_piece(piece, width, height, rate, sar) for piece in pieces]
+    quality: dict[str, Any] = {"crf": int(crf)} if match is None else match.output_options()
     out = ffmpeg.output(
         _join(pieces, streams, Fraction(rate)),
         _path(output),
         **MP4_OUT,
         vcodec="libx264",
         preset=_checked_word(preset),
-        crf=int(crf),
+        **quality,
         pix_fmt="yuv420p",
         r=rate,
         fps_mode="cfr",
@@ -110,15 +131,25 @@ def stitch(
     preset: str,
     crf: int,
     timeout_s: float,
+    match: Matching | None = None,
 ) -> MediaInfo:
     """Write ``pieces`` joined to ``output`` (in place: the caller makes it atomic) and return
-    its probe. Raises :class:`~reskin.errors.FFmpegError` when ffmpeg fails, and
+    its probe (``match``: see :func:`stitch_command`). Raises
+    :class:`~reskin.errors.FFmpegError` when ffmpeg fails, and
     :class:`~reskin.errors.VerificationError` (one line) when the result does not read back or
     is not :func:`expected_frames` long within half a frame. How short a piece may be before
     repeating its last frame is no longer a fix is the caller's to decide (it knows their
     lengths)."""
     argv = stitch_command(
-        tools.ffmpeg, pieces, output, width=width, height=height, fps=fps, preset=preset, crf=crf
+        tools.ffmpeg,
+        pieces,
+        output,
+        width=width,
+        height=height,
+        fps=fps,
+        preset=preset,
+        crf=crf,
+        match=match,
     )
     done = run(argv, timeout_s=timeout_s)
     info = _read_back(output, expected_frames(pieces), fps, tools, timeout_s)
@@ -136,29 +167,45 @@ def units(pieces: Sequence[Piece]) -> list[list[Piece]]:
     made: list[list[Piece]] = []
     for index, piece in enumerate(pieces):
         after = pieces[index + 1].overlap if index + 1 < len(pieces) else 0
-        own = Piece(piece.path, piece.frames - after, piece.overlap)
+        own = Piece(piece.path, piece.frames - after, piece.overlap, offset_s=piece.offset_s)
         if piece.overlap:
             before = pieces[index - 1]
-            tail = Piece(before.path, piece.overlap, skip=before.frames - piece.overlap)
+            skip = before.frames - piece.overlap
+            tail = Piece(before.path, piece.overlap, skip=skip, offset_s=before.offset_s)
             made.append([tail, own])
         else:
             made.append([own])
     return made
 
 
-def concat_list(names: Sequence[str], durations_s: Sequence[float], *, cut: bool = False) -> str:
+def concat_list(
+    names: Sequence[str],
+    durations_s: Sequence[float],
+    *,
+    cut: bool | Sequence[bool] = False,
+    starts_s: Sequence[float] | None = None,
+    frame_s: float = 0.0,
+) -> str:
     """The concat demuxer's list of the files ``names``, beside the list, each with its exact
     duration (without it the demuxer takes each file's container duration, a millisecond or two
-    off with x264's edit lists, which adds up over a hundred units), and with ``cut`` an
-    outpoint there too (the packets after it dropped: a copied piece's surplus frames). Plain
-    names only, as its safe mode wants (no folder, no ``..``; anything else is refused)."""
+    off with x264's edit lists, which adds up over a hundred units). With ``cut`` (for every
+    file, or one flag a file: a copied result), the file is read from its picture's first frame
+    (an inpoint at its time, ``starts_s``, 0 by default: else the demuxer starts the file at its
+    earliest stream, a result's sound primed before 0, and the picture slips by that) to half
+    a frame (``frame_s``) before its duration's end (an outpoint, the packets after it dropped:
+    its surplus frames; half a frame, so no rounding can keep one). Plain names only, as its
+    safe mode wants (no folder, no ``..``; anything else is refused)."""
+    cuts = [cut] * len(names) if isinstance(cut, bool) else list(cut)
+    starts = [0.0] * len(names) if starts_s is None else list(starts_s)
     lines = ["ffconcat version 1.0"]
-    for name, seconds in zip(names, durations_s, strict=True):
+    for name, seconds, cut_here, start in zip(names, durations_s, cuts, starts, strict=True):
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
             raise ValueError(f"not a plain file name: {name!r}")
         lines += [f"file '{name}'"]
-        if cut:
-            lines += [f"outpoint {seconds:.6f}"]
+        if cut_here:
+            # Down to the microsecond: the first frame's own time is never before the inpoint.
+            inpoint = math.floor(start * 1e6 + 1e-6) / 1e6
+            lines += [f"inpoint {inpoint:.6f}", f"outpoint {start + seconds - frame_s / 2:.6f}"]
         lines += [f"duration {seconds:.6f}"]
     return "\n".join(lines) + "\n"
 
@@ -178,6 +225,17 @@ def concat_command(exe: Path, listing: Path, output: Path) -> list[str]:
     return _compile(out, exe)
 
 
+@dataclass(frozen=True)
+class Stitched:
+    """What :func:`stitch_pieces` wrote: its probe, and for each of :func:`units` whether it
+    is the result itself, copied (True), or was encoded (False)."""
+
+    info: MediaInfo
+    copied: tuple[bool, ...]
+    #: Each unit's file in the work folder (a copied one is a link to its result).
+    units: tuple[Path, ...]
+
+
 def stitch_units(
     pieces: Sequence[Piece],
     work: Path,
@@ -193,25 +251,70 @@ def stitch_units(
     workers: int = 2,
     allow_copy: bool = True,
 ) -> MediaInfo:
-    """:func:`stitch` in bounded memory at any length: each of :func:`units` encoded on its own
-    into ``work`` (``workers`` at a time; one ffmpeg holds at most two decoders, where one
+    """:func:`stitch_pieces`, its probe only."""
+    return stitch_pieces(
+        pieces,
+        work,
+        output,
+        tools,
+        width=width,
+        height=height,
+        fps=fps,
+        preset=preset,
+        crf=crf,
+        timeout_s=timeout_s,
+        workers=workers,
+        allow_copy=allow_copy,
+    ).info
+
+
+def stitch_pieces(
+    pieces: Sequence[Piece],
+    work: Path,
+    output: Path,
+    tools: FFmpegTools,
+    *,
+    width: int,
+    height: int,
+    fps: float,
+    preset: str,
+    crf: int,
+    timeout_s: float,
+    workers: int = 2,
+    allow_copy: bool = True,
+) -> Stitched:
+    """:func:`stitch` in bounded memory at any length: each of :func:`units` made on its own in
+    ``work``, then all joined by stream copy (the concat demuxer). A unit that is one exact
+    result (:func:`exact_result`; with ``allow_copy``) is the result itself, copied; the
+    others are encoded (``workers`` at a time; one ffmpeg holds at most two decoders, where one
     command over every piece would hold one per segment: a hundred for ten minutes of Aleph),
-    then joined by stream copy; when every piece is :func:`copyable` (and ``allow_copy``),
-    nothing is encoded at all. Same checks and errors as :func:`stitch`."""
+    to the copied results' H.264 parameters when there are any (:mod:`reskin.media.x264`).
+    When those cannot be matched, every unit is encoded. Same checks and errors as
+    :func:`stitch`."""
     work.mkdir(parents=True, exist_ok=True)
     parts = units(pieces)
     paths = [work / f"unit-{index:05d}.mp4" for index in range(len(parts))]
-    if allow_copy and copyable(pieces, width=width, height=height, fps=fps):
-        # Every result is already exactly what its unit would be: joined as they are.
-        for piece, path in zip(pieces, paths, strict=True):
-            path.unlink(missing_ok=True)
-            path.symlink_to(Path(piece.path).resolve())
-        log.debug("every piece is exact: joined by copy, nothing encoded")
-        return _join_units(
-            parts, paths, work, output, tools, fps=fps, timeout_s=timeout_s, cut=True
-        )
+    rate = _rate(fps)
+    found = [
+        exact_result(unit[0], width=width, height=height, rate=rate)
+        if allow_copy and len(unit) == 1 and not unit[0].overlap
+        else None
+        for unit in parts
+    ]
+    # The parameters most exact results share; a result exact but encoded otherwise is odd.
+    common = Counter(item.parameters for item in found if item is not None).most_common(1)
+    reference = common[0][0] if common else None
+    copy = [item is not None and item.parameters == reference for item in found]
+    match: Matching | None = None
+    if any(copy) and not all(copy):
+        source = parts[copy.index(True)][0].path
+        match = matching_options(source)
+        if match is None:
+            log.debug("stitch: %s is not x264's with options to match: all encoded", source)
+            copy = [False] * len(parts)
 
     def encode(index: int) -> MediaInfo:
+        paths[index].unlink(missing_ok=True)
         return stitch(
             parts[index],
             paths[index],
@@ -222,11 +325,43 @@ def stitch_units(
             preset=preset,
             crf=crf,
             timeout_s=timeout_s,
+            match=match,
         )
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(encode, range(len(parts))))
-    return _join_units(parts, paths, work, output, tools, fps=fps, timeout_s=timeout_s)
+    def encode_all(indices: Sequence[int]) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            list(pool.map(encode, indices))
+
+    try:
+        encode_all([index for index, copied in enumerate(copy) if not copied])
+    except FFmpegError as exc:
+        if match is None:
+            raise
+        # What was read back does not make a command this ffmpeg runs: encoded as before.
+        log.debug("stitch: ffmpeg refused the copied results' options (%s): all encoded", exc)
+        match, copy = None, [False] * len(parts)
+        encode_all(range(len(parts)))
+    if any(copy) and not all(copy):
+        odd = [
+            index
+            for index, copied in enumerate(copy)
+            if not copied and parameters(paths[index]) != reference
+        ]
+        if odd:
+            log.debug("stitch: unit %d did not match the copied results': all encoded", odd[0])
+            copy, was = [False] * len(parts), copy
+            encode_all([index for index, copied in enumerate(was) if copied])
+    for unit, path, copied in zip(parts, paths, copy, strict=True):
+        if copied:
+            path.unlink(missing_ok=True)
+            path.symlink_to(Path(unit[0].path).resolve())
+    log.debug("stitch: %d of %d units copied, the others encoded", sum(copy), len(copy))
+    starts = [item.start_s if item is not None and copied else 0.0
+              for item, copied in zip(found, copy, strict=True)]  # fmt: skip
+    info = _join_units(
+        parts, paths, work, output, tools, fps=fps, timeout_s=timeout_s, cut=copy, starts_s=starts
+    )
+    return Stitched(info, tuple(copy), tuple(paths))
 
 
 #: Trailing frames a copied piece may drop (at its outpoint): only from a stream without
@@ -235,39 +370,56 @@ MAX_DROPPED = 2
 
 
 def copyable(pieces: Sequence[Piece], *, width: int, height: int, fps: float) -> bool:
-    """Whether ``pieces`` can be joined as they are, nothing encoded: hard cuts only, each file
-    H.264 yuv420p at exactly ``width`` x ``height`` and ``fps`` with exactly its ``frames`` (or
-    up to :data:`MAX_DROPPED` more, without B-frames: cut at the outpoint), and all with the
-    same codec parameters (the same SPS and PPS: one MP4 track has one set, so a file encoded
-    otherwise would decode wrong after the join). A service whose results are exact this way
-    costs the stitch a copy; any other is re-encoded piece by piece."""
+    """Whether ``pieces`` can be joined as they are, nothing encoded: hard cuts only, each one
+    exact (:func:`exact_result`), and all with the same codec parameters (the same SPS and
+    PPS: one MP4 track has one set, so a file encoded otherwise would decode wrong after the
+    join)."""
     if any(piece.overlap or piece.skip for piece in pieces):
         return False
-    rate = Fraction(_rate(fps))
-    seen: set[bytes] = set()
-    for piece in pieces:
-        try:
-            with av.open(str(piece.path), mode="r", container_options=dict(OPEN_OPTIONS)) as box:
-                if len(box.streams.video) != 1:
-                    return False
-                stream = box.streams.video[0]
-                context = stream.codec_context
-                extra = stream.frames - piece.frames
-                exact = (
-                    context.name == "h264"
-                    and context.format is not None
-                    and context.format.name == "yuv420p"
-                    and (context.width, context.height) == (width, height)
-                    and stream.average_rate == rate
-                    and (extra == 0 or (0 < extra <= MAX_DROPPED and not context.has_b_frames))
-                    and not stream.metadata.get("rotate")
-                )
-                if not exact:
-                    return False
-                seen.add(bytes(context.extradata or b""))
-        except av.FFmpegError:
-            return False
-    return len(seen) == 1 and b"" not in seen
+    rate = _rate(fps)
+    found = [exact_result(piece, width=width, height=height, rate=rate) for piece in pieces]
+    return None not in found and len({item.parameters for item in found if item}) == 1
+
+
+@dataclass(frozen=True)
+class Exact:
+    """A result that can stand in the stitched video as it is (:func:`exact_result`)."""
+
+    #: Its H.264 parameters: the MP4's ``avcC`` (its SPS and PPS).
+    parameters: bytes
+    #: Its picture's first frame's time in the file (a result's sound may start before it).
+    start_s: float
+
+
+def exact_result(piece: Piece, *, width: int, height: int, rate: str) -> Exact | None:
+    """``piece``'s file as the stitched video can show it, copied: H.264 yuv420p at exactly
+    ``width`` x ``height`` and ``rate``, not rotated, with exactly its ``frames`` (or up to
+    :data:`MAX_DROPPED` more, without B-frames: cut at the outpoint); None when it is not."""
+    if piece.skip:
+        return None
+    try:
+        with av.open(str(piece.path), mode="r", container_options=dict(OPEN_OPTIONS)) as box:
+            if len(box.streams.video) != 1:
+                return None
+            stream = box.streams.video[0]
+            context = stream.codec_context
+            extra = stream.frames - piece.frames
+            start, base = stream.start_time, stream.time_base
+            if start is None or base is None or start < 0:
+                return None
+            exact = (
+                context.name == "h264"
+                and context.format is not None
+                and context.format.name == "yuv420p"
+                and (context.width, context.height) == (width, height)
+                and stream.average_rate == Fraction(rate)
+                and (extra == 0 or (0 < extra <= MAX_DROPPED and not context.has_b_frames))
+                and not stream.metadata.get("rotate")
+            )
+            params = bytes(context.extradata or b"")
+    except av.FFmpegError:
+        return None
+    return Exact(params, float(start * base)) if exact and params else None
 
 
 def _join_units(
@@ -279,12 +431,15 @@ def _join_units(
     *,
     fps: float,
     timeout_s: float,
-    cut: bool = False,
+    cut: bool | Sequence[bool] = False,
+    starts_s: Sequence[float] | None = None,
 ) -> MediaInfo:
     listing = work / "units.ffconcat"
     rate = Fraction(_rate(fps))
     durations = [float(expected_frames(unit) / rate) for unit in parts]
-    listing.write_text(concat_list([path.name for path in paths], durations, cut=cut))
+    names = [path.name for path in paths]
+    frame_s = float(1 / rate)
+    listing.write_text(concat_list(names, durations, cut=cut, starts_s=starts_s, frame_s=frame_s))
     done = run(concat_command(tools.ffmpeg, listing, output), timeout_s=timeout_s)
     total = sum(expected_frames(unit) for unit in parts)
     info = _read_back(output, total, fps, tools, timeout_s)
@@ -304,14 +459,14 @@ def _read_back(
     return info
 
 
-def _exact_piece(piece: Piece, width: int, height: int, rate: str) -> Any:
+def _exact_piece(piece: Piece, width: int, height: int, rate: str, sar: int = 1) -> Any:
     """The first video stream of ``piece`` at the output's rate, size and format, exactly
     ``piece.frames`` long, its first frame at 0."""
     video = (
         _file_input(piece.path)["v:0"]
         .filter("fps", rate)
         .filter("scale", int(width), int(height))
-        .filter("setsar", 1)
+        .filter("setsar", int(sar))
         .filter("format", "yuv420p")
     )
     # Padding by the whole count is always enough; the trim drops the surplus.

@@ -21,6 +21,7 @@ from reskin.errors import InputError
 from reskin.media.commands import fit_size
 from reskin.media.probe import Container, MediaInfo
 from reskin.registry.options import Option, OptionValue, read_options
+from reskin.storage.datauri import DataUri
 
 ImageFormat = Literal["jpeg", "png"]
 #: How a completed answer carries the result: ``{"url": ...}`` or a list of URLs (Aleph).
@@ -243,7 +244,7 @@ class ModelSpec:
         self,
         *,
         prompt: str,
-        video_url: str,
+        video_url: str | DataUri,
         references: Sequence[str] = (),
         options: Mapping[str, OptionValue] | None = None,
         keep_audio: bool = False,

@@ -60,6 +60,15 @@ class StandInConfig(BaseModel):
         default=300.0, gt=0, le=86400, description="Seconds one render may take."
     )
     render_preset: Preset = Field(default="veryfast", description="x264 preset of renders.")
+    render_lead_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        description="Benchmarks: start each render this many seconds before its job's "
+        "generating time ends, not at acceptance (a service's compute costs its client's "
+        "machine nothing; on one machine, renders at acceptance compete with the client's own "
+        "work). Unset: at acceptance.",
+    )
     output_long_side: int = Field(
         default=1280,
         ge=16,

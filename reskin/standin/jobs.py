@@ -3,7 +3,8 @@
 A job's state is computed when asked, from the clock and its render: ``queued`` for its queued
 time, then ``generating`` for at least its generating time *and* until its render has finished,
 then ``completed`` (or ``error``). No timer thread moves jobs along, so a thousand idle jobs cost
-nothing. The render is submitted at acceptance; the worker pool bounds how many run at once.
+nothing. The render is submitted at acceptance (or ``render_lead_s`` before the generating time
+ends); the worker pool bounds how many run at once.
 """
 
 from __future__ import annotations

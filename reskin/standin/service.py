@@ -11,14 +11,16 @@ records the job, which serves a result prepared at start.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from pathlib import Path
 
 from reskin.aimlapi.models import CreateRequest
@@ -73,6 +75,8 @@ class Service:
         self._pool = ThreadPoolExecutor(
             max_workers=config.render_workers, thread_name_prefix="standin-render"
         )
+        #: Renders waiting for their start (``render_lead_s``).
+        self._timers: list[tuple[threading.Timer, Future[None]]] = []
         self.prepared: PreparedResult | None = None
         if config.load_mode:
             width, height = config.output_long_side, config.output_short_side
@@ -95,6 +99,8 @@ class Service:
         if self.prepared is not None:
             return self._accept_for_load(request, job_uuid, self.prepared)
         spec = spec_for(request.model)
+        if not isinstance(request.video_url, str):  # read from JSON: text (a DataUri is sent)
+            raise bad_request("video_url must be a URL or a data URI", field="video_url")
         folder = self.jobs_dir / job_uuid.hex
         try:
             source = bring_in(
@@ -123,7 +129,7 @@ class Service:
                 distortion=job.distortion,
                 drift=job.drift,
             )
-            job.render = self._pool.submit(self.renderer, task)
+            job.render = self._start_render(task, job)
             job.render.add_done_callback(self._count_render)
         log.info(
             "accepted %s: look %s, %.2f s in, %dx%d out, keep_audio=%s, distortion=%s, "
@@ -194,6 +200,36 @@ class Service:
         self.counters.bump("jobs_accepted")
         return job
 
+    def _start_render(self, task: RenderTask, job: Job) -> Future[None]:
+        """The render of ``job``, in the pool now, or ``render_lead_s`` before the job's
+        generating time ends (a timer then hands it to the pool)."""
+        lead = self.config.render_lead_s
+        delay_s = 0.0 if lead is None else job.queued_s + job.generating_s - lead
+        if delay_s <= 0:
+            return self._pool.submit(self.renderer, task)
+        later: Future[None] = Future()
+
+        def hand_over(done: Future[None]) -> None:
+            with contextlib.suppress(InvalidStateError):  # cancelled by close() meanwhile
+                if done.cancelled():
+                    later.cancel()
+                elif (failure := done.exception()) is not None:
+                    later.set_exception(failure)
+                else:
+                    later.set_result(None)
+
+        def submit() -> None:
+            try:
+                self._pool.submit(self.renderer, task).add_done_callback(hand_over)
+            except RuntimeError:  # the pool was shut down: the stand-in is closing
+                later.cancel()
+
+        timer = threading.Timer(delay_s, submit)
+        timer.daemon = True
+        self._timers.append((timer, later))
+        timer.start()
+        return later
+
     def _take_distortion(self) -> Distortion | None:
         """Spend one count of the first distorting fault that is set; its distortion."""
         for fault, distortion in DISTORTING_FAULTS:
@@ -219,6 +255,9 @@ class Service:
     def close(self) -> None:
         """Wait for renders in progress (each bounded by its timeout), drop queued ones, and
         remove the work folder if the stand-in made it."""
+        for timer, later in self._timers:  # renders not yet started: dropped like queued ones
+            timer.cancel()
+            later.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
         if self._own_dir is not None:
             self._own_dir.cleanup()

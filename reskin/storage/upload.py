@@ -4,7 +4,7 @@
 backend            what the service is handed
 =================  ===========================================================================
 ``url``            the input's own https URL, when the input already conforms (nothing moves)
-``datauri``        the clip inline, base64 in the request body, built when the create is sent
+``datauri``        the clip inline, base64 in the request body, read from the file as it is sent
 ``s3``             a presigned GET URL of an S3 object, made when the create is sent: the clip
                    uploaded under ``RESKIN_S3_BUCKET``/``RESKIN_S3_PREFIX`` (deleted after the
                    job unless ``RESKIN_S3_DELETE_UPLOADS=false``), or an ``s3://`` input that
@@ -34,7 +34,7 @@ import httpx
 
 from reskin.errors import ApiConnectionError, ConfigError, InputError, ReskinError
 from reskin.settings import Settings
-from reskin.storage.datauri import data_uri
+from reskin.storage.datauri import DataUri, data_uri
 from reskin.storage.s3 import S3Location, S3Storage, StorageOf
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Inline:
-    """The clip goes inline, as a data URI built when the create is sent."""
+    """The clip goes inline, as a data URI read from the file while the create is sent."""
 
     path: Path
 
@@ -81,9 +81,10 @@ class InS3:
 Placed = Inline | AtUrl | InS3
 
 
-def video_url(placed: Placed, settings: Settings, storage: StorageOf) -> str:
-    """The ``video_url`` to send, made now: a data URI from the file, or a presigned URL that
-    expires ``RESKIN_S3_PRESIGN_EXPIRY_S`` after the create."""
+def video_url(placed: Placed, settings: Settings, storage: StorageOf) -> str | DataUri:
+    """The ``video_url`` to send, made now: a data URI of the file (its budget checked now, its
+    text read as the body goes out), or a presigned URL that expires
+    ``RESKIN_S3_PRESIGN_EXPIRY_S`` after the create."""
     match placed:
         case Inline(path):
             return data_uri(path, max_bytes=settings.datauri_max_bytes)

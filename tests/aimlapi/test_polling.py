@@ -264,6 +264,9 @@ def test_learning_moves_the_prior_to_the_durations_seen():
     # One odd job barely moves a prior worth five jobs; many move it all the way.
     one = prior.learned([480.0])
     assert prior.expected_s < one.expected_s < 300
+    # Each says what it learned from (what a wait shows beside the median it expects).
+    assert (prior.learned_from, one.learned_from, fast.learned_from) == (0, 1, 100)
+    assert one.learned([0.0, -1.0, float("nan"), 200.0]).learned_from == 2  # the usable ones
 
 
 def test_jobs_that_are_not_log_normal_still_end_inside_the_window():

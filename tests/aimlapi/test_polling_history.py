@@ -15,8 +15,9 @@ from reskin.aimlapi.client import AimlapiClient
 from reskin.aimlapi.models import CreateRequest
 from reskin.durations import FILE_NAME, MAX_AGE_S, DurationLog
 from reskin.edit.services import Services
-from reskin.edit.wait import Ready, schedule_of, wait_for
+from reskin.edit.wait import Ready, expected_words, schedule_for, schedule_of, wait_for
 from reskin.journal import Journal
+from reskin.progress import span
 from reskin.registry import DEFAULT_MODEL
 from reskin.settings import Settings
 from reskin.standin.server import StandIn
@@ -107,6 +108,10 @@ async def test_a_wait_records_its_job_and_the_next_schedule_learns_from_it(
         # An unusable durations file costs the learning, never the wait.
         (work / FILE_NAME).mkdir(parents=True)
         caplog.set_level(logging.WARNING, logger="reskin.edit.wait")
+        # Nothing learned yet: a wait expects the setting, and says so.
+        unlearned = schedule_for(settings, DEFAULT_MODEL)
+        assert (unlearned.expected_s, unlearned.learned_from) == (5.0, 0)
+        assert expected_words(unlearned) == "about 5.0 s expected (RESKIN_POLL_EXPECTED_S)"
         first = await wait_for(await submit(standin, clip), "fp-1", DEFAULT_MODEL, services)
         assert isinstance(first, Ready)
         assert "durations of earlier jobs unreadable" in caplog.text
@@ -123,6 +128,12 @@ async def test_a_wait_records_its_job_and_the_next_schedule_learns_from_it(
         assert 0.2 < seen[0] < second.waited_s
         learned = schedule_of(settings, seen)
         assert learned.expected_s < settings.poll_expected_s
+        # What the next wait follows, and shows: the median learned from that one job.
+        shown = schedule_for(settings, DEFAULT_MODEL)
+        assert shown == learned
+        assert expected_words(shown) == (
+            f"about {span(learned.expected_s)} expected (learned from 1 earlier job)"
+        )
         # A wait that finds its job already done adds nothing.
         await wait_for(generation_id, "fp-2", DEFAULT_MODEL, services)
         assert len(DurationLog(work / FILE_NAME).recent(settings.base_url, DEFAULT_MODEL)) == 1

@@ -5,21 +5,30 @@ run must not pause for the question it was already answered)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
+import shutil
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from reskin.cli.approval import approve_on_terminal
-from reskin.edit.dry_run import EditPlan, PlannedSegment
+from reskin.edit import long, source
+from reskin.edit.approval import Approving, Estimate, Line
+from reskin.edit.pipeline import DIRECT
 from reskin.edit.request import EditRequest
+from reskin.edit.segments import SegmentPlan
+from reskin.edit.services import open_services
 from reskin.errors import ConfigError, NotApprovedError
-from reskin.settings import Settings
+from reskin.settings import Settings, load_settings
 from reskin.standin.server import StandIn
-from tests.conftest import InputClip
+from tests.conftest import InputClip, MakeClip
 from tests.edit.test_approval import settings
 from tests.flows.checks import assert_one_line
 from tests.prefect_server import PrefectServer
@@ -28,73 +37,46 @@ from tests.prefect_server import PrefectServer
 OVER = {"RESKIN_CREDITS_PER_SECOND": "100", "RESKIN_APPROVE_ABOVE_CREDITS": "250"}
 
 
-def plan(credits: float | None = 2000, refused: str | None = None) -> EditPlan:
-    """A plan of two segments, 20 billed seconds at 100 credits a second."""
-    segments = tuple(
-        PlannedSegment(
-            index=n,
-            start_s=10.0 * (n - 1),
-            end_s=10.0 * n,
-            duration_s=10.0,
-            sent_from_s=10.0 * (n - 1),
-            starts_at="start" if n == 1 else "even split",
-            scene=1,
-            billed_s=10,
-        )
-        for n in (1, 2)
+def estimate(free: int = 0) -> Estimate:
+    """Two segments to pay, 20 billed seconds at 100 credits a second (``free`` more that the
+    journal holds)."""
+    lines = tuple(
+        Line(f"{n} of {2 + free} ({10.0 * (n - 1):.2f}..{10.0 * n:.2f} s)", 10.0) for n in (1, 2)
     )
-    return EditPlan(
-        input="a.mp4",
-        model="klingai/video-o1-video-to-video-edit",
-        start_s=0.0,
-        end_s=20.0,
-        segments=segments,
-        scene_cuts_s=(),
-        merged_cuts_s=(),
-        billed_s=20,
-        usd=None,
-        credits=credits,
-        one_look=True,
-        summary="2 segments of 20.00 s (0 scene cuts), 20 billed seconds, about 2,000 credits",
-        refused=refused,
-    )
+    return Estimate("edit a.mp4", "segment", lines, 100.0, free=free)
 
 
 REQUEST = EditRequest(input="a.mp4", prompt="sepia", output="o.mp4")
+T = TypeVar("T")
 
 
 class Planner:
     """A ``plan_of`` that counts its calls."""
 
-    def __init__(self, planned: EditPlan) -> None:
+    def __init__(self, planned: Estimate) -> None:
         self.planned = planned
         self.calls = 0
 
-    def __call__(self, request: EditRequest, settings: Settings) -> EditPlan:
+    def __call__(self, request: EditRequest, settings: Settings) -> Estimate:
         self.calls += 1
         return self.planned
 
 
 def test_no_threshold_plans_nothing_and_asks_nothing() -> None:
-    planner = Planner(plan())
+    planner = Planner(estimate())
     config = settings(credits_per_second=100)
     assert approve_on_terminal(REQUEST, config, yes=False, plan_of=planner) is None
     assert planner.calls == 0
 
 
-@pytest.mark.parametrize(
-    ("planned", "threshold"),
-    [(plan(), 2000.0), (plan(refused="over the budget (RESKIN_MAX_CREDITS)"), 500.0)],
-    ids=["at the threshold", "refused by the budget anyway"],
-)
-def test_what_needs_no_approval_goes_unasked(planned: EditPlan, threshold: float) -> None:
-    config = settings(credits_per_second=100, approve_above_credits=threshold)
-    never = Planner(planned)
+def test_what_needs_no_approval_goes_unasked() -> None:
+    config = settings(credits_per_second=100, approve_above_credits=2000)
+    never = Planner(estimate())
     assert approve_on_terminal(REQUEST, config, yes=False, plan_of=never, is_terminal=_no) is None
 
 
 def test_a_threshold_without_a_price_says_so_before_planning() -> None:
-    planner = Planner(plan())
+    planner = Planner(estimate())
     with pytest.raises(ConfigError, match="RESKIN_CREDITS_PER_SECOND"):
         approve_on_terminal(REQUEST, settings(approve_above_credits=500), yes=True, plan_of=planner)
     assert planner.calls == 0
@@ -103,7 +85,7 @@ def test_a_threshold_without_a_price_says_so_before_planning() -> None:
 def test_yes_approves_the_estimate_unasked() -> None:
     config = settings(credits_per_second=100, approve_above_credits=500)
     approved = approve_on_terminal(
-        REQUEST, config, yes=True, plan_of=Planner(plan()), is_terminal=_no
+        REQUEST, config, yes=True, plan_of=Planner(estimate()), is_terminal=_no
     )
     assert approved == 2000
 
@@ -111,8 +93,21 @@ def test_yes_approves_the_estimate_unasked() -> None:
 def test_without_a_terminal_or_yes_it_is_one_line_saying_to_pass_yes() -> None:
     config = settings(credits_per_second=100, approve_above_credits=500)
     with pytest.raises(NotApprovedError) as refused:
-        approve_on_terminal(REQUEST, config, yes=False, plan_of=Planner(plan()), is_terminal=_no)
+        approve_on_terminal(
+            REQUEST, config, yes=False, plan_of=Planner(estimate()), is_terminal=_no
+        )
     assert_one_line(refused.value, "about 2,000 credits", "(500)", "pass --yes", "nothing was sent")
+    assert_one_line(refused.value, "this edit (2 segments, 20 billed seconds)")
+
+
+def test_what_the_journal_holds_is_said_and_not_asked_for() -> None:
+    config = settings(credits_per_second=100, approve_above_credits=500)
+    with pytest.raises(NotApprovedError) as refused:
+        approve_on_terminal(
+            REQUEST, config, yes=False, plan_of=Planner(estimate(free=4)), is_terminal=_no
+        )
+    assert_one_line(refused.value, "this edit (2 of 6 segments, 20 billed seconds)")
+    assert_one_line(refused.value, "about 2,000 credits")
 
 
 @pytest.mark.parametrize(("typed", "approved"), [("y\n", True), ("n\n", False), ("\n", False)])
@@ -124,7 +119,7 @@ def test_on_a_terminal_it_asks_and_a_no_is_the_default(
 
     def ask() -> float | None:
         return approve_on_terminal(
-            REQUEST, config, yes=False, plan_of=Planner(plan()), is_terminal=_yes
+            REQUEST, config, yes=False, plan_of=Planner(estimate()), is_terminal=_yes
         )
 
     if approved:
@@ -134,9 +129,56 @@ def test_on_a_terminal_it_asks_and_a_no_is_the_default(
             ask()
         assert_one_line(refused.value, "not approved, nothing was sent")
     asked = capsys.readouterr().err
-    assert "plan: 2 segments of 20.00 s" in asked
+    assert "plan: 2 segments, 20 billed seconds, about 2,000 credits" in asked
     assert "would cost about 2,000 credits" in asked
     assert "Send it?" in asked
+
+
+def test_the_question_reads_the_input_in_place_and_its_scene_cuts_serve_the_run(
+    edit_env: Path, make_clip: MakeClip, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``reskin edit``'s question plans the input once: it neither copies nor decodes it whole
+    (the run's take_in does, once), and the scene cuts it finds are the run's split's."""
+    for name, value in OVER.items():
+        monkeypatch.setenv(name, value)
+    clip = make_clip(duration_s=12.0, width=854, height=480, fps=25, scenes=(5.43,))
+    request = EditRequest(input=str(clip), prompt="sepia", output=str(tmp_path / "o.mp4"))
+    calls: Counter[str] = Counter()
+    for module, name in ((source, "take_in"), (long, "detect_cuts")):
+        monkeypatch.setattr(module, name, counted(getattr(module, name), name, calls))
+    config = load_settings()
+
+    approved = approve_on_terminal(request, config, yes=True)
+    assert approved == 100 * (6 + 7)  # 5.43 s and 6.57 s, each second started billed
+    assert calls == {"detect_cuts": 1}  # no take_in: no copy, no decode check
+    assert list((edit_env / "jobs").iterdir()) == []  # the references' folder is gone
+
+    async def run_plans() -> SegmentPlan:
+        async with open_services(config) as services:
+            taken = await DIRECT.take_in(request, services)
+            stages = Approving(DIRECT, request, approved_credits=approved, gate=never_asked)
+            try:
+                return await stages.split(request, taken, services)
+            finally:
+                shutil.rmtree(taken.job_dir)
+
+    plan = asyncio.run(run_plans())
+    assert 100 * plan.billed_s == approved  # the run's plan is the one approved: not asked
+    assert calls == {"detect_cuts": 1, "take_in": 1}  # the cuts found once, for both
+
+
+def counted(function: Callable[..., T], name: str, calls: Counter[str]) -> Callable[..., T]:
+    """``function`` itself, its calls counted under ``name``."""
+
+    def call(*args: object, **kwargs: object) -> T:
+        calls[name] += 1
+        return function(*args, **kwargs)
+
+    return call
+
+
+async def never_asked(estimate: Estimate) -> None:
+    raise AssertionError(f"asked again: {estimate.summary()}")
 
 
 def _yes() -> bool:

@@ -33,11 +33,13 @@ from reskin.cli.progress import (
     showing_progress,
     task_retry,
 )
+from reskin.durations import FILE_NAME, DurationLog
 from reskin.edit.pipeline import STAGES, edit
 from reskin.edit.request import EditRequest, EditResult
 from reskin.edit.services import open_services
 from reskin.errors import RateLimitError
 from reskin.progress import JobStatus, SegmentEnd, Segments, StageDone, extra
+from reskin.registry import DEFAULT_MODEL
 from reskin.settings import load_settings
 from reskin.standin.server import StandIn
 from tests.conftest import InputClip
@@ -145,8 +147,16 @@ def test_the_poll_shows_its_status_elapsed_and_expected_running_on():
     assert board.take(record("generating", event=status), Place(stage="poll"))
     clock.now += 5
     frame = final_frame(board)
-    assert re.search(r"poll +generating, 45 s elapsed of about 4 min 00 s", frame), frame
+    # No job of this model timed here yet: the expected time is the setting, and says so.
+    expected = r"of about 4 min 00 s \(RESKIN_POLL_EXPECTED_S\)"
+    assert re.search(rf"poll +generating, 45 s elapsed {expected}", frame), frame
     assert "✓ submit" in frame
+    # Once the poll has learned from earlier jobs, their median is shown, and whence it comes.
+    learned = JobStatus("generating", 50.0, 70.0, learned_from=12)
+    assert board.take(record("generating", event=learned), Place(stage="poll"))
+    frame = final_frame(board)
+    expected = r"of about 70 s \(learned from 12 earlier jobs\)"
+    assert re.search(rf"poll +generating, 50 s elapsed {expected}", frame), frame
 
 
 def test_a_stage_passed_over_is_marked_not_needed():
@@ -287,6 +297,10 @@ def test_reskin_edit_on_a_terminal_shows_the_stages_the_429_and_no_banner(
     tmp_path: Path,
 ):
     standin.set_faults(create_429=1, retry_after_s=1)
+    # Three earlier jobs of the model timed at this stand-in: the poll expects what they took.
+    durations = DurationLog(Path(cli_env["RESKIN_WORK_DIR"]) / FILE_NAME)
+    for seconds in (0.6, 0.7, 0.8):
+        durations.add(standin.base_url, DEFAULT_MODEL, seconds)
     output = tmp_path / "out" / "a.mp4"
     env = terminal_env(cli_env, tmp_path / "fresh-prefect-home")
     clip = input_clip(duration_s=3.0)
@@ -314,6 +328,11 @@ def test_reskin_edit_on_a_terminal_shows_the_stages_the_429_and_no_banner(
     said = [log["message"] for log in logs]
     assert "429 on the create, waiting 1.0 s as asked (Retry-After), then retry 1 of 4" in said
     assert any(message.startswith("poll done in ") for message in said)
+    # The poll's status lines expect the median learned from those jobs (the setting says 1 s).
+    statuses = [m for m in said if re.match(r"(queued|generating|completed), ", m)]
+    assert statuses, said
+    for message in statuses:
+        assert re.search(r"about 0\.\d s expected \(learned from 3 earlier jobs\)$", message)
 
 
 @pytest.mark.slow

@@ -1,8 +1,10 @@
-"""``reskin server start|status|stop`` and ``reskin edit`` on that server (issue 17).
+"""``reskin server start|status|stop`` and ``reskin edit`` through its runner (issue 17).
 
-One real background ``prefect server start`` (the point of the command), started and stopped
-by ``reskin server`` as a user runs it, with one edit run against it; the rest is in-process:
-which Prefect an edit picks, and what a stale record or a taken port does.
+One real background ``prefect server start`` and reskin runner (the point of the command),
+started and stopped by ``reskin server`` as a user runs it, with an edit, a failure, a Ctrl-C
+and a runner killed mid-edit through the runner, all on that one start; the rest is
+in-process: which Prefect an edit picks, and what a stale record or a taken port does. The
+runner's wire alone is ``tests/cli/test_runner.py``.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from reskin.cli import remote
 from reskin.cli.server import (
     FOLDER,
     NOT_RUNNING,
@@ -30,13 +36,21 @@ from reskin.cli.server import (
     recorded,
     start,
 )
+from reskin.edit.pipeline import STAGES as PIPELINE_STAGES
 from reskin.errors import ConfigError
 from reskin.settings import Settings
 from reskin.standin.server import StandIn
+from tests.cli.test_edit import assert_one_error_line, edit_args, journal_rows
 from tests.conftest import InputClip, standin_settings
 from tests.prefect_server import migrated_database
+from tests.processes import end_group, rerun, wait_until
+from tests.processes import start as start_process
 
 pytestmark = pytest.mark.slow
+
+#: How long the job of the edit whose runner is killed takes at the stand-in: long enough
+#: that the kill lands while it runs, short enough for the rerun to wait it out.
+JOB_S = 8.0
 
 
 def reskin(
@@ -59,9 +73,12 @@ def flow_runs(api_url: str) -> list[dict[str, object]]:
     return rows
 
 
-def test_start_status_an_edit_on_it_then_stop(
+def test_start_status_edits_through_the_runner_then_stop(
     standin: StandIn, input_clip: InputClip, tmp_path: Path
 ) -> None:
+    """The whole life of ``reskin server`` as a user runs it, on one server start (each costs
+    10 to 20 s of CPU): start (the server and its runner), status, an edit, a failure, a Ctrl-C
+    and a runner killed mid-edit, each through the runner, then stop."""
     work = tmp_path / "work"
     env = {name: value for name, value in os.environ.items() if name != "PREFECT_API_URL"}
     env.update(standin_settings(standin, work))
@@ -75,33 +92,181 @@ def test_start_status_an_edit_on_it_then_stop(
     try:
         assert started.returncode == 0, started.stderr + started.stdout
         state = Server(**json.loads((work / FOLDER / STATE).read_text()))
-        assert started.stdout.startswith(f"started: a Prefect server for reskin, pid {state.pid}")
-        assert state.ui_url in started.stdout
+        runner = runner_of(work)
+        first, second, _ = started.stdout.splitlines()
+        assert first.startswith(f"started: a Prefect server for reskin, pid {state.pid}")
+        assert state.ui_url in first
+        assert second.startswith(f"started: the reskin runner, pid {runner.pid}")
+        # Only its owner reads the runner's token; the key is not in the file.
+        runner_json = work / FOLDER / remote.STATE
+        assert stat.S_IMODE(runner_json.stat().st_mode) == 0o600
+        assert standin.key not in runner_json.read_text()
         again = reskin(env, "server", "start", "--port", "0")
-        assert again.stdout.startswith(
-            f"already running: a Prefect server for reskin, pid {state.pid}"
-        )
+        assert again.stdout.splitlines()[:2] == [
+            f"already running: a Prefect server for reskin, {state.describe()}",
+            f"already running: the reskin runner, {runner.describe()}, log "
+            f"{work / FOLDER / remote.LOG}",
+        ]
         status = reskin(env, "server", "status")
         assert status.returncode == 0
         assert status.stdout.startswith(f"running: pid {state.pid}")
+        assert f"runner: pid {runner.pid}, on 127.0.0.1:{runner.port}" in status.stdout
 
         clip = input_clip(duration_s=3.0)
         output = tmp_path / "out" / "edited.mp4"
-        edited = reskin(env, "edit", str(clip), "--prompt", "sepia", "--output", str(output))
+        edited = reskin(env, *edit_args(clip, output))
         assert edited.returncode == 0, edited.stderr
-        assert f"Prefect: the reskin server, UI at {state.ui_url}\n" in edited.stderr
+        assert edited.stderr.startswith(
+            f"Prefect: the reskin server, UI at {state.ui_url}, run by its runner "
+            f"(pid {runner.pid})\n"
+        )
+        said, fidelity, run_line = edited.stdout.splitlines()
+        assert said.startswith(f"done: {output} (")
+        assert "300 credits" in said
+        assert fidelity.startswith("fidelity: motion ")
         assert output.is_file()
-        (run,) = flow_runs(state.api_url)  # the run is on that server, done
+        (run,) = flow_runs(state.api_url)  # the run is on that server, done, with its stages
         assert run["state_type"] == "COMPLETED"
         assert clip.name in str(run["name"])
+        assert run_line == f"run: {run['id']} (see it in the Prefect UI)"
+        stages = task_runs(state.api_url, str(run["id"]))
+        assert set(PIPELINE_STAGES) <= stages
+        assert "take_in done in" in edited.stderr  # the runner's records, drawn here
+
+        # A failure: the same one line, exit code and --json object as a run in the process.
+        standin.set_faults(job_error=1)
+        failing = edit_args(clip, tmp_path / "out" / "failed.mp4", "--json", prompt="a failure")
+        failed = reskin(env, *failing)
+        line = assert_one_error_line_after(failed, "Prefect: the reskin server")
+        assert "failed at the service" in line
+        assert json.loads(failed.stdout) == {
+            "error": line.removeprefix("error: "),
+            "kind": "GenerationFailedError",
+            "exit_code": 1,
+        }
+        assert not (tmp_path / "out" / "failed.mp4").exists()
+
+        ctrl_c_in_the_client_cancels_the_edit_in_the_runner(env, standin, clip, tmp_path)
+        killed_runner_is_one_line_and_the_rerun_resumes(env, standin, clip, tmp_path, work)
+        runner = runner_of(work)  # started again by the second `start` above
     finally:
         stopped = reskin(env, "server", "stop")
     assert stopped.returncode == 0, stopped.stderr
-    assert stopped.stdout == f"stopped: pid {state.pid}\n"
+    assert stopped.stdout == (
+        f"stopped: the reskin runner, pid {runner.pid}\nstopped: pid {state.pid}\n"
+    )
     assert not alive(state.pid)
+    assert not alive(runner.pid)
     assert not (work / FOLDER / STATE).exists()
+    assert not runner_json.exists()
     assert reskin(env, "server", "status").stdout.startswith("not running")
     assert reskin(env, "server", "stop").stdout == "not running\n"
+
+
+def ctrl_c_in_the_client_cancels_the_edit_in_the_runner(
+    env: dict[str, str], standin: StandIn, clip: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C during a 429's wait: the client ends at once, with one line, after the runner
+    has unwound the edit (its reservation given back), so the rerun pays once."""
+    standin.set_faults(create_429=1, retry_after_s=60)
+    output = tmp_path / "out" / "interrupted.mp4"
+    accepted = standin.stats().jobs_accepted
+    calls = standin.stats().create_calls
+    stderr = tmp_path / "interrupted.stderr"
+    command = edit_json(clip, output, "interrupted")
+    client = start_process(command, env, stderr)
+    try:
+        wait_until(lambda: standin.stats().create_calls > calls, client, stderr, "the 429")
+        time.sleep(0.5)  # in the 429's wait
+        os.killpg(client.pid, signal.SIGINT)  # what Ctrl-C in its terminal sends
+        interrupted = time.monotonic()
+        client.wait(timeout=30)
+        took = time.monotonic() - interrupted
+    finally:
+        end_group(client)
+    said = stderr.read_text()
+    assert client.returncode == 130, said
+    assert took < 10, f"Ctrl-C took {took:.1f} s to end the client"
+    assert "Traceback" not in said
+    last = said.strip().splitlines()[-1]
+    assert last.startswith("interrupted"), said
+    assert "rerun" in last
+    assert not output.exists()
+    assert standin.stats().jobs_accepted == accepted
+    result = rerun(command, env)
+    assert result["resumed"] is False  # no reservation was left behind to refuse it
+    assert standin.stats().jobs_accepted == accepted + 1
+
+
+def killed_runner_is_one_line_and_the_rerun_resumes(
+    env: dict[str, str], standin: StandIn, clip: Path, tmp_path: Path, work: Path
+) -> None:
+    """The runner killed while it waits for an accepted job: the client says so in one line;
+    after `reskin server start` (a new runner) the rerun resumes the job, paid once."""
+    output = tmp_path / "out" / "resumed.mp4"
+    runner = runner_of(work)
+    config = standin.config
+    standin.set_faults(slow_jobs=JOB_S / (config.queued_s + config.generating_s))
+    accepted = standin.stats().jobs_accepted
+    stderr = tmp_path / "killed.stderr"
+    command = edit_json(clip, output, "a runner killed")
+    client = start_process(command, env, stderr)
+    try:
+
+        def journaled() -> bool:  # accepted by the service, and its id in the journal
+            rows = journal_rows(work) if (work / "journal.sqlite3").exists() else []
+            return standin.stats().jobs_accepted > accepted and ("accepted",) in [
+                row[:1] for row in rows
+            ]
+
+        wait_until(journaled, client, stderr, "an accepted job in the journal")
+        os.kill(runner.pid, signal.SIGKILL)
+        client.wait(timeout=30)
+    finally:
+        end_group(client)
+    standin.set_faults(slow_jobs=1.0)
+    said = stderr.read_text()
+    assert client.returncode == 1, said
+    assert "Traceback" not in said
+    last = said.strip().splitlines()[-1]
+    assert last.startswith(f"error: the reskin runner (pid {runner.pid}"), said
+    assert "stopped during the edit: rerun the same command to go on" in last
+    restarted = reskin(env, "server", "start", "--port", "0")
+    assert restarted.returncode == 0, restarted.stderr
+    assert restarted.stdout.splitlines()[1].startswith("started: the reskin runner")
+    result = rerun(command, env)
+    assert result["resumed"] is True
+    assert standin.stats().jobs_accepted == accepted + 1  # the killed run's job, paid once
+    assert output.is_file()
+
+
+def edit_json(clip: Path, output: Path, prompt: str) -> list[str]:
+    """``reskin edit ... --json`` with a prompt of its own (a request of its own)."""
+    return [sys.executable, "-m", "reskin", *edit_args(clip, output, "--json", prompt=prompt)]
+
+
+def runner_of(work: Path) -> remote.Runner:
+    return remote.Runner(**json.loads((work / FOLDER / remote.STATE).read_text()))
+
+
+def task_runs(api_url: str, flow_run_id: str) -> set[str]:
+    """The stage names of a flow run's task runs (``poll``, not ``poll-1``)."""
+    body = {"task_runs": {"flow_run_id": {"any_": [flow_run_id]}}}
+    response = httpx.post(f"{api_url}/task_runs/filter", json=body, timeout=30)
+    response.raise_for_status()
+    return {str(row["name"]).split(" ", 1)[0].rsplit("-", 1)[0] for row in response.json()}
+
+
+def assert_one_error_line_after(done: subprocess.CompletedProcess[str], first: str) -> str:
+    """Exit 1, no traceback, the line saying where the edit runs, records, then one
+    ``error:`` line, last; that line."""
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = done.stderr.rstrip("\n").splitlines()
+    assert lines[0].startswith(first), done.stderr
+    return assert_one_error_line(
+        subprocess.CompletedProcess(done.args, 1, done.stdout, "\n".join(lines[1:]) + "\n")
+    )
 
 
 # --- in-process ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from reskin.edit.approval import (
     Estimate,
     Line,
     approval_markdown,
+    estimate_edit,
     needs_approval,
     not_approved,
     price,
@@ -26,12 +27,15 @@ from reskin.edit.pipeline import DIRECT, edit
 from reskin.edit.request import EditRequest
 from reskin.edit.services import open_services
 from reskin.errors import ConfigError, InputError, NotApprovedError
+from reskin.media.sound import AudioMode
 from reskin.settings import Settings, load_settings
 from reskin.standin.server import StandIn
 from tests.conftest import MakeClip
 from tests.flows.checks import assert_one_line
 
 pytestmark = pytest.mark.anyio
+
+ALEPH = "runway/gen4_aleph"
 
 
 def settings(
@@ -223,3 +227,65 @@ async def test_a_long_edit_asks_once_with_the_dry_runs_plan_before_any_segment_i
     assert planned.credits == 100 * planned.billed_s > 250
     assert standin.stats().create_calls == 0
     assert journal_rows(env) == []
+
+
+# --- what would be paid now: the journal read before the question -----------------------------
+
+
+def forget(work: Path, generation_id: str) -> None:
+    """Drop ``generation_id``'s entry from the journal: as if the run had died before sending
+    that segment (its create never left)."""
+    with contextlib.closing(sqlite3.connect(work / "journal.sqlite3")) as db, db:
+        gone = db.execute("DELETE FROM submissions WHERE generation_id = ?", (generation_id,))
+        assert gone.rowcount == 1
+
+
+async def test_a_long_edit_asks_only_for_what_the_journal_does_not_hold(
+    env: Path, standin: StandIn, make_clip: MakeClip, tmp_path: Path
+) -> None:
+    # 8 s for Aleph, which edits 5 s a job: two segments of 4 s, each billed 5 s. One look
+    # (the default; Aleph takes a reference): the second's key holds a frame of the first's result.
+    clip = make_clip(duration_s=8.0)
+    output = str(tmp_path / "o.mp4")
+    request = EditRequest(
+        input=str(clip), prompt="sepia", output=output, model=ALEPH, audio=AudioMode.NONE
+    )
+    gate = Recorder(standin)
+    async with open_services(load_settings()) as services:
+        before = await estimate_edit(request, services)
+        first = await edit(
+            request, services, Approving(DIRECT, request, approved_credits=None, gate=gate)
+        )
+        ((asked, _),) = gate.asked
+        assert len(first.segments) == 2
+        assert (asked.counted(), asked.credits, asked.free) == ("2 segments", 100 * (5 + 5), 0)
+        assert (before.credits, before.free) == (asked.credits, 0)  # the CLI's number is the run's
+
+        # A rerun after success: everything is in the journal, nothing is asked or paid.
+        again = await edit(
+            request, services, Approving(DIRECT, request, approved_credits=None, gate=gate)
+        )
+        assert len(gate.asked) == 1
+        assert again.resumed
+        after = await estimate_edit(request, services)
+        assert (after.lines, after.free, after.credits) == ((), 2, 0)
+
+        # A rerun after a crash before the second segment was sent asks for that one only.
+        forget(env, first.segments[1].generation_id)
+        rest = await estimate_edit(request, services)
+        third = await edit(
+            request, services, Approving(DIRECT, request, approved_credits=None, gate=gate)
+        )
+        (_, (asked_again, creates_then)) = gate.asked
+    second = first.segments[1]
+    label = f"2 of 2 ({second.start_s:.2f}..{second.end_s:.2f} s)"
+    assert (
+        [line.label for line in asked_again.lines] == [line.label for line in rest.lines] == [label]
+    )
+    assert asked_again.free == rest.free == 1
+    assert asked_again.credits == rest.credits == 100 * 5
+    assert "1 of 2 segments" in asked_again.summary()
+    assert "1 already accepted or done by an earlier run" in asked_again.summary()
+    assert creates_then == 2  # asked before the one new create
+    assert [s.resumed for s in third.segments] == [True, False]
+    assert standin.stats().jobs_accepted == 3

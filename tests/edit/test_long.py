@@ -6,6 +6,8 @@ before anything is paid."""
 
 from __future__ import annotations
 
+import itertools
+import logging
 import math
 from pathlib import Path
 
@@ -13,17 +15,25 @@ import pytest
 
 from reskin.edit.dry_run import dry_run
 from reskin.edit.pipeline import edit
-from reskin.edit.request import EditRequest, EditResult
-from reskin.edit.results import results_dir
-from reskin.edit.services import open_services
+from reskin.edit.prepare import Taken
+from reskin.edit.request import EditRequest, EditResult, Resolved
+from reskin.edit.results import Fetched, SegmentDone, results_dir
+from reskin.edit.segments import Segment, SegmentPlan
+from reskin.edit.services import Services, open_services
+from reskin.edit.stitch import piece_thumbs, pieces, stitched_thumbs
 from reskin.errors import GenerationFailedError, InputError, OutOfLimitsError
+from reskin.media.binaries import FFmpegTools
+from reskin.media.commands import GLOBAL_ARGS
 from reskin.media.probe import probe
+from reskin.media.runner import run
 from reskin.media.sound import AudioMode
+from reskin.media.stitch import stitch_pieces
+from reskin.media.thumbs import ThumbSpec, thumbs_command
 from reskin.registry import spec_for
-from reskin.settings import load_settings
+from reskin.settings import Settings, load_settings
 from reskin.standin.server import StandIn
 from tests.conftest import MakeClip
-from tests.media.marks import beep_onsets, flash_onsets
+from tests.media.marks import audio_seconds, beep_onsets, flash_onsets
 
 pytestmark = pytest.mark.anyio
 
@@ -167,6 +177,60 @@ async def test_aleph_segments_are_at_most_5_s_and_the_edit_keeps_its_timing(
     assert_in_sync(output, 10.5, 24.0)
 
 
+async def test_with_audio_model_the_segments_own_sound_is_joined_in_sync(
+    standin: StandIn,
+    edit_env: Path,
+    make_clip: MakeClip,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 14 s at 720x720 (Kling's smallest), a scene cut at 3.5 s: 3.5 s, then 10.5 s in two
+    # parts, the second sent 0.5 s early and cross-faded in. The stitch copies the first result
+    # (a hard cut follows it), encodes the other two to its parameters; the sound of each
+    # result, kept by the service, is joined under the picture in one AAC stream.
+    monkeypatch.setenv("RESKIN_SEGMENT_JOIN", "crossfade")
+    clip = make_clip(
+        duration_s=14.0,
+        width=720,
+        height=720,
+        fps=30,
+        sync_marks=True,
+        scenes=(3.5,),
+        mark="corner",
+        keyint=15,
+    )
+    output = tmp_path / "model-sound.mp4"
+    request = EditRequest(
+        input=str(clip),
+        prompt="sepia film",
+        output=str(output),
+        model=KLING,
+        audio=AudioMode.MODEL,
+        one_look=False,
+    )
+    earlier = {job.id for job in standin.service.jobs.all()}
+    caplog.set_level(logging.INFO, logger="reskin.edit")
+    async with open_services(load_settings()) as services:
+        result = await edit(request, services)
+        kept = sorted(results_dir(services.settings).glob("stitched-*.mp4"))
+    assert "stitch: 3 segments (1 copied as they are)" in caplog.text
+    jobs = [job for job in standin.service.jobs.all() if job.id not in earlier]
+    assert len(jobs) == len(result.segments) == 3
+    assert all(job.keep_audio for job in jobs)  # each segment asked for its sound back
+    assert [s.start_s for s in result.segments][1] == pytest.approx(3.5)
+    info = probe(output)
+    assert (info.has_audio, info.audio_codec, info.audio_channels) == (True, "aac", 2)
+    assert info.duration_s == pytest.approx(14.0, abs=1 / 24)
+    assert audio_seconds(output) == pytest.approx(14.0, abs=1 / 24)
+    assert result.sound == "model"
+    assert_in_sync(output, 14.0, 24.0)
+    # The stitched video kept for a rerun carries the joined sound; a restore edit of the same
+    # clip would stitch a silent one of its own (other segments' keys).
+    assert len(kept) == 1
+    assert probe(kept[0]).has_audio
+
+
 async def test_a_failed_segment_is_named_the_others_kept_and_a_rerun_after_success_is_free(
     standin: StandIn, edit_env: Path, twelve: Path, tmp_path: Path
 ) -> None:
@@ -224,11 +288,13 @@ async def test_the_plan_is_shown_with_nothing_sent_and_limits_refuse_before_payi
     assert plan.refused is None
     assert plan.one_look
 
-    # The segments' own sound is not joined: asked for, it is refused before anything is sent.
+    # The segments' own sound (Kling's) is planned like any long edit, nothing sent.
     kling = request.model_copy(update={"audio": AudioMode.MODEL, "model": KLING})
     async with open_services(load_settings()) as services:
-        with pytest.raises(InputError, match="choose `audio` restore or none"):
-            await dry_run(kling, services)
+        sounded = await dry_run(kling, services)
+    assert sounded.refused is None
+    assert len(sounded.segments) == 2
+    assert standin.stats().create_calls == 0
 
     monkeypatch.setenv("RESKIN_MAX_CREDITS", str(plan.billed_s * 100 - 1))
     async with open_services(load_settings()) as services:
@@ -244,3 +310,57 @@ async def test_the_plan_is_shown_with_nothing_sent_and_limits_refuse_before_payi
             await edit(request, services)
     assert standin.stats().create_calls == 0
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_the_stitched_thumbnails_are_the_copied_results_own_and_the_encoded_units(
+    ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    # Three results of a moving picture at 24 fps, the middle one at another size and rate (a
+    # service's odd answer): the first and last are copied, the middle is encoded; their
+    # thumbnails, laid end to end, are those of a decode of the stitched video, byte for byte.
+    services = Services(Settings(_env_file=None, work_dir=tmp_path / "work"), tools=ffmpeg_tools)
+    made = []
+    for index, (size, rate, frames) in enumerate(
+        (("320x240", 24, 25), ("160x120", 30, 30), ("320x240", 24, 20))
+    ):
+        path = tmp_path / f"result-{index}.mp4"
+        run([str(ffmpeg_tools.ffmpeg), *GLOBAL_ARGS, "-f", "lavfi", "-i",
+             f"testsrc2=size={size}:rate={rate}", "-frames:v", str(frames), "-c:v", "libx264",
+             "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)], timeout_s=60)  # fmt: skip
+        made.append(path)
+    bounds = [0, 25, 49, 69]  # frames of the window at 24 fps: 25, 24, 20
+    segments = tuple(
+        Segment(index + 1, a, b, 24.0, "start" if a == 0 else "scene cut", index + 1, 3)
+        for index, (a, b) in enumerate(itertools.pairwise(bounds))
+    )
+    plan = SegmentPlan(KLING, 24.0, segments, (), (), None)
+    job = tmp_path / "job"
+    job.mkdir()
+    taken = Taken(
+        job_dir=job,
+        source=made[0],
+        info=probe(made[0]),
+        references=(),
+        resolved=Resolved(spec_for(KLING), {}),
+        fingerprint="f" * 64,
+        thumbs=ThumbSpec(tmp_path / "source.thumbs", 64, 48),
+    )
+    done = []
+    for segment, path in zip(segments, made, strict=True):
+        fetched = Fetched(probe(path), reused=False)
+        piece_thumbs(taken, plan, segment, fetched, services)
+        done.append(SegmentDone(segment, f"{segment.index}" * 64, fetched, "g", None, False))
+    whole = tmp_path / "work" / "results" / "stitched.mp4"
+    whole.parent.mkdir(parents=True)
+    joined = stitch_pieces(pieces(plan, done, 24.0), job / "units", whole, ffmpeg_tools,
+                           width=320, height=240, fps=24.0, preset="ultrafast", crf=23,
+                           timeout_s=60)  # fmt: skip
+    assert joined.copied == (True, False, True)
+
+    stitched_thumbs(taken, plan, done, joined, whole, services)
+
+    laid = results_dir(services.settings) / "stitched.64x48.thumbs"
+    decoded = ThumbSpec(tmp_path / "decoded.thumbs", 64, 48)
+    run(thumbs_command(ffmpeg_tools.ffmpeg, whole, decoded), timeout_s=60)
+    assert laid.read_bytes() == decoded.path.read_bytes()
+    assert len(laid.read_bytes()) == len(range(1, 69, 3)) * 64 * 48

@@ -6,11 +6,12 @@ is ``tests/test_disk_full.py``."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
-from reskin.aimlapi.polling import OnUpdate
+from reskin.aimlapi.polling import OnUpdate, PollSchedule
 from reskin.edit import wait
 from reskin.edit.pipeline import Direct, edit
 from reskin.edit.prepare import Clip, Taken, ToSend
@@ -26,6 +27,7 @@ from reskin.edit.wait import Finished
 from reskin.errors import DiskFullError
 from reskin.journal import Phase
 from reskin.media.conform_plan import Action, ConformPlan
+from reskin.media.preview import contact_sheet
 from reskin.media.probe import probe
 from reskin.settings import Settings, load_settings
 from reskin.space import PAID_KEPT
@@ -130,9 +132,10 @@ class FillsWhileTheJobRuns(Direct):
         services: Services,
         *,
         on_update: OnUpdate | None = None,
+        schedule: PollSchedule | None = None,
     ) -> Finished:
         self.disks.fill(self.disk)
-        return await wait.poll(taken, submitted, services, on_update=on_update)
+        return await wait.poll(taken, submitted, services, on_update=on_update, schedule=schedule)
 
 
 @pytest.mark.anyio
@@ -169,3 +172,49 @@ async def test_an_output_folder_that_fills_while_the_job_runs_keeps_the_download
     assert probe(output).has_audio
     stats = standin.stats()
     assert (stats.create_calls, stats.result_downloads) == (1, 1)
+
+
+@pytest.mark.anyio
+async def test_a_short_edit_decodes_each_video_once_and_checks_the_final_one_by_its_packets(
+    standin: StandIn,
+    edit_env: Path,
+    make_clip: MakeClip,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The input and the result are decoded whole once each (their checks, which also make the
+    fidelity thumbnails and the contact sheet's rows); the final video, a stream copy of the
+    result under the restored sound, is compared with the result instead of decoded again;
+    the sheet is the one the clips themselves give, pixel for pixel."""
+    clip = make_clip(duration_s=3.0)
+    output = tmp_path / "out" / "edited.mp4"
+    request = request_to(output).model_copy(update={"input": str(clip)})
+
+    async with open_services(load_settings()) as services:
+        with caplog.at_level(logging.DEBUG, logger="reskin.media.runner"):
+            done = await edit(request, services)
+        tools = services.tools
+
+    runs = [r.getMessage() for r in caplog.records if r.getMessage().startswith("running ")]
+    decodes = [line for line in runs if " -xerror " in line]
+    # The input's check and the result's, each cutting its row of the sheet; no third.
+    assert [Path(line.rsplit(" ", 1)[-1]).name for line in decodes] == [
+        "before.row.png",
+        "after.row.png",
+    ]
+    sheets = [line for line in runs if line.endswith(".preview.part.png")]
+    assert len(sheets) == 1
+    assert "before.row.png" in sheets[0]  # drawn from the rows: no video decoded for it
+    assert "after.row.png" in sheets[0]
+    assert all(str(clip) not in line for line in runs)  # only the job's copy is read
+    assert probe(output).has_audio
+    assert done.output_duration_s == pytest.approx(3.0, abs=0.1)
+    assert done.preview is not None
+    assert same_bytes(
+        Path(done.preview),
+        contact_sheet(clip, output, tmp_path / "from-clips.png", tools, timeout_s=60),
+    )
+
+
+def same_bytes(a: Path, b: Path) -> bool:
+    return a.read_bytes() == b.read_bytes()

@@ -7,8 +7,15 @@ import itertools
 
 import pytest
 
-from reskin.edit.segments import billed_estimate_s, longest_s, plan_segments
+from reskin.edit.segments import (
+    LocalStep,
+    billed_estimate_s,
+    local_rank,
+    longest_s,
+    plan_segments,
+)
 from reskin.errors import OutOfLimitsError
+from reskin.media.conform_plan import Action
 from reskin.registry import spec_for
 
 KLING = spec_for("klingai/video-o1-video-to-video-edit")
@@ -95,3 +102,32 @@ def test_an_estimate_before_the_scenes_are_known_bills_the_balanced_segments() -
     assert billed_estimate_s(KLING, 60.0, 30) == 60  # 6 x 10 s
     assert billed_estimate_s(KLING, 61.0, 30) == 7 * 9  # 7 x 8.71 s, each billed 9
     assert billed_estimate_s(ALEPH, 12.0, 24) == 3 * 5  # Aleph bills 5 s a job
+
+
+def test_local_work_goes_plans_and_fetches_then_copies_then_the_longest_encodes_first() -> None:
+    # The bench's 60 s clip: odd segments start at a scene cut (a keyframe: copied), even ones
+    # in the middle of a shot (re-encoded).
+    plan = plan_segments(KLING, fps=30, start_s=0, end_s=60, cuts_s=(11.37, 23.71, 35.43, 47.19))
+    actions = {s.index: Action.COPY if s.index % 2 else Action.ENCODE for s in plan.segments}
+    steps: list[tuple[int, LocalStep]] = [(s.index, "conform") for s in plan.segments]
+    steps += [(s.index, "plan") for s in plan.segments] + [(3, "fetch")]
+    by_index = {s.index: s for s in plan.segments}
+    queue = sorted(
+        steps,
+        key=lambda step: local_rank(by_index[step[0]], step[1], actions[step[0]]),
+    )
+    # Plans and fetches first, in order of the segments.
+    assert [kind for _, kind in queue[:11]] == ["plan"] * 2 + ["plan", "fetch"] + ["plan"] * 7
+    conforms = [index for index, kind in queue if kind == "conform"]
+    assert conforms[:5] == [1, 3, 5, 7, 9]  # the copies, in order
+    encodes = [by_index[index] for index in conforms[5:]]
+    lengths = [s.sent_s for s in encodes]
+    assert lengths == sorted(lengths, reverse=True)  # the longest encode first
+    assert len(set(lengths)) > 1  # (not all the same length: the order above says something)
+
+
+def test_a_passthrough_is_ranked_as_a_copy() -> None:
+    (segment,) = plan_segments(KLING, fps=30, start_s=0, end_s=8).segments
+    rank = local_rank(segment, "conform", Action.PASSTHROUGH)
+    assert rank == local_rank(segment, "conform", Action.COPY)
+    assert rank < local_rank(segment, "conform", Action.ENCODE)

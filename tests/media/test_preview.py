@@ -3,12 +3,14 @@ each tile compared with the frames of its clip decoded by PyAV."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import ffmpeg
 import pytest
 
 from reskin.errors import FFmpegError, InputError, VerificationError
@@ -16,15 +18,18 @@ from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import FILE_INPUT_GUARDS, GLOBAL_ARGS, render_command
 from reskin.media.preview import (
     SheetPlan,
+    SheetRows,
     can_draw_text,
     contact_sheet,
     contact_sheet_command,
     plan_sheet,
+    sheet_from_rows,
     sheet_moments,
     tile_size,
 )
 from reskin.media.probe import OPEN_OPTIONS, probe
 from reskin.media.runner import run
+from reskin.media.verify import verify
 from tests.infos import media_info
 
 from .corpus import MakeClip
@@ -436,3 +441,136 @@ def test_a_failed_sheet_leaves_the_destination_as_it_was(
 
     assert dest.read_bytes() == b"the previous sheet"
     assert [path.name for path in tmp_path.iterdir()] == ["sheet.png"]
+
+
+# --- the sheet from the rows that the decodes cut ----------------------------------------------
+
+
+@pytest.mark.parametrize(("shape", "before_start_s"), [("square", 1.0), ("portrait", 0.0)])
+def test_the_sheet_from_the_rows_the_decode_checks_cut_is_the_sheet_from_the_clips(
+    make_clip: MakeClip,
+    negative: Path,
+    ffmpeg_tools: FFmpegTools,
+    tmp_path: Path,
+    shape: str,
+    before_start_s: float,
+) -> None:
+    before = {
+        "square": lambda: make_clip(),  # padded into the result's 16:9 tile
+        "portrait": lambda: make_clip(width=1280, height=720, audio=False, rotation=90),
+    }[shape]()
+    plan = plan_sheet(probe(before), probe(negative), before_start_s=before_start_s)
+    window = probe(before).duration_s - before_start_s
+    rows = SheetRows(plan.moments_s, before_start_s, tmp_path / "before.png", window_s=window)
+
+    # The decode checks of the input and of the result, each cutting its row.
+    after_row = tmp_path / "after.png"
+    for clip, also in ((before, rows.before_args()), (negative, rows.after_args(after_row))):
+        verify(
+            clip, ffmpeg_tools, expect_audio=None, expected_duration_s=None, timeout_s=60, also=also
+        )
+    drawn = sheet_from_rows(
+        rows, after_row, tmp_path / "rows.png", ffmpeg_tools, plan=plan, timeout_s=60
+    )
+    direct = contact_sheet(
+        before,
+        negative,
+        tmp_path / "clips.png",
+        ffmpeg_tools,
+        timeout_s=60,
+        before_start_s=before_start_s,
+    )
+
+    assert rows.fits(plan)
+    assert read_sheet(drawn).data == read_sheet(direct).data  # pixel for pixel
+    assert drawn.read_bytes() == direct.read_bytes()
+
+
+def test_rows_fit_only_the_sheet_they_were_cut_for(
+    ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    plan = SheetPlan(tile_width=320, tile_height=180, moments_s=(0.5, 1.5, 2.5, 3.5))
+    rows = SheetRows(plan.moments_s, 0.0, tmp_path / "before.png", window_s=4.0)
+
+    assert rows.fits(plan)
+    assert (rows.cut_width, rows.row_width) == (540, 4 * 540)  # tiles up to 3:1
+    assert rows.shown_whole(media_info(duration_s=4.0))
+    assert not rows.shown_whole(media_info(duration_s=3.9))
+    assert not rows.fits(SheetPlan(320, 180, (0.45, 1.35, 2.25, 3.15)))  # a shorter result
+    assert not rows.fits(SheetPlan(320, 180, plan.moments_s, before_start_s=1.0))
+    assert not rows.fits(SheetPlan(320, 240, plan.moments_s))
+    with pytest.raises(ValueError, match="another sheet"):
+        sheet_from_rows(
+            rows,
+            tmp_path / "after.png",
+            tmp_path / "s.png",
+            ffmpeg_tools,
+            plan=SheetPlan(320, 180, (1.0,)),
+            timeout_s=60,
+        )
+
+
+def test_a_row_not_whole_draws_nothing(ffmpeg_tools: FFmpegTools, tmp_path: Path) -> None:
+    plan = SheetPlan(tile_width=320, tile_height=180, moments_s=(0.5, 1.5, 2.5, 3.5))
+    rows = SheetRows(plan.moments_s, 0.0, tmp_path / "before.png", window_s=4.0)
+    black = ffmpeg.input("color=black:size=2160x180:duration=0.1", f="lavfi")
+    argv = ffmpeg.output(black, str(rows.before), vcodec="png", **{"frames:v": 1}).compile(
+        cmd=[str(ffmpeg_tools.ffmpeg), *GLOBAL_ARGS]
+    )
+    run(argv, timeout_s=60)
+    after = tmp_path / "after.png"
+    after.write_bytes(rows.before.read_bytes()[:-40])  # a decode cut short of its end
+    dest = tmp_path / "sheet.png"
+    dest.write_bytes(b"the previous sheet")
+
+    with pytest.raises(VerificationError, match=r"its row after\.png does not read"):
+        sheet_from_rows(rows, after, dest, ffmpeg_tools, plan=plan, timeout_s=60)
+
+    assert dest.read_bytes() == b"the previous sheet"
+    after.write_bytes(rows.before.read_bytes())  # whole
+    drawn = sheet_from_rows(rows, after, dest, ffmpeg_tools, plan=plan, timeout_s=60)
+    assert read_sheet(drawn).mean(0, 0, 1280, 360) < 20  # black tiles (and the labels)
+
+
+def test_whether_ffmpeg_draws_text_is_learnt_from_its_first_sheet(
+    make_clip: MakeClip,
+    negative: Path,
+    ffmpeg_tools: FFmpegTools,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    before = make_clip()
+
+    def sheets(name: str, count: int) -> list[list[str]]:
+        """``count`` sheets by the suite's ffmpeg under a name of its own (the knowledge is
+        kept per binary): the ffmpeg runs of each."""
+        renamed = tmp_path / name
+        renamed.symlink_to(ffmpeg_tools.ffmpeg)
+        tools = FFmpegTools(ffmpeg=renamed, ffprobe=None, source="setting", version="test")
+        runs = []
+        for index in range(count):
+            caplog.clear()
+            with caplog.at_level(logging.DEBUG, logger="reskin.media.runner"):
+                made = contact_sheet(before, negative, tmp_path / f"{name}-{index}.png", tools,
+                                     timeout_s=60)  # fmt: skip
+            assert (read_sheet(made).width, read_sheet(made).height) == (1280, 360)
+            runs.append([m for r in caplog.records if (m := r.getMessage()).startswith("running")])
+        return runs
+
+    # Fonts found: the labelled sheet is the one run, no check of its own first.
+    if can_draw_text(ffmpeg_tools.ffmpeg):
+        (first,) = sheets("ffmpeg-with-fonts", 1)
+        assert len(first) == 1
+        assert "drawtext" in first[0]
+
+    # No font: the labelled run fails, the sheet is drawn unlabelled; the next one at once.
+    fonts = tmp_path / "no-fonts.conf"
+    fonts.write_text(
+        f"<?xml version='1.0'?><fontconfig><dir>{tmp_path / 'none'}</dir>"
+        f"<cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>"
+    )
+    monkeypatch.setenv("FONTCONFIG_FILE", str(fonts))
+    first, second = sheets("ffmpeg-without-fonts", 2)
+    assert ["drawtext" in line for line in first] == [True, False]
+    assert ["drawtext" in line for line in second] == [False]

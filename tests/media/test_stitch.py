@@ -5,7 +5,9 @@ shows in a list of numbers."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,15 +23,18 @@ from reskin.media.probe import OPEN_OPTIONS, probe
 from reskin.media.runner import run
 from reskin.media.stitch import (
     Piece,
+    Stitched,
     concat_command,
     concat_list,
     copyable,
     expected_frames,
     stitch,
     stitch_command,
+    stitch_pieces,
     stitch_units,
     units,
 )
+from reskin.media.x264 import Matching, matching_options
 
 from .corpus import MakeClip
 
@@ -192,6 +197,9 @@ def clips(
         "white_first": make("white_first", white=[0]),
         "white_last": make("white_last", white=[23]),
         "white_30fps": make("white_30fps", colour="white", fps=30, frames=30, size="160x120"),
+        # As a service with B-frames and CABAC would return them (x264 veryfast).
+        "black_veryfast": make("black_veryfast", preset="veryfast"),
+        "white_first_veryfast": make("white_first_veryfast", white=[0], preset="veryfast"),
         "pattern_30fps": make_clip(duration_s=1, width=320, height=240, fps=30, audio=False),
     }
 
@@ -205,6 +213,7 @@ def _solid_command(
     frames: int = 24,
     size: str = "320x240",
     white: Sequence[int] = (),
+    preset: str = "ultrafast",
 ) -> list[str]:
     """A clip of one colour, with the frames numbered in ``white`` all white."""
     source = ffmpeg.input(
@@ -220,7 +229,7 @@ def _solid_command(
         video,
         str(output),
         vcodec="libx264",
-        preset="ultrafast",
+        preset=preset,
         pix_fmt="yuv420p",
         **{"frames:v": frames},
     )
@@ -231,7 +240,8 @@ def _solid_command(
 def _stitched(tools: FFmpegTools, folder: Path, pieces: Sequence[Piece]) -> list[float]:
     """Stitch ``pieces`` at :data:`FPS` and :data:`SIZE`; the brightness of every frame."""
     output = folder / "stitched.mp4"
-    info = stitch(pieces, output, tools, **SIZE, fps=FPS, preset="ultrafast", crf=23, timeout_s=60)
+    info = stitch(pieces, output, tools, width=SIZE["width"], height=SIZE["height"], fps=FPS,
+                  preset="ultrafast", crf=23, timeout_s=60)  # fmt: skip
     assert (info.width, info.height, info.fps, info.has_audio) == (256, 192, FPS, False)
     return _brightness(output)
 
@@ -341,7 +351,8 @@ def test_a_result_of_the_wrong_length_is_refused_in_one_line(
             [Piece(clips["black"], 24)],
             tmp_path / "short.mp4",
             ffmpeg_tools,
-            **SIZE,
+            width=SIZE["width"],
+            height=SIZE["height"],
             fps=FPS,
             preset="ultrafast",
             crf=23,
@@ -447,3 +458,218 @@ def test_exact_pieces_are_joined_by_copy_and_a_surplus_frame_cut_at_the_outpoint
     levels = _brightness(output)
     assert len(levels) == 47
     assert [level > BRIGHT for level in levels[22:27]] == [False, False, True, False, False]
+
+
+# --- mixed: the exact results copied, the others encoded to their parameters -------------------
+
+
+def _params(path: Path) -> bytes:
+    with av.open(str(path), mode="r", container_options=dict(OPEN_OPTIONS)) as box:
+        return bytes(box.streams.video[0].codec_context.extradata or b"")
+
+
+def _frame_hashes(path: Path) -> list[str]:
+    """A hash of every decoded frame's pixels: equal hashes, the same picture to the bit."""
+    with av.open(str(path), mode="r", container_options=dict(OPEN_OPTIONS)) as box:
+        return [
+            hashlib.sha256(frame.to_ndarray(format="yuv420p").tobytes()).hexdigest()
+            for frame in box.decode(video=0)
+        ]
+
+
+def _decode_errors(tools: FFmpegTools, path: Path) -> str:
+    """What ffmpeg says decoding ``path`` whole, stopping at the first error (empty: none)."""
+    argv = [str(tools.ffmpeg), "-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"]
+    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60).stderr
+
+
+def _mixed(
+    tools: FFmpegTools, folder: Path, pieces: Sequence[Piece], **options: Any
+) -> tuple[Stitched, Path]:
+    output = folder / "mixed.mp4"
+    made = stitch_pieces(
+        pieces,
+        folder / "units",
+        output,
+        tools,
+        width=320,
+        height=240,
+        fps=24,
+        preset="ultrafast",
+        crf=30,
+        timeout_s=60,
+        **options,
+    )
+    return made, output
+
+
+def test_x264_options_are_read_from_its_sei_and_none_without_it(
+    clips: dict[str, Path], ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    found = matching_options(clips["black"])  # x264 ultrafast, crf 23, not tagged
+    assert found is not None
+    options = dict(item.split("=") for item in found.x264_params.split(":"))
+    assert options["cabac"] == "0"
+    assert options["bframes"] == "0"
+    assert options["crf"] == "23.0"
+    assert options["psy"] == "0"
+    assert found.colour["color_primaries"] == 2  # unspecified, as the result has it
+    # The same stream without its SEI: nothing says how it was made.
+    bare = tmp_path / "bare.mp4"
+    run(_strip_sei(ffmpeg_tools.ffmpeg, clips["black"], bare), timeout_s=60)
+    assert matching_options(bare) is None
+    assert _params(bare) == _params(clips["black"])
+
+
+def _strip_sei(exe: Path, source: Path, output: Path) -> list[str]:
+    guards = [part for name, value in FILE_INPUT_GUARDS.items() for part in (f"-{name}", value)]
+    return [
+        str(exe), *GLOBAL_ARGS, *guards, "-i", str(source), "-map", "0:v:0", "-c", "copy",
+        "-bsf:v", "filter_units=remove_types=6", str(output),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("made_by", ["", "_veryfast"], ids=["ultrafast", "b-frames-cabac"])
+def test_exact_results_are_copied_and_the_others_encoded_to_their_parameters(
+    clips: dict[str, Path], ffmpeg_tools: FFmpegTools, tmp_path: Path, made_by: str
+) -> None:
+    # exact | 30 fps at 160x120 (encoded) | exact with a white first frame
+    black, white_first = clips[f"black{made_by}"], clips[f"white_first{made_by}"]
+    pieces = [Piece(black, 24), Piece(clips["white_30fps"], 24), Piece(white_first, 24)]
+
+    made, output = _mixed(ffmpeg_tools, tmp_path, pieces)
+
+    assert made.copied == (True, False, True)
+    units_dir = tmp_path / "units"
+    assert (units_dir / "unit-00000.mp4").is_symlink()
+    assert not (units_dir / "unit-00001.mp4").is_symlink()
+    # The encoded unit has the copied results' H.264 parameters, byte for byte: one MP4 track.
+    assert _params(units_dir / "unit-00001.mp4") == _params(black)
+    assert _params(output) == _params(black)
+    assert _decode_errors(ffmpeg_tools, output) == ""
+    hashes = _frame_hashes(output)
+    assert len(hashes) == expected_frames(pieces) == 72
+    # The copied results show their very frames; the encoded one its own picture.
+    assert hashes[:24] == _frame_hashes(black)
+    assert hashes[48:] == _frame_hashes(white_first)
+    levels = _brightness(output)
+    assert all(level < DARK for level in levels[:24])
+    assert all(level > BRIGHT for level in levels[24:49])
+    assert all(level < DARK for level in levels[49:])
+    assert made.info.duration_s == pytest.approx(72 / 24, abs=0.5 / 24)
+
+
+def test_a_cross_fade_unit_is_encoded_between_copied_ones(
+    clips: dict[str, Path], ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    # cut, cut, fade, cut: the second's own unit ends where the third fades in (8 frames short
+    # of the file: encoded), the third is the fade (encoded), the first and last are copied.
+    pieces = [
+        Piece(clips["black"], 24),
+        Piece(clips["white_first"], 24),
+        Piece(clips["white_30fps"], 24, overlap=8),
+        Piece(clips["black_again"], 24),
+    ]
+
+    made, output = _mixed(ffmpeg_tools, tmp_path, pieces)
+
+    assert made.copied == (True, False, False, True)
+    assert _decode_errors(ffmpeg_tools, output) == ""
+    hashes = _frame_hashes(output)
+    assert len(hashes) == expected_frames(pieces) == 88
+    assert hashes[-24:] == _frame_hashes(clips["black_again"])
+    levels = _brightness(output)
+    assert levels[24] > BRIGHT  # the white first frame, encoded
+    assert levels[25] < DARK
+    fade = levels[40:48]
+    assert fade == sorted(fade)
+    assert DARK < levels[44] < BRIGHT
+    assert all(level > BRIGHT for level in levels[48:64])
+    assert all(level < DARK for level in levels[64:])
+
+
+def test_an_exact_result_with_other_parameters_is_encoded_to_the_most_common_ones(
+    clips: dict[str, Path], ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    # Exact all three, but the middle one made otherwise (CABAC, B-frames): one track has one
+    # set of parameters, so it is the one encoded, to the two others' set.
+    pieces = [
+        Piece(clips["black"], 24),
+        Piece(clips["white_first_veryfast"], 24),
+        Piece(clips["black_again"], 24),
+    ]
+
+    made, output = _mixed(ffmpeg_tools, tmp_path, pieces)
+
+    assert made.copied == (True, False, True)
+    assert _params(tmp_path / "units" / "unit-00001.mp4") == _params(clips["black"])
+    assert _decode_errors(ffmpeg_tools, output) == ""
+    assert [level > BRIGHT for level in _brightness(output)] == [False] * 24 + [True] + [False] * 47
+
+
+def test_results_not_known_to_be_x264_are_all_encoded(
+    clips: dict[str, Path], ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    bare = tmp_path / "bare.mp4"
+    run(_strip_sei(ffmpeg_tools.ffmpeg, clips["black"], bare), timeout_s=60)
+    pieces = [Piece(bare, 24), Piece(clips["white_30fps"], 24)]
+
+    made, output = _mixed(ffmpeg_tools, tmp_path, pieces)
+
+    assert made.copied == (False, False)
+    assert not (tmp_path / "units" / "unit-00000.mp4").is_symlink()
+    assert _decode_errors(ffmpeg_tools, output) == ""
+    assert len(_brightness(output)) == 48
+
+
+def test_an_encoded_unit_that_does_not_match_has_every_unit_encoded(
+    clips: dict[str, Path],
+    ffmpeg_tools: FFmpegTools,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Another x264 stream's options (CABAC, B-frames): the encoded unit's parameters differ
+    # from the copied results', so nothing is copied after all, and the join is still whole.
+    other = tmp_path / "other.mp4"
+    run(_solid_command(ffmpeg_tools.ffmpeg, other, preset="veryfast"), timeout_s=60)
+    wrong = matching_options(other)
+    monkeypatch.setattr("reskin.media.stitch.matching_options", lambda path: wrong)
+    pieces = [Piece(clips["black"], 24), Piece(clips["white_30fps"], 24)]
+
+    made, output = _mixed(ffmpeg_tools, tmp_path, pieces)
+
+    assert made.copied == (False, False)
+    assert _params(output) == _params(other)
+    assert _decode_errors(ffmpeg_tools, output) == ""
+    assert len(_brightness(output)) == 48
+
+
+def test_a_match_ffmpeg_refuses_has_every_unit_encoded_as_before(
+    clips: dict[str, Path],
+    ffmpeg_tools: FFmpegTools,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Whatever makes the matched encode fail (here a pixel aspect ratio setsar refuses), the
+    # stitch still comes out whole, every unit encoded with the stitch's own settings.
+    refused = Matching("psy=0", {}, -1)
+    monkeypatch.setattr("reskin.media.stitch.matching_options", lambda path: refused)
+    pieces = [Piece(clips["black"], 24), Piece(clips["white_30fps"], 24)]
+
+    made, output = _mixed(ffmpeg_tools, tmp_path, pieces)
+
+    assert made.copied == (False, False)
+    assert _decode_errors(ffmpeg_tools, output) == ""
+    assert len(_brightness(output)) == 48
+
+
+def test_the_concat_list_cuts_only_the_files_flagged_from_their_pictures_first_frame() -> None:
+    # b's picture starts a frame in (504 / 12288 s): read from there, cut half a frame early.
+    listing = concat_list(
+        ["a.mp4", "b.mp4"], [1.0, 0.5], cut=[False, True], starts_s=[0.0, 504 / 12288],
+        frame_s=1 / 24,
+    )  # fmt: skip
+    assert listing == (
+        "ffconcat version 1.0\nfile 'a.mp4'\nduration 1.000000\n"
+        "file 'b.mp4'\ninpoint 0.041015\noutpoint 0.520182\nduration 0.500000\n"
+    )

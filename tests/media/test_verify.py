@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 
 from reskin.errors import FFmpegError, MediaError, VerificationError
@@ -15,9 +18,9 @@ from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import render_command
 from reskin.media.probe import probe
 from reskin.media.runner import run
-from reskin.media.verify import decode_check_command, decoded_seconds, verify
+from reskin.media.verify import decode_check_command, decoded_seconds, verify, verify_copy
 
-from .corpus import NEVER_OPENED, Corpus, Listener
+from .corpus import NEVER_OPENED, Corpus, Listener, MakeClip
 
 EXE = Path("/opt/ffmpeg/bin/ffmpeg")
 #: verify's arguments for a file whose streams and length are not prescribed.
@@ -316,3 +319,136 @@ def test_a_known_probe_of_another_file_is_refused(
 
     with pytest.raises(ValueError, match="describes"):
         verify(corpus.path("plain"), ffmpeg_tools, **ANY_FILE, known=other)
+
+
+# --- a stream copy of a checked file (verify_copy) ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def results(
+    make_clip: MakeClip, ffmpeg_tools: FFmpegTools, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """Two "results" of the service made of the same clip (24 fps, no sound): the one a final
+    video copies, and another look."""
+    folder = tmp_path_factory.mktemp("copies")
+    made = []
+    for name, look in (("result.mp4", "negate"), ("other.mp4", "hflip")):
+        argv = render_command(
+            ffmpeg_tools.ffmpeg,
+            make_clip(),
+            folder / name,
+            filters=[(look, {})],
+            width=1280,
+            height=720,
+            preset="ultrafast",
+        )
+        run(argv, timeout_s=60)
+        made.append(folder / name)
+    return made[0], made[1]
+
+
+def muxed(
+    tools: FFmpegTools, video: Path, sound: Path, out: Path, *, picture_s: float | None = None
+) -> Path:
+    """``video``'s picture copied (its first ``picture_s`` only, if given) under ``sound``'s,
+    3 s long: the final video's mux, or a damaged one."""
+    head = [] if picture_s is None else ["-t", f"{picture_s}"]
+    run(
+        [str(tools.ffmpeg), "-nostdin", "-v", "error", "-y", *head, "-i", str(video),
+         "-i", str(sound), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac",
+         "-t", "3", str(out)],
+        timeout_s=60,
+    )  # fmt: skip
+    return out
+
+
+def test_a_stream_copy_of_checked_frames_passes_without_an_ffmpeg_run(
+    results: tuple[Path, Path],
+    make_clip: MakeClip,
+    ffmpeg_tools: FFmpegTools,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    final = muxed(ffmpeg_tools, results[0], make_clip(), tmp_path / "final.mp4")
+
+    with caplog.at_level(logging.DEBUG, logger="reskin.media.runner"):
+        info = verify_copy(final, results[0], expect_audio=True, expected_duration_s=3.0)
+
+    assert info == probe(final)
+    assert info.has_audio
+    assert [r for r in caplog.records if r.name == "reskin.media.runner"] == []  # no process
+
+
+def test_a_copy_of_other_frames_is_caught(
+    results: tuple[Path, Path], make_clip: MakeClip, ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    final = muxed(ffmpeg_tools, results[1], make_clip(), tmp_path / "final.mp4")
+
+    with pytest.raises(
+        VerificationError,
+        match=r"^final\.mp4 (differs from the checked video at its frame 1|does not hold)",
+    ):
+        verify_copy(final, results[0], expect_audio=True, expected_duration_s=3.0)
+
+
+def test_a_copy_that_lost_frames_is_caught_though_its_length_is_right(
+    results: tuple[Path, Path], make_clip: MakeClip, ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    # 1.5 s of the picture under 3 s of sound: the file states 3 s, as promised.
+    final = muxed(ffmpeg_tools, results[0], make_clip(), tmp_path / "final.mp4", picture_s=1.5)
+    assert probe(final).duration_s == pytest.approx(3.0, abs=0.05)
+
+    with pytest.raises(
+        VerificationError, match=r"^final\.mp4 holds 36 frames of the checked video, expected 72"
+    ):
+        verify_copy(final, results[0], expect_audio=True, expected_duration_s=3.0)
+
+
+def test_a_copy_whose_sound_does_not_decode_is_caught(
+    results: tuple[Path, Path], make_clip: MakeClip, ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    final = muxed(ffmpeg_tools, results[0], make_clip(), tmp_path / "final.mp4")
+    with av.open(str(final), mode="r", options={"protocol_whitelist": "file"}) as container:
+        sound = [(p.pos, p.size) for p in container.demux(audio=0) if p.size and p.pos]
+    damaged = bytearray(final.read_bytes())
+    noise = random.Random(7)
+    for pos, size in sound[30:90]:  # the middle of the sound, its packets only
+        damaged[pos : pos + size] = bytes(noise.randrange(256) for _ in range(size))
+    final.write_bytes(bytes(damaged))
+    assert probe(final).has_audio  # the packets still read: only a decode sees it
+
+    with pytest.raises(
+        VerificationError, match=r"^final\.mp4 does not decode to its end \(its sound: "
+    ):
+        verify_copy(final, results[0], expect_audio=True, expected_duration_s=3.0)
+
+
+def test_a_copy_is_held_to_the_same_promises_as_a_decoded_file(
+    results: tuple[Path, Path], make_clip: MakeClip, ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    final = muxed(ffmpeg_tools, results[0], make_clip(), tmp_path / "final.mp4")
+
+    with pytest.raises(VerificationError, match=r"final\.mp4 has an audio stream, expected none"):
+        verify_copy(final, results[0], expect_audio=False, expected_duration_s=3.0)
+    with pytest.raises(VerificationError, match=r"final\.mp4 lasts 3\.00 s, expected 2\.00 s"):
+        verify_copy(final, results[0], expect_audio=True, expected_duration_s=2.0)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(final.read_bytes()[: final.stat().st_size // 2])
+    with pytest.raises(VerificationError, match=r"^cut\.mp4 "):
+        verify_copy(cut, results[0], expect_audio=True, expected_duration_s=3.0)
+
+
+def test_extra_outputs_that_fail_never_fail_the_check(
+    corpus: Corpus, ffmpeg_tools: FFmpegTools, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """More outputs of the decode (the contact sheet's row) are a convenience: when one fails,
+    the decode is made again without it, and only the file's own damage fails the check."""
+    broken = ["-map", "0:v:0", "-frames:v", "1", "-f", "no-such-muxer", str(tmp_path / "x")]
+
+    with caplog.at_level(logging.DEBUG, logger="reskin.media.verify"):
+        info = verify(corpus.path("plain"), ffmpeg_tools, **ANY_FILE, also=broken)
+
+    assert info == probe(corpus.path("plain"))
+    assert "failed with its extra outputs: again without" in caplog.text
+    with pytest.raises(VerificationError, match=r"corrupt\.mp4 does not decode to its end"):
+        verify(corpus.path("corrupt"), ffmpeg_tools, **ANY_FILE, also=broken)

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from reskin.errors import ApiConnectionError, ConfigError, InputError
 from reskin.settings import Settings
 from reskin.standin.server import StandIn
+from reskin.storage.datauri import DataUri
 from reskin.storage.s3 import S3Location, S3Storage, StorageOf
 from reskin.storage.upload import (
     AtUrl,
@@ -55,7 +56,10 @@ async def test_a_small_clip_goes_inline_and_the_data_uri_is_built_only_when_aske
     assert "base64" not in repr(placed)
     assert placed.shown == "data URI (inline)"
     uri = video_url(placed, _settings(datauri_max_bytes=10_000), _no_storage)
-    assert base64.b64decode(uri.split(",", 1)[1]) == clip.read_bytes()
+    assert isinstance(uri, DataUri)  # read from the file only as the create's body goes out
+    assert base64.b64decode(uri.text().split(",", 1)[1]) == clip.read_bytes()
+    with pytest.raises(InputError, match="data-URI budget"):  # checked when the create is made
+        video_url(placed, _settings(datauri_max_bytes=2999), _no_storage)
 
 
 async def test_an_input_url_is_passed_through_when_the_clip_conforms_as_it_is(tmp_path: Path):
@@ -93,6 +97,7 @@ async def test_over_the_budget_with_a_bucket_the_clip_goes_to_s3_and_is_deleted_
     assert placed.shown == f"s3: {where.url} (presigned when sent)"
 
     url = video_url(placed, settings, _storage(settings))
+    assert isinstance(url, str)
     assert url.startswith(s3_server.endpoint_url)
     assert "X-Amz-Signature=" in url
     assert "X-Amz-Signature" not in repr(placed)
@@ -119,6 +124,7 @@ async def test_an_s3_input_that_conforms_is_presigned_where_it_is_and_never_dele
     assert placed == InS3(theirs, uploaded=False)
     async with httpx.AsyncClient() as http:
         url = video_url(placed, settings, _storage(settings))
+        assert isinstance(url, str)
         assert (await http.get(url)).content == clip.read_bytes()
     assert not await release(placed, settings, _storage(settings))
     assert storage.exists(theirs)

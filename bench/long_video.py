@@ -282,7 +282,12 @@ def edit_in_child(
         "one_look": one_look,
     }
     spec.write_text(json.dumps(request))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMLAPI_", "RESKIN_"))}
+    # The ffmpeg the bench runs with (RESKIN_FFMPEG_BINARY, e.g. the bundled one) is the edits'.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIMLAPI_", "RESKIN_")) or k == "RESKIN_FFMPEG_BINARY"
+    }
     env.update(
         {
             "AIMLAPI_BASE_URL": standin.base_url,
@@ -847,7 +852,8 @@ def main(arguments: Sequence[str] | None = None) -> int:
         parser.error(f"unknown parts: {', '.join(sorted(parts - set(PARTS)))}")
     looks = {"both": (True, False), "off": (False,), "on": (True,)}[args.looks]
     output = args.output or (QUICK_RESULTS if args.quick else RESULTS)
-    tools = find_ffmpeg()
+    # The ffmpeg of the settings (RESKIN_FFMPEG_BINARY), as the edits find it.
+    tools = find_ffmpeg(Settings(_env_file=None).ffmpeg_binary)
     scratch = Path(tempfile.mkdtemp(prefix="reskin-bench-long-"))
     started = time.monotonic()
     commits = [git_head()]

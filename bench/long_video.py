@@ -20,7 +20,7 @@ Four measures, each a ratio or a difference of things measured side by side in t
 2. **Local work against the bare commands.** On the 60 s clip, reskin's own local steps called
    directly (:func:`~reskin.media.scenes.detect_cuts`, the keyframes and the plan, each
    segment's :func:`~reskin.media.conform.plan_conform_file` and
-   :func:`~reskin.media.conform.conform`, :func:`~reskin.media.stitch.stitch_units`,
+   :func:`~reskin.media.conform.conform`, :func:`~reskin.media.stitch.stitch_pieces`,
    :func:`~reskin.media.sound.finish`) against the very argv those functions build, run bare
    with :mod:`subprocess`; alternating which side goes first, ``--runs`` times, medians.
 3. **Peak memory** of a process running one long edit (``one_look`` off, jobs generating 1 s,
@@ -106,7 +106,7 @@ from reskin.media.stitch import (
     copyable,
     expected_frames,
     stitch_command,
-    stitch_units,
+    stitch_pieces,
     units,
 )
 from reskin.media.verify import decode_check_command
@@ -589,12 +589,13 @@ def local_bench(clip: Path, scratch: Path, tools: FFmpegTools, runs: int) -> Loc
                     preset=settings.conform_preset, crf=settings.conform_crf,
                     limits=SPEC.limits)  # fmt: skip
         step("segment conforms")
-        stitched = stitch_units(pieces, folder / "units", folder / "stitched.mp4", tools,
-                                timeout_s=timeout, allow_copy=False, **stitch_options)  # fmt: skip
+        stitched = stitch_pieces(pieces, folder / "units", folder / "stitched.mp4", tools,
+                                 timeout_s=timeout, allow_copy=False,
+                                 **stitch_options).info  # fmt: skip
         step("stitch, re-encoded")
         if copy:
-            stitch_units(pieces, folder / "copied", folder / "copied.mp4", tools,
-                         timeout_s=timeout, **stitch_options)  # fmt: skip
+            stitch_pieces(pieces, folder / "copied", folder / "copied.mp4", tools,
+                          timeout_s=timeout, **stitch_options)  # fmt: skip
         step("stitch, exact pieces copied")
         finish(folder / "stitched.mp4", folder / "final.mp4", original, tools,
                mode=AudioMode.RESTORE, timeout_s=timeout, result_info=stitched)  # fmt: skip
@@ -619,7 +620,7 @@ def local_bench(clip: Path, scratch: Path, tools: FFmpegTools, runs: int) -> Loc
         conforms = [conform_argv(clip, folder / f"clip-{i}.mp4", p, tools, settings)
                     for i, p in enumerate(conform_plans)]  # fmt: skip
         stitched = folder / "stitched.mp4"
-        # As stitch_units: each unit encoded on its own, two at once, then joined by copy.
+        # As stitch_pieces: each unit encoded on its own, two at once, then joined by copy.
         parts = units(pieces)
         (folder / "units").mkdir()
         names = [f"unit-{index:05d}.mp4" for index in range(len(parts))]
@@ -1034,8 +1035,8 @@ def render(
             f"{len(local.runs)} runs after a warm-up, alternating which side goes first; ffmpeg "
             f"runs per side: {local.ffmpeg_runs}",
             "- reskin: `detect_cuts`; `keyframe_times` + `plan_segments`; per segment "
-            "`plan_conform_file` + `conform`; `stitch_units` (each unit encoded on its own, two at "
-            "once, joined by stream copy); `finish` (mux + full-decode verify). bare: "
+            "`plan_conform_file` + `conform`; `stitch_pieces` (each unit encoded on its own, two "
+            "at once, joined by stream copy); `finish` (mux + full-decode verify). bare: "
             "the argv of `scene_command`, `conform_copy_command`/`conform_encode_command`, "
             "`stitch_command` per unit (two at once) and `concat_command`, `mux_sound_command` and "
             "`decode_check_command`, run with subprocess",

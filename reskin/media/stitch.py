@@ -212,7 +212,7 @@ def concat_list(
 
 def concat_command(exe: Path, listing: Path, output: Path) -> list[str]:
     """The argv joining the files listed in ``listing`` by stream copy (no re-encode): they
-    must share codec, size, rate and encoder settings, as the units of :func:`stitch_units`
+    must share codec, size, rate and encoder settings, as the units of :func:`stitch_pieces`
     do. Only the concat demuxer and MP4 files can be opened, local files only."""
     source = ffmpeg.input(
         _path(listing),
@@ -234,38 +234,6 @@ class Stitched:
     copied: tuple[bool, ...]
     #: Each unit's file in the work folder (a copied one is a link to its result).
     units: tuple[Path, ...]
-
-
-def stitch_units(
-    pieces: Sequence[Piece],
-    work: Path,
-    output: Path,
-    tools: FFmpegTools,
-    *,
-    width: int,
-    height: int,
-    fps: float,
-    preset: str,
-    crf: int,
-    timeout_s: float,
-    workers: int = 2,
-    allow_copy: bool = True,
-) -> MediaInfo:
-    """:func:`stitch_pieces`, its probe only."""
-    return stitch_pieces(
-        pieces,
-        work,
-        output,
-        tools,
-        width=width,
-        height=height,
-        fps=fps,
-        preset=preset,
-        crf=crf,
-        timeout_s=timeout_s,
-        workers=workers,
-        allow_copy=allow_copy,
-    ).info
 
 
 def stitch_pieces(

@@ -31,7 +31,6 @@ from reskin.media.stitch import (
     stitch,
     stitch_command,
     stitch_pieces,
-    stitch_units,
     units,
 )
 from reskin.media.x264 import Matching, matching_options
@@ -408,7 +407,7 @@ def test_in_units_cuts_and_fades_give_the_same_frames_as_one_command(
         Piece(clips["black_again"], 12),
     ]
     output = tmp_path / "joined.mp4"
-    info = stitch_units(
+    info = stitch_pieces(
         pieces,
         tmp_path / "units",
         output,
@@ -419,7 +418,7 @@ def test_in_units_cuts_and_fades_give_the_same_frames_as_one_command(
         preset="ultrafast",
         crf=23,
         timeout_s=60,
-    )
+    ).info
     assert (info.width, info.height, info.fps) == (256, 192, FPS)
     levels = _brightness(output)
     assert len(levels) == 44
@@ -441,7 +440,7 @@ def test_exact_pieces_are_joined_by_copy_and_a_surplus_frame_cut_at_the_outpoint
     assert not copyable([*pieces[:1], Piece(clips["white_first"], 23, overlap=2)], width=320,
                         height=240, fps=24)  # fmt: skip
     output = tmp_path / "copied.mp4"
-    info = stitch_units(
+    info = stitch_pieces(
         pieces,
         tmp_path / "units",
         output,
@@ -452,7 +451,7 @@ def test_exact_pieces_are_joined_by_copy_and_a_surplus_frame_cut_at_the_outpoint
         preset="ultrafast",
         crf=23,
         timeout_s=60,
-    )
+    ).info
     assert (tmp_path / "units" / "unit-00000.mp4").is_symlink()  # nothing was encoded
     assert info.duration_s == pytest.approx(47 / 24, abs=0.5 / 24)
     levels = _brightness(output)

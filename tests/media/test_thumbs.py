@@ -14,7 +14,7 @@ from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import GLOBAL_ARGS
 from reskin.media.intake import take_in
 from reskin.media.runner import run
-from reskin.media.stitch import Piece, stitch_units
+from reskin.media.stitch import Piece, stitch_pieces
 from reskin.media.thumbs import (
     THUMB_FPS,
     PieceSamples,
@@ -159,8 +159,8 @@ def test_the_pieces_of_a_copied_stitch_give_its_thumbnails_byte_for_byte(
              "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)], timeout_s=60)  # fmt: skip
         pieces.append(Piece(path, used))
     whole = tmp_path / "whole.mp4"
-    stitch_units(pieces, tmp_path / "units", whole, ffmpeg_tools, width=320, height=240, fps=24,
-                 preset="ultrafast", crf=23, timeout_s=60)  # fmt: skip
+    stitch_pieces(pieces, tmp_path / "units", whole, ffmpeg_tools, width=320, height=240, fps=24,
+                  preset="ultrafast", crf=23, timeout_s=60)  # fmt: skip
     assert (tmp_path / "units" / "unit-00000.mp4").is_symlink()  # copied, nothing encoded
     size = thumb_size(320, 240)
     decoded = ThumbSpec(tmp_path / "whole.thumbs", *size)

@@ -79,12 +79,13 @@ def test_a_batch_run_of_the_nightly_spreads_its_clips_over_both_workers_within_t
         "max_parallel": BATCH_CLIPS,
     }
 
-    # Jobs of about 8 s: a run lasts longer than a worker's 10 s between looks for work, so
-    # one worker cannot end a run and take the next clip before the other has looked (seen
-    # once on a loaded machine: one worker took all four, one after another).
+    # Jobs of about 8 s: a run lasts far longer than a worker's 1 s between looks for work
+    # (PREFECT_WORKER_QUERY_SECONDS in conftest.py), so one worker cannot end a run and take the
+    # next clip before the other has looked.
     standin.set_faults(slow_jobs=12.0)
     # Nothing an earlier test started still holds a worker's runs (each worker takes 3 at
-    # most): the clips must find both workers free.
+    # most), not even a Completed run whose process has not exited yet: the clips must find
+    # both workers free.
     wait_until_idle(up)
     began = time.monotonic()
     done = up.prefect(
@@ -134,6 +135,28 @@ def wait_until_idle(up: UpStack, timeout_s: float = 120.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"runs still busy: {[run['name'] for run in busy]}")
         time.sleep(0.5)
+    # A worker frees a run's slot only when the run's process exits, which can be a while after
+    # the run is Completed (seen in CI: one worker still full, the other took all four clips).
+    while alive := run_processes(up):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"processes of ended runs still alive: {alive}")
+        time.sleep(0.5)
+
+
+def run_processes(up: UpStack) -> dict[int, str]:
+    """The live processes of the stack's flow runs (pid to flow run id), read from ``/proc``:
+    by default Prefect 3.8 starts each run in a session of its own, outside up's group."""
+    api_url = f"PREFECT_API_URL={up.api.api_url}".encode()
+    found: dict[int, str] = {}
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            variables = environ.read_bytes().split(b"\0")
+        except OSError:  # gone, or not ours to read
+            continue
+        run_ids = [v.split(b"=", 1)[1] for v in variables if v.startswith(b"PREFECT__FLOW_RUN_ID=")]
+        if run_ids and api_url in variables:
+            found[int(environ.parent.name)] = run_ids[0].decode()
+    return found
 
 
 def jobs_of(up: UpStack, runs: list[dict[str, Any]]) -> list[tuple[float, float]]:

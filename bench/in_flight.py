@@ -15,7 +15,7 @@ with reskin's real code: :class:`reskin.aimlapi.client.AimlapiClient` (built by
 - ``shared``: one client for every job, so every request shares one connection pool
   (``RESKIN_HTTP_MAX_CONNECTIONS``, 1,000 by default, all kept alive);
 - ``per-job``: a client per wait, as ``reskin.edit.wait.wait`` opens one for each clip (one
-  SSL context for the process, ``reskin.aimlapi.client.shared_ssl_context``);
+  SSL context for the process, ``reskin.tls.shared_ssl_context``);
 - ``httpx-pool``: the shared client on a transport with httpx's default pool (100
   connections, 20 kept alive), as reskin's client was built before it had a pool setting:
   the comparison that shows what the setting is for.

@@ -85,6 +85,7 @@ from reskin.edit.results import Fetched
 from reskin.edit.services import Services
 from reskin.edit.stages import Stages
 from reskin.edit.wait import Finished
+from reskin.media.audio_mode import AudioMode
 from reskin.media.binaries import FFmpegTools, find_ffmpeg
 from reskin.media.commands import (
     GLOBAL_ARGS,
@@ -98,7 +99,7 @@ from reskin.media.conform_plan import Window
 from reskin.media.probe import MediaInfo, keyframe_times, probe
 from reskin.media.runner import run
 from reskin.media.scenes import detect_cuts, scene_command
-from reskin.media.sound import AudioMode, OriginalSound, finish, mux_argv, plan_mux
+from reskin.media.sound import OriginalSound, finish, mux_argv, plan_mux
 from reskin.media.stitch import (
     Piece,
     concat_command,

@@ -65,6 +65,7 @@ from reskin.download import download
 from reskin.edit.results import result_thumbs
 from reskin.fidelity.report import report
 from reskin.fidelity.scores import measure
+from reskin.media.audio_mode import AudioMode
 from reskin.media.binaries import FFmpegTools, find_ffmpeg
 from reskin.media.conform import Action, conform, fits_datauri, plan_conform_file
 from reskin.media.intake import make_job_dir, take_in
@@ -77,7 +78,7 @@ from reskin.media.preview import (
 )
 from reskin.media.probe import probe
 from reskin.media.runner import run
-from reskin.media.sound import AudioMode, OriginalSound, finish
+from reskin.media.sound import OriginalSound, finish
 from reskin.media.thumbs import iter_thumbs
 from reskin.media.verify import verify
 from reskin.registry import DEFAULT_MODEL, spec_for

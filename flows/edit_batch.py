@@ -38,6 +38,7 @@ from prefect.settings import get_current_settings
 from prefect.states import Crashed
 
 from flows.edit_video import edit_video
+from flows.storage import NOT_PERSISTED
 from reskin.batch.budget import Budget
 from reskin.batch.liveness import (
     RUNS_PER_CLIP,
@@ -82,7 +83,7 @@ def run_name() -> str:
     return "batch"
 
 
-@flow(name="edit-batch", flow_run_name=run_name, persist_result=False)
+@flow(name="edit-batch", flow_run_name=run_name, persist_result=False, result_storage=NOT_PERSISTED)
 async def edit_batch(batch: BatchRequest, approved_credits: float | None = None) -> BatchResult:
     """Re-style every video of an inbox folder or a manifest, each as its own run.
 

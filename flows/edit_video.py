@@ -16,6 +16,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.context import TagsContext
 from prefect.runtime import flow_run
 
+from flows.storage import NOT_PERSISTED
 from reskin.edit.approval import Approving
 from reskin.edit.pipeline import edit
 from reskin.edit.request import FORM_FIELDS, EditRequest, EditResult
@@ -39,7 +40,7 @@ def run_name() -> str:
     return "edit"
 
 
-@flow(name="edit-video", flow_run_name=run_name, persist_result=False)
+@flow(name="edit-video", flow_run_name=run_name, persist_result=False, result_storage=NOT_PERSISTED)
 async def edit_video(request: EditRequest, approved_credits: float | None = None) -> EditResult:
     """Re-style one video from a text prompt, keeping its motion, layout and sound.
 

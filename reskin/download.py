@@ -17,6 +17,7 @@ import httpx
 from reskin.aimlapi.retry import RETRYABLE_STATUSES, RetryPolicy
 from reskin.errors import DownloadError, ResultExpiredError
 from reskin.space import writing
+from reskin.tls import shared_ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ async def download(
     async with httpx.AsyncClient(
         timeout=timeout,
         transport=transport,
+        verify=shared_ssl_context(),
         follow_redirects=True,
         # Raw bytes are counted against Content-Length, so ask for them unencoded.
         headers={"Accept-Encoding": "identity", "User-Agent": "reskin"},

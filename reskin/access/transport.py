@@ -3,7 +3,6 @@ included, goes only to an address the rules allow, the one checked (:class:`Guar
 
 from __future__ import annotations
 
-import functools
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -16,6 +15,7 @@ from reskin.access.addresses import Address, address_refusal, host_of, literal, 
 from reskin.access.rules import Access
 from reskin.access.urls import check_url
 from reskin.errors import AccessError
+from reskin.tls import shared_ssl_context
 
 #: ``resolver(host, port)``: the addresses ``host`` resolves to, as strings.
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -123,7 +123,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         resolver: Resolver | None = None,
         verify: ssl.SSLContext | None = None,
     ) -> None:
-        context = verify or _default_ssl_context()
+        context = verify or shared_ssl_context()
         super().__init__(verify=context, trust_env=False)
         self._access = access
         self._what = what
@@ -140,12 +140,6 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         check_url(str(request.url), self._access, what=self._what)
         return await super().handle_async_request(request)
-
-
-@functools.cache
-def _default_ssl_context() -> ssl.SSLContext:
-    """httpx's default TLS context (certifi's roots), made once: it takes a tenth of a second."""
-    return httpx.create_ssl_context()
 
 
 def guarded_transport(

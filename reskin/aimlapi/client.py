@@ -17,10 +17,8 @@ file while the body goes out, and read again from the start when a create is ret
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
-import ssl
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Protocol, Self
@@ -42,6 +40,7 @@ from reskin.errors import (
     status_error_class,
 )
 from reskin.settings import Settings
+from reskin.tls import shared_ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -73,21 +72,6 @@ class Sending:
 
     def __init__(self) -> None:
         self.may_have_arrived = False
-
-
-@functools.cache
-def shared_ssl_context() -> ssl.SSLContext:
-    """The process's one SSL context, built as httpx builds its default (certifi's CA bundle,
-    or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set; read once, at the first client).
-
-    httpx would otherwise load the bundle into a fresh context for every client, ``http://``
-    base URLs included: about 35 ms and 0.8 MiB each (bench/results/in_flight.md), which a
-    client per wait multiplies by the jobs in flight. One context may serve many clients,
-    threads and event loops: it is only read, except that httpcore sets its ALPN protocols at
-    each TLS connect, always to ``["http/1.1"]`` since no client here enables HTTP/2; do not
-    hand it to a client that does.
-    """
-    return httpx.create_ssl_context()
 
 
 _HINTS = {

@@ -53,17 +53,22 @@ class PollSchedule:
     Job lengths are taken as log-normal with median ``expected_s`` and shape ``spread`` (the
     documented job took about 4 min). Before the prior's 1st percentile the job is almost surely
     still running, so requests are sparse (``max_interval_s``, never overshooting into the dense
-    window); through the 99th percentile they come every ``dense_interval_s``, so a finished job
-    is seen about ``dense_interval_s / 2`` later; past it the pause grows with the overrun,
-    because a job that late says the prior was wrong. :meth:`learned` moves the prior to the
-    durations of earlier jobs, so the dense window follows what the service really does; where
-    those durations reach further than the fitted log-normal (jobs that are not log-normal),
-    the window reaches as far as they do (``seen_low_s``, ``seen_high_s``).
+    window); through the 99th percentile they come every ``dense_interval_s`` (a share of
+    ``expected_s``), so a finished job is seen about ``dense_interval_s / 2`` later; past it
+    the pause grows with the overrun, because a job that late says the prior was wrong.
+    :meth:`learned` moves the prior to the durations of earlier jobs, so the dense window (and
+    its pace) follows what the service really does; where those durations reach further than
+    the fitted log-normal (jobs that are not log-normal), the window reaches as far as they do
+    (``seen_low_s``, ``seen_high_s``).
     """
 
     expected_s: float = 240.0
     spread: float = 0.3
-    dense_interval_s: float = 3.5
+    #: The dense requests' spacing, as a share of ``expected_s``: 3.5 s for the documented
+    #: 4-minute job, 0.35 s for a 24 s one (then at least ``min_interval_s``). A job is seen the
+    #: same share of its length late, with the same number of requests in the dense window,
+    #: however long the model's jobs are (a fixed 3.5 s would make a 4 s job wait 1.75 s more).
+    dense_share: float = 3.5 / 240.0
     min_interval_s: float = 1.0
     max_interval_s: float = 30.0
     #: The 2nd and 98th percentiles of the durations learned from, once there are enough.
@@ -72,6 +77,10 @@ class PollSchedule:
     #: How many durations of earlier jobs moved ``expected_s`` from the configured prior (0:
     #: ``expected_s`` is the prior itself, ``RESKIN_POLL_EXPECTED_S``).
     learned_from: int = 0
+
+    @property
+    def dense_interval_s(self) -> float:
+        return self.expected_s * self.dense_share
 
     @property
     def dense_from_s(self) -> float:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from reskin.edit.request import MAX_PROMPT_CHARS, EditRequest
 from reskin.errors import InputError
-from reskin.media.sound import AudioMode
+from reskin.media.audio_mode import AudioMode
 from reskin.registry.options import OptionValue
 from reskin.storage.s3 import S3Prefix
 

@@ -21,10 +21,10 @@ from rich.markup import escape
 
 from reskin.cli.console import describe, err, out, run_console
 from reskin.cli.server import route_edit
-from reskin.edit.preflight import preflight
+from reskin.edit.preflight import check_form, preflight
 from reskin.edit.request import EditRequest, EditResult
 from reskin.errors import ConfigError, InputError, ReskinError
-from reskin.media.sound import AudioMode
+from reskin.media.audio_mode import AudioMode
 from reskin.registry.options import parse_pairs
 from reskin.settings import Settings, load_settings
 
@@ -142,9 +142,9 @@ def edit(
         show_plan(plan_edit(request, settings), json=json)
         return
     require_service(settings)
-    # The model, its options, the output, the input and the window: checked before anything
+    # The model, its options, the output and where the input is: checked before anything
     # heavy is imported, in a fraction of a second (reskin/edit/preflight.py).
-    preflight(request, settings)
+    check_form(request, settings)
     # Each imported only when there is something to do: a client of the reskin runner keeps
     # its imports light (the journal's SQLAlchemy, the planning's media stack).
     if settings.journal_url is not None:
@@ -152,19 +152,26 @@ def edit(
 
         journal_of(settings).close()  # a journal out of reach (RESKIN_JOURNAL_URL) fails here
     approved: float | None = None
-    if settings.approve_above_credits is not None:
+    cleared = settings.approve_above_credits is not None
+    if cleared:
         from reskin.cli.approval import approve_on_terminal
 
+        preflight(request, settings)  # the input's content and the window, before the estimate
         # A big spend is approved here (asked, or --yes), before Prefect starts.
         approved = approve_on_terminal(request, settings, yes=yes)  # no copy, cuts kept for the run
     # The reskin runner when it runs with these settings, else this process (before Prefect).
     runner, where = route_edit(settings, verbose=_verbose())
-    if where is not None:
-        err.print(escape(where))
+    said = None if where is None else escape(where)
     try:
         if runner is not None:
-            result, run_id = run_in_runner(runner, request, approved, settings)
+            result, run_id = run_in_runner(runner, request, approved, settings, said, cleared)
         else:
+            if not cleared:
+                # The input's content and the window, before Prefect starts here (the runner
+                # checks them itself before its run starts: this process needs no PyAV then).
+                preflight(request, settings)
+            if said is not None:
+                err.print(said)
             result, run_id = run_edit(request, approved)
     except KeyboardInterrupt:
         # One line, not click's "Aborted!": what was held is released by now (a create that
@@ -282,16 +289,26 @@ def require_service(settings: Settings) -> None:
 
 
 def run_in_runner(
-    runner: Runner, request: EditRequest, approved_credits: float | None, settings: Settings
+    runner: Runner,
+    request: EditRequest,
+    approved_credits: float | None,
+    settings: Settings,
+    said: str | None,
+    cleared: bool,
 ) -> tuple[EditResult, str]:
-    """Run the flow in the reskin runner (``reskin/cli/remote.py``), drawing its progress here;
-    in this process after one line if the runner would not run it."""
+    """Run the flow in the reskin runner (``reskin/cli/remote.py``), drawing its progress here
+    (``said``, where it runs, once the runner's preflight has passed: a mistake is one line);
+    in this process after one line if the runner would not run it (``cleared``: the whole
+    preflight has passed here already)."""
     from reskin.cli.remote import Refused, run_remote
 
     try:
-        return run_remote(runner, request, approved_credits, settings)
+        return run_remote(runner, request, approved_credits, settings, said=said)
     except Refused as exc:
-        err.print(f"the edit runs in this process: {escape(str(exc))}")
+        refused = str(exc)
+    if not cleared:
+        preflight(request, settings)
+    err.print(f"the edit runs in this process: {escape(refused)}")
     return run_edit(request, approved_credits)
 
 

@@ -15,7 +15,9 @@ The wire: one TCP connection per edit to ``127.0.0.1``, JSON one object a line.
 client -> runner, first line      ``{"token", "fingerprint", "request", "approved_credits"}``
 client -> runner, on Ctrl-C       ``{"cancel": true}`` (or the connection closed): the edit is
                                   cancelled in the runner as Ctrl-C cancels it in a process
-runner -> client                  ``{"log": {...}}`` a record of the run (:func:`line_of`), then
+runner -> client                  ``{"cleared": true}`` once its part of the preflight passed
+                                  (a mistake it finds is an ``error`` without it), then
+                                  ``{"log": {...}}`` a record of the run (:func:`line_of`), then
                                   one ending: ``{"result", "run_id"}``, ``{"error": {"kind",
                                   "said"}}``, ``{"bug": {"kind", "traceback"}}``,
                                   ``{"interrupted": true}``, or ``{"refused": "..."}`` before
@@ -255,14 +257,15 @@ def run_remote(
     approved_credits: float | None,
     settings: Settings,
     *,
-    on_refused: str = "",
+    said: str | None = None,
 ) -> tuple[EditResult, str]:
     """Run ``request`` in ``runner``; its result and flow run id, as a run here gives them.
 
     Raises what the run raised (a :class:`ReskinError` of the same class and words),
     :class:`Refused` when the runner would not run it, :class:`~reskin.errors.RunnerError` when
     the runner went away mid-edit, ``KeyboardInterrupt`` once the runner has unwound the edit
-    after Ctrl-C."""
+    after Ctrl-C. ``said`` (rich markup) is printed once the runner has cleared the request
+    (its part of the preflight passed), before the run's first record."""
     from reskin.cli.console import err
     from reskin.cli.progress import showing_progress
 
@@ -283,17 +286,22 @@ def run_remote(
         )
         with showing_progress(err, accept=shown, task_name=task_name, prelude="prefect"):
             try:
-                return _answer(sock, runner)
+                return _answer(sock, runner, said)
             except KeyboardInterrupt:
                 _cancel(sock)
                 raise
 
 
-def _answer(sock: socket.socket, runner: Runner) -> tuple[EditResult, str]:
+def _answer(sock: socket.socket, runner: Runner, said: str | None) -> tuple[EditResult, str]:
     root = logging.getLogger()  # where showing_progress put its handler
     for message in lines(sock):
         if "log" in message:
             root.handle(record_of(message["log"]))
+        elif "cleared" in message:
+            if said is not None:
+                from reskin.cli.console import err
+
+                err.print(said)
         elif "result" in message:
             return EditResult.model_validate(message["result"]), str(message["run_id"])
         elif "error" in message:

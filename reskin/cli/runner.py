@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import hmac
 import json
 import logging
@@ -265,10 +266,18 @@ def _forget(home: Path) -> None:
 
 
 async def run_in_flow(
-    request: EditRequest, approved_credits: float | None
+    settings: Settings, request: EditRequest, approved_credits: float | None
 ) -> tuple[EditResult, str]:
-    """An edit as ``reskin edit`` runs it in its process: the ``edit_video`` flow, here."""
+    """An edit as ``reskin edit`` runs it in its process: the ``edit_video`` flow, here. First
+    the preflight's media checks, which the client leaves to the runner (a local input's
+    content, the window): a mistake is answered before any flow run is made."""
     from flows.edit_video import run_edit_flow
+    from reskin.edit.preflight import preflight
+
+    await asyncio.to_thread(preflight, request, settings)
+    sink = SINK.get()
+    if sink is not None:
+        sink({"cleared": True})  # the client now says where the edit runs
 
     return await run_edit_flow(request, approved_credits)
 
@@ -293,7 +302,7 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        service = Service(settings, run_in_flow)
+        service = Service(settings, functools.partial(run_in_flow, settings))
         await serve(service, home, stop=stop, ours=ours, task_name=prefect_task_name)
 
     asyncio.run(until_stopped())

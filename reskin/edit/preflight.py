@@ -23,6 +23,10 @@ a remote input    its form only (an http(s) URL with a host, ``s3://bucket/key``
 the window        inside the clip (a local input's duration)
 ================  ===========================================================================
 
+``reskin edit`` that hands its edit to the reskin runner checks all but a local input's content
+and the window itself (:func:`check_form`): the runner, its media stack imported already, checks
+those before it starts the run, so the client never imports PyAV.
+
 The key is the caller's to check (``reskin edit`` says how to get one). The flow checks all of
 this again where it runs (``take_in``, ``plan``): a run started from the Prefect UI's form, or
 on another machine, is refused the same way, only later. The messages are the flow's own, the
@@ -69,6 +73,15 @@ Input = LocalInput | RemoteInput
 
 
 @dataclass(frozen=True)
+class Located:
+    """What :func:`check_form` found: the request's model and options, and its input's place
+    (a local input's path, not yet probed)."""
+
+    resolved: Resolved
+    input: Path | RemoteInput
+
+
+@dataclass(frozen=True)
 class Cleared:
     """What the preflight found: the request can go as far as anything local can tell."""
 
@@ -80,14 +93,24 @@ def preflight(request: EditRequest, settings: Settings) -> Cleared:
     """Check ``request`` as far as it can be without Prefect, the service or a download;
     raise the one-line :class:`~reskin.errors.InputError` (or ``ConfigError`` for an unknown
     default model) of the first mistake. Reads the local input's packets, writes nothing."""
+    located = check_form(request, settings)
+    if isinstance(located.input, RemoteInput):
+        return Cleared(located.resolved, located.input)
+    path = located.input
+    local = LocalInput(path, probe(path, name=shown_name(path.name)))
+    check_window(request, local.info.duration_s)
+    return Cleared(located.resolved, local)
+
+
+def check_form(request: EditRequest, settings: Settings) -> Located:
+    """The preflight but for what needs the media stack (a local input's content, and the
+    window against its length): what ``reskin edit`` checks itself before it hands an edit to
+    the reskin runner, which checks the rest (its media stack is imported already)."""
     resolved = resolve(request, settings.model)
     # Where the run may read and write (RESKIN_ALLOWED_DIRS, ...), before anything is opened.
     check_request(request, Access.from_settings(settings))
     check_output(request)
-    source = check_input(request.input, settings)
-    if isinstance(source, LocalInput):
-        check_window(request, source.info.duration_s)
-    return Cleared(resolved, source)
+    return Located(resolved, locate_input(request.input, settings))
 
 
 def check_output(request: EditRequest) -> None:
@@ -115,9 +138,9 @@ def check_output(request: EditRequest) -> None:
         )
 
 
-def check_input(location: str, settings: Settings) -> Input:
-    """A local input exists, is readable, within the size cap and a video by its content
-    (probed: its facts come back); a remote one has the form of one (nothing fetched)."""
+def locate_input(location: str, settings: Settings) -> Path | RemoteInput:
+    """A local input exists, is readable and within the size cap (its path comes back, to be
+    probed); a remote one has the form of one (nothing fetched)."""
     scheme = urlsplit(location).scheme.lower()
     if scheme == "s3":
         S3Location.parse(location)
@@ -132,11 +155,10 @@ def check_input(location: str, settings: Settings) -> Input:
             "s3://bucket/key"
         )
     path = Path(location).expanduser()
-    shown = shown_name(path.name)
-    _readable(path, shown, settings.download_max_bytes)
-    # PyAV, not ffprobe: the same whitelisted demuxers and the same record, with no ffmpeg to
-    # find (two ffmpeg runs) before it; the run probes its own copy again.
-    return LocalInput(path, probe(path, name=shown))
+    _readable(path, shown_name(path.name), settings.download_max_bytes)
+    # Probed by preflight() with PyAV, not ffprobe: the same whitelisted demuxers and the same
+    # record, with no ffmpeg to find (two ffmpeg runs) before it; the run probes its own copy.
+    return path
 
 
 def check_window(request: EditRequest, duration_s: float) -> None:

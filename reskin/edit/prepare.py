@@ -30,12 +30,13 @@ from reskin.edit.services import Services
 from reskin.edit.source import is_http, is_remote, take_source
 from reskin.errors import ReskinError
 from reskin.journal import fingerprint
+from reskin.media.audio_mode import AudioMode
 from reskin.media.conform import Action, ConformPlan, plan_conform_file
 from reskin.media.conform import conform as conform_file
 from reskin.media.intake import make_job_dir
 from reskin.media.preview import DEFAULT_FRAMES, SheetRows, sheet_moments
 from reskin.media.probe import MediaInfo
-from reskin.media.sound import AudioMode, OriginalSound
+from reskin.media.sound import OriginalSound
 from reskin.media.thumbs import ThumbSpec
 from reskin.settings import Settings
 from reskin.space import NOTHING_PAID, writing

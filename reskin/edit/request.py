@@ -22,8 +22,8 @@ from pydantic import (
 
 from reskin.errors import InputError
 from reskin.fidelity.report import Fidelity
+from reskin.media.audio_mode import AudioMode
 from reskin.media.conform_plan import Window
-from reskin.media.sound import AudioMode
 from reskin.registry import DEFAULT_MODEL, MODELS, ModelSpec, spec_for
 from reskin.registry.options import OptionValue
 from reskin.storage.s3 import S3Location

@@ -10,7 +10,7 @@ from reskin.edit.prepare import Clip, Taken
 from reskin.edit.request import EditRequest
 from reskin.edit.services import Services
 from reskin.errors import InputError
-from reskin.media.sound import AudioMode
+from reskin.media.audio_mode import AudioMode
 from reskin.storage.upload import Placed, place_clip, release, video_url
 from reskin.submission import Submitted, submit_once
 

@@ -31,10 +31,10 @@ from reskin.edit.turns import LOCAL_AT_ONCE
 from reskin.errors import ReskinError
 from reskin.fidelity.report import Span
 from reskin.journal import fingerprint
+from reskin.media.audio_mode import AudioMode
 from reskin.media.conform import Action, ConformPlan
 from reskin.media.probe import probe
 from reskin.media.runner import run
-from reskin.media.sound import AudioMode
 from reskin.media.sound_join import join_sound
 from reskin.media.stitch import Piece, Stitched, copyable, stitch_pieces, units
 from reskin.media.thumbs import PieceSamples, ThumbSpec, piece_samples, piece_thumbs_command

@@ -2,12 +2,14 @@
 
 Two backends give the same record. PyAV is the default: the pip-shipped ffmpeg has no ffprobe,
 and PyAV answers in a few milliseconds. When an ffprobe sits beside the chosen ffmpeg (see
-:mod:`reskin.media.binaries`) and the caller passes those tools, ffprobe is run instead and its
-JSON is parsed into the same record. Either way the file is opened with the demuxer whitelists of
-``shared/MEDIA.md`` (``protocol_whitelist=file``, ``format_whitelist=mov,matroska``), so a PNG,
-WAV, text file, HLS playlist or concat list renamed ``.mp4`` is refused before any demuxer reads
-it, and nothing but the local file is ever opened. Only local paths are accepted: download URLs
-first.
+:mod:`reskin.media.binaries`) and the caller passes those tools, ffprobe is run instead, twice at
+once: format and streams as JSON (small, whatever the length), and the timing of every packet as
+CSV, one line each, read as it comes (:func:`reskin.media.runner.run_lines`) and never held
+whole: a 10-minute video has some 45,000 packets, 7.7 MB as JSON. Either way the file is opened
+with the demuxer whitelists of ``shared/MEDIA.md`` (``protocol_whitelist=file``,
+``format_whitelist=mov,matroska``), so a PNG, WAV, text file, HLS playlist or concat list renamed
+``.mp4`` is refused before any demuxer reads it, and nothing but the local file is ever opened.
+Only local paths are accepted: download URLs first.
 
 Every packet of the file is read once through the demuxer (no decoding, a few milliseconds per
 thousand packets) because two traps only show there:
@@ -18,6 +20,10 @@ thousand packets) because two traps only show there:
 - a variable frame rate that Matroska hides (its average and nominal rates come out equal): the
   spread of the gaps between video timestamps is measured instead.
 
+Both backends gather these in constant memory (:class:`_Timeline`): running figures, a window of
+:data:`REORDER_WINDOW` video times put back in presentation order, and the gaps between them
+counted by length, of which a steady rate has two or three.
+
 With PyAV, rotation comes from the display matrix of the first decoded frame, and decoding that
 frame also proves the video can be decoded at all. ffprobe states rotation in the stream's side
 data and decodes nothing: the full-decode check of :mod:`reskin.media.verify` covers both.
@@ -25,23 +31,28 @@ data and decodes nothing: the full-decode check of :mod:`reskin.media.verify` co
 
 from __future__ import annotations
 
-import itertools
+import heapq
 import json
 import logging
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
-
-import av
-import av.container
-import av.video.stream
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from reskin.errors import FFmpegError, MediaError, ProbeError
 from reskin.media.binaries import FFmpegTools
-from reskin.media.runner import run
+from reskin.media.runner import run, run_lines
+
+if TYPE_CHECKING:
+    import av.container
+    import av.video.stream
+
+# PyAV itself (about 50 ms to import) only where a file is opened with it: what only reads
+# ffprobe's answers, or only needs this module's constants and types (the request, the command
+# line's thin client, the ffmpeg commands), does not load it.
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +74,13 @@ _ROUNDING_S = 0.0015
 TRUNCATION_TOLERANCE_S = 0.5
 #: How long one ffprobe run may take; it reads packets only, so seconds are plenty.
 PROBE_TIMEOUT_S = 60.0
+#: The packet columns ffprobe is asked for, in the order it prints them (its own, whatever the
+#: order asked): a CSV row is read by position.
+PACKET_COLUMNS = ("stream_index", "pts_time", "dts_time", "duration_time")
+#: Video packets come in decoding order, their presentation times a few frames out of order
+#: (H.264 and HEVC reorder at most 16). The timeline puts them back in order through a window
+#: this wide; a time that comes back further than that is a clock that jumps back: not regular.
+REORDER_WINDOW = 256
 
 _FIX = "export it as an MP4 (H.264) video and try again"
 _CUT_FIX = "copy or export the whole file again and try again"
@@ -128,9 +146,10 @@ def probe(
     size = _checked_size(path, shown)
     if tools is not None and tools.ffprobe is not None:
         log.debug("probing %s with ffprobe at %s", shown, tools.ffprobe)
-        data = _run_ffprobe(tools.ffprobe, path, shown, timeout_s)
-        return media_info_from_ffprobe(path, size, data, name=shown)
+        return _run_ffprobe(tools.ffprobe, path, size, shown, timeout_s)
     log.debug("probing %s with PyAV", shown)
+    import av
+
     try:
         container = av.open(str(path), mode="r", container_options=dict(OPEN_OPTIONS))
     except av.FFmpegError as exc:
@@ -149,6 +168,8 @@ def keyframe_times(path: Path, limit_s: float) -> list[float]:
     Times count from the container's start, as ffmpeg's input ``-ss`` does: a file whose first
     frame is stamped 1.4 s still has a keyframe at 0.0.
     """
+    import av
+
     path = Path(path)
     shown = shown_name(path.name)
     try:
@@ -181,9 +202,35 @@ def keyframe_times(path: Path, limit_s: float) -> list[float]:
 # --- ffprobe backend ------------------------------------------------------------------------
 
 
-def ffprobe_command(exe: Path, path: Path) -> list[str]:
-    """The ffprobe argv for :func:`probe`: format, streams, and the timing of every packet, as
-    JSON. The input carries the same guards as every ffmpeg input."""
+def ffprobe_streams_command(exe: Path, path: Path) -> list[str]:
+    """The ffprobe argv for the format and the streams of ``path``, as JSON: a few KB."""
+    return [
+        *_ffprobe_guards(exe),
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+        "-i",
+        str(Path(path).resolve()),
+    ]
+
+
+def ffprobe_packets_command(exe: Path, path: Path) -> list[str]:
+    """The ffprobe argv for the timing of every packet of ``path``: one CSV line each, the
+    :data:`PACKET_COLUMNS` and no header (read by :func:`packet_from_csv`)."""
+    return [
+        *_ffprobe_guards(exe),
+        "-print_format",
+        "csv=p=0",
+        "-show_entries",
+        "packet=" + ",".join(PACKET_COLUMNS),
+        "-i",
+        str(Path(path).resolve()),
+    ]
+
+
+def _ffprobe_guards(exe: Path) -> list[str]:
+    """The head of both ffprobe commands: the same guards on the input as every ffmpeg input."""
     return [
         str(exe),
         "-hide_banner",
@@ -193,22 +240,48 @@ def ffprobe_command(exe: Path, path: Path) -> list[str]:
         "file",
         "-format_whitelist",
         ALLOWED_FORMATS,
-        "-print_format",
-        "json",
-        "-show_format",
-        "-show_streams",
-        "-show_entries",
-        "packet=stream_index,pts_time,dts_time,duration_time",
-        "-i",
-        str(Path(path).resolve()),
     ]
 
 
+class PacketTime(NamedTuple):
+    """One packet's timing, from a row of :func:`ffprobe_packets_command`."""
+
+    stream_index: int
+    #: Its presentation time, else its decoding time; None when ffprobe knows neither.
+    at_s: float | None
+    duration_s: float
+
+
+def packet_from_csv(line: str) -> PacketTime | None:
+    """A row of :func:`ffprobe_packets_command`'s output, read by column position; None for a
+    line that is no packet: the empty line ffprobe prints after a packet with side data (whose
+    own row then ends with a comma), or anything else without a stream index and three more
+    columns. Unknown times ("N/A" or empty) count as unknown, as missing keys did in JSON; a
+    column past the fourth is ignored."""
+    fields = line.strip().split(",", len(PACKET_COLUMNS))
+    if len(fields) < len(PACKET_COLUMNS):
+        return None
+    index = fields[0]
+    if not (index.isascii() and index.isdigit()):
+        return None
+    at = _number(fields[1])
+    if at is None:
+        at = _number(fields[2])
+    return PacketTime(int(index), at, _number(fields[3]) or 0.0)
+
+
 def media_info_from_ffprobe(
-    path: Path, size_bytes: int, data: Mapping[str, Any], *, name: str | None = None
+    path: Path,
+    size_bytes: int,
+    data: Mapping[str, Any],
+    packet_rows: Iterable[str],
+    *,
+    name: str | None = None,
 ) -> MediaInfo:
-    """Turn ffprobe's JSON (from :func:`ffprobe_command`) into a :class:`MediaInfo`, with the
-    same checks as the PyAV backend."""
+    """Turn ffprobe's JSON of format and streams (:func:`ffprobe_streams_command`) and its CSV
+    rows of packets (:func:`ffprobe_packets_command`, read one at a time, never kept) into a
+    :class:`MediaInfo`, with the same checks as the PyAV backend. The rows are read only once
+    the streams show a video."""
     shown = shown_name(name if name is not None else Path(path).name)
     fmt: Mapping[str, Any] = data.get("format") or {}
     streams: list[Mapping[str, Any]] = list(data.get("streams") or [])
@@ -217,19 +290,18 @@ def media_info_from_ffprobe(
         raise ProbeError(f"{shown} has no video stream: {_FIX}")
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     tags: Mapping[str, Any] = fmt.get("tags") or {}
-    packets = _Timeline()
+    timeline = _Timeline()
     kinds = {int(s.get("index", -1)): str(s.get("codec_type", "")) for s in streams}
     video_index = int(video.get("index", -1))
-    for packet in data.get("packets") or []:
-        index = int(packet.get("stream_index", -1))
-        at = _number(packet.get("pts_time"))
-        if at is None:
-            at = _number(packet.get("dts_time"))
-        packets.add(
-            is_video=index == video_index,
-            known=kinds.get(index) in ("video", "audio"),
-            at_s=at,
-            duration_s=_number(packet.get("duration_time")) or 0.0,
+    for row in packet_rows:
+        packet = packet_from_csv(row)
+        if packet is None:
+            continue
+        timeline.add(
+            is_video=packet.stream_index == video_index,
+            known=kinds.get(packet.stream_index) in ("video", "audio"),
+            at_s=packet.at_s,
+            duration_s=packet.duration_s,
         )
     facts = _Facts(
         format_name=str(fmt.get("format_name", "")),
@@ -247,20 +319,29 @@ def media_info_from_ffprobe(
         decoded_a_frame=None,
         audio_codec=str(audio.get("codec_name", "")) if audio else None,
         audio_channels=int(audio.get("channels") or 0) if audio else None,
-        timeline=packets,
+        timeline=timeline,
     )
     return _media_info(Path(path), size_bytes, facts, shown)
 
 
-def _run_ffprobe(exe: Path, path: Path, shown: str, timeout_s: float) -> Mapping[str, Any]:
+def _run_ffprobe(exe: Path, path: Path, size: int, shown: str, timeout_s: float) -> MediaInfo:
+    """The two ffprobe runs side by side: the packets' run starts first (once its rows fill the
+    pipe, 64 KB or some 25 s of video, it waits for them to be read), the streams' run beside
+    it; then the rows are read as they come."""
     try:
-        done = run(ffprobe_command(exe, path), timeout_s=timeout_s)
+        with run_lines(ffprobe_packets_command(exe, path), timeout_s=timeout_s) as rows:
+            done = run(ffprobe_streams_command(exe, path), timeout_s=timeout_s)
+            data = _json_object(done.stdout_text, exe)
+            return media_info_from_ffprobe(path, size, data, rows, name=shown)
     except FFmpegError as exc:
         if exc.returncode is None:
             raise  # ffprobe could not run or ran too long: our problem, not the file's
         raise ProbeError(_unreadable(path, shown)) from exc
+
+
+def _json_object(text: str, exe: Path) -> Mapping[str, Any]:
     try:
-        data = json.loads(done.stdout_text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise MediaError(f"ffprobe at {exe} printed something that is not JSON") from exc
     if not isinstance(data, dict):
@@ -333,6 +414,8 @@ def _pyav_scan(
     container: av.container.InputContainer, video: av.video.stream.VideoStream, shown: str
 ) -> tuple[_Timeline, int | None]:
     """One pass over every packet; the video decoder runs only until its first frame."""
+    import av
+
     timeline = _Timeline()
     rotation: int | None = None
     flushed = False
@@ -362,6 +445,8 @@ def _pyav_scan(
 def _first_rotation(
     video: av.video.stream.VideoStream, packet: av.Packet[Any] | None, shown: str
 ) -> int | None:
+    import av
+
     try:
         frames = video.decode(packet)
     except av.EOFError:
@@ -375,6 +460,8 @@ def _first_rotation(
 
 
 def _seconds(av_time: int | None) -> float:
+    import av
+
     return av_time / av.time_base if av_time else 0.0
 
 
@@ -387,19 +474,86 @@ def _rate(rate: Fraction | None) -> float:
 
 @dataclass
 class _Timeline:
-    """Packet timing gathered while demuxing: enough to spot cut files and uneven frame gaps."""
+    """Packet timing gathered while demuxing, in constant memory: enough to spot cut files and
+    uneven frame gaps.
 
-    video_times: list[float] = field(default_factory=list)
+    Video times arrive in decoding order; a heap of :data:`REORDER_WINDOW` of them gives them
+    back in presentation order, and the gap from each to the next is counted by its length in
+    nanoseconds (finer than the clocks of containers; a steady rate has two or three lengths).
+    That is ``sorted(times)``'s gaps, as long as no time arrives further back than the window:
+    a clock that jumps back so far is flagged ``out_of_order``.
+    """
+
     data_end_s: float | None = None
+    video_count: int = 0
+    first_video_s: float = math.inf
+    last_video_s: float = -math.inf
+    out_of_order: bool = False
+    _window: list[float] = field(default_factory=list)
+    _released_s: float | None = None
+    _gaps_ns: Counter[int] = field(default_factory=Counter)
+    _smallest_gap_s: float = math.inf
+    _largest_gap_s: float = -math.inf
 
     def add(self, *, is_video: bool, known: bool, at_s: float | None, duration_s: float) -> None:
+        # Comparisons rather than min() and max(): this runs for every packet of the file.
         if at_s is None:
             return
         if is_video:
-            self.video_times.append(at_s)
+            self.video_count += 1
+            if at_s < self.first_video_s:
+                self.first_video_s = at_s
+            if at_s > self.last_video_s:
+                self.last_video_s = at_s
+            if len(self._window) < REORDER_WINDOW:
+                heapq.heappush(self._window, at_s)
+            else:
+                self._release(heapq.heappushpop(self._window, at_s))
         if known:
-            end = at_s + max(duration_s, 0.0)
-            self.data_end_s = end if self.data_end_s is None else max(self.data_end_s, end)
+            end = at_s + duration_s if duration_s > 0 else at_s
+            if self.data_end_s is None or end > self.data_end_s:
+                self.data_end_s = end
+
+    def gaps(self) -> _Gaps | None:
+        """The gaps between the video times in presentation order; None for fewer than three
+        frames. Call it after the last :meth:`add`: it empties the window."""
+        while self._window:
+            self._release(heapq.heappop(self._window))
+        count = self._gaps_ns.total()
+        if count < 2:
+            return None
+        seen = 0
+        for length_ns, times in sorted(self._gaps_ns.items()):
+            seen += times
+            if seen > count // 2:  # the upper median, as sorted(gaps)[count // 2] picks it
+                return _Gaps(self._smallest_gap_s, self._largest_gap_s, length_ns / 1e9)
+        return None  # not reached: the counts add up to count
+
+    def _release(self, at_s: float) -> None:
+        before = self._released_s
+        if before is None:
+            self._released_s = at_s
+            return
+        if at_s < before:
+            self.out_of_order = True
+            return
+        self._released_s = at_s
+        gap = at_s - before
+        self._gaps_ns[round(gap * 1e9)] += 1
+        if gap < self._smallest_gap_s:
+            self._smallest_gap_s = gap
+        if gap > self._largest_gap_s:
+            self._largest_gap_s = gap
+
+
+@dataclass(frozen=True)
+class _Gaps:
+    """The gaps between consecutive video frames, in presentation order."""
+
+    smallest_s: float
+    largest_s: float
+    #: The median, to within a nanosecond.
+    typical_s: float
 
 
 @dataclass(frozen=True)
@@ -426,14 +580,15 @@ class _Facts:
 
 
 def _media_info(path: Path, size: int, facts: _Facts, shown: str) -> MediaInfo:
-    if facts.decoded_a_frame is False or not facts.timeline.video_times:
+    timeline = facts.timeline
+    if facts.decoded_a_frame is False or timeline.video_count == 0:
         raise ProbeError(f"{shown} has no video frames: {_FIX}")
     duration = _duration(facts, shown)
     _check_not_cut(facts, duration, shown)
-    gaps_vary = _gaps_vary(facts.timeline.video_times)
+    gaps_vary = timeline.out_of_order or _gaps_vary(timeline.gaps())
     fps = facts.average_fps or facts.nominal_fps
     if gaps_vary:
-        fps = _measured_fps(facts.timeline.video_times) or fps
+        fps = _measured_fps(timeline) or fps
     info = MediaInfo(
         path=path,
         format_name=facts.format_name,
@@ -502,20 +657,18 @@ def _check_not_cut(facts: _Facts, duration: float, shown: str) -> None:
         )
 
 
-def _gaps_vary(times: Iterable[float]) -> bool:
-    ordered = sorted(times)
-    gaps = sorted(b - a for a, b in itertools.pairwise(ordered))
-    if len(gaps) < 2:
+def _gaps_vary(gaps: _Gaps | None) -> bool:
+    if gaps is None:
         return False
-    typical = gaps[len(gaps) // 2]
-    if typical <= 0:
+    if gaps.typical_s <= 0:
         return True  # frames sharing a timestamp: nothing regular about it
-    return gaps[-1] - gaps[0] > max(VFR_GAP_SPREAD * typical, _ROUNDING_S)
+    return gaps.largest_s - gaps.smallest_s > max(VFR_GAP_SPREAD * gaps.typical_s, _ROUNDING_S)
 
 
-def _measured_fps(times: list[float]) -> float:
-    span = max(times) - min(times)
-    return (len(times) - 1) / span if span > 0 and len(times) > 1 else 0.0
+def _measured_fps(timeline: _Timeline) -> float:
+    span = timeline.last_video_s - timeline.first_video_s
+    count = timeline.video_count
+    return (count - 1) / span if span > 0 and count > 1 else 0.0
 
 
 def _rates_differ(average: float, nominal: float) -> bool:

@@ -25,10 +25,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
+from reskin.media.audio_mode import AudioMode
 from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import keep_video_command, mux_sound_command
 from reskin.media.conform_plan import ConformPlan
@@ -46,14 +46,6 @@ STRETCH_THRESHOLD = 0.02
 TEMPO_RANGE = (0.5, 2.0)
 
 SoundFrom = Literal["original", "result", "none"]
-
-
-class AudioMode(StrEnum):
-    """Where the final video's sound comes from."""
-
-    RESTORE = "restore"
-    MODEL = "model"
-    NONE = "none"
 
 
 @dataclass(frozen=True)

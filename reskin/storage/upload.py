@@ -36,6 +36,7 @@ from reskin.errors import ApiConnectionError, ConfigError, InputError, ReskinErr
 from reskin.settings import Settings
 from reskin.storage.datauri import DataUri, data_uri
 from reskin.storage.s3 import S3Location, S3Storage, StorageOf
+from reskin.tls import shared_ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,9 @@ async def put_standin_file(path: Path, settings: Settings, *, suffix: str = ".mp
     headers = {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"}
     timeout = httpx.Timeout(settings.write_timeout_s, connect=settings.connect_timeout_s)
     try:
-        async with httpx.AsyncClient(base_url=settings.base_url, timeout=timeout) as http:
+        async with httpx.AsyncClient(
+            base_url=settings.base_url, timeout=timeout, verify=shared_ssl_context()
+        ) as http:
             with path.open("rb") as body:
                 response = await http.put(f"/files/{name}", content=_chunks(body), headers=headers)
     except httpx.TransportError as exc:

@@ -13,10 +13,11 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from reskin.aimlapi.client import AimlapiClient, shared_ssl_context
+from reskin.aimlapi.client import AimlapiClient
 from reskin.aimlapi.retry import RetryPolicy
 from reskin.errors import ApiTimeoutError
 from reskin.settings import Settings
+from reskin.tls import shared_ssl_context
 
 pytestmark = pytest.mark.anyio
 

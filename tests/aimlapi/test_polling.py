@@ -68,7 +68,7 @@ async def test_a_finished_job_is_seen_soon_after_it_ends_with_few_requests():
 
 
 def test_schedule_is_sparse_early_dense_around_the_prior_and_backs_off_after():
-    s = PollSchedule(expected_s=240, spread=0.3, dense_interval_s=3.5, max_interval_s=30)
+    s = PollSchedule(expected_s=240, spread=0.3, max_interval_s=30)
     assert s.dense_from_s == pytest.approx(119.4, abs=0.2)  # the prior's 1st percentile
     assert s.dense_until_s == pytest.approx(482.2, abs=0.2)  # and its 99th
     assert s.next_interval(0) == 30
@@ -79,8 +79,22 @@ def test_schedule_is_sparse_early_dense_around_the_prior_and_backs_off_after():
     assert s.next_interval(10_000) == 30
 
 
+def test_the_dense_requests_keep_pace_with_the_jobs_length():
+    # The same requests in the dense window, the same share of a job late, at any length: a
+    # 24 s job is not polled every 3.5 s, a 4 s one is polled as often as the floor allows.
+    long, short = PollSchedule(expected_s=240), PollSchedule(expected_s=24, min_interval_s=0.1)
+    assert long.next_interval(240) == pytest.approx(3.5)
+    assert short.next_interval(24) == pytest.approx(0.35)
+    spans = [
+        (s.dense_until_s - s.dense_from_s) / s.next_interval(s.expected_s) for s in (long, short)
+    ]
+    assert spans[0] == pytest.approx(spans[1])
+    four = PollSchedule(expected_s=4, min_interval_s=0.1, max_interval_s=0.5)
+    assert four.next_interval(4) == 0.1
+
+
 def test_schedule_respects_its_bounds_whatever_the_prior():
-    s = PollSchedule(expected_s=0.7, dense_interval_s=3.5, min_interval_s=0.05, max_interval_s=0.5)
+    s = PollSchedule(expected_s=0.7, dense_share=5.0, min_interval_s=0.05, max_interval_s=0.5)
     assert all(0.05 <= s.next_interval(t / 10) <= 0.5 for t in range(0, 1000))
 
 
@@ -222,8 +236,8 @@ PRIORS = [
     PollSchedule(),
     PollSchedule(expected_s=240, spread=0.3).learned([60, 600, 75, 330, 520]),
     PollSchedule(expected_s=0.7, min_interval_s=0.05, max_interval_s=0.5),
-    PollSchedule(expected_s=3000, spread=1.5, dense_interval_s=10, min_interval_s=2),
-    PollSchedule(expected_s=5, spread=0.1, dense_interval_s=0.5, max_interval_s=600),
+    PollSchedule(expected_s=3000, spread=1.5, dense_share=10 / 3000, min_interval_s=2),
+    PollSchedule(expected_s=5, spread=0.1, dense_share=0.1, max_interval_s=600),
 ]
 
 
@@ -236,7 +250,7 @@ def test_every_pause_stays_within_the_bounds(schedule: PollSchedule):
 
 
 def test_requests_are_dense_where_the_prior_puts_its_mass():
-    s = PollSchedule(expected_s=240, spread=0.3, dense_interval_s=3.5)
+    s = PollSchedule(expected_s=240, spread=0.3)
     # Ask the real loop when it polls a job that never ends: where do the requests fall?
     times = [0.0]
     while times[-1] < 1000:
@@ -345,7 +359,7 @@ async def test_the_pause_runs_from_when_the_request_was_sent():
         clock.now += 1.0  # each answer takes a second
         return await service.fetch(generation_id)
 
-    schedule = PollSchedule(expected_s=240, dense_interval_s=3.5)
+    schedule = PollSchedule(expected_s=240)
     await wait_for_generation(
         slow_fetch, GEN_ID, deadline_s=1000, schedule=schedule, clock=clock, sleep=clock.sleep
     )

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from reskin.batch.manifest import MAX_CLIPS, Clip, ManifestError, load_clips
 from reskin.batch.request import BatchRequest
-from reskin.media.sound import AudioMode
+from reskin.media.audio_mode import AudioMode
 from tests.flows.checks import assert_one_line
 
 ALEPH, KREA = "runway/gen4_aleph", "krea/krea-wan-14b/video-to-video"

@@ -146,6 +146,19 @@ def test_start_status_edits_through_the_runner_then_stop(
         }
         assert not (tmp_path / "out" / "failed.mp4").exists()
 
+        # What only the media stack sees (the client leaves it to the runner): answered in one
+        # line, the words of a run in the process, before any flow run is made.
+        notes = tmp_path / "notes.mp4"
+        notes.write_text("not a video\n")
+        made = len(flow_runs(state.api_url))
+        for args, said in (
+            (edit_args(notes, tmp_path / "out" / "n.mp4"), NOT_A_VIDEO),
+            (edit_args(clip, tmp_path / "out" / "w.mp4", "--end", "60"), END_AFTER_THE_CLIP),
+        ):
+            line = assert_one_error_line(reskin(env, *args))
+            assert line.startswith(said), line
+        assert len(flow_runs(state.api_url)) == made
+
         ctrl_c_in_the_client_cancels_the_edit_in_the_runner(env, standin, clip, tmp_path)
         killed_runner_is_one_line_and_the_rerun_resumes(env, standin, clip, tmp_path, work)
         runner = runner_of(work)  # started again by the second `start` above
@@ -255,6 +268,10 @@ def task_runs(api_url: str, flow_run_id: str) -> set[str]:
     response = httpx.post(f"{api_url}/task_runs/filter", json=body, timeout=30)
     response.raise_for_status()
     return {str(row["name"]).split(" ", 1)[0].rsplit("-", 1)[0] for row in response.json()}
+
+
+NOT_A_VIDEO = "error: notes.mp4 is not an MP4, MOV or Matroska video: export it as an MP4"
+END_AFTER_THE_CLIP = "error: --end 60.00 s is after the end of the video (3."
 
 
 def assert_one_error_line_after(done: subprocess.CompletedProcess[str], first: str) -> str:

@@ -27,7 +27,7 @@ from reskin.edit.pipeline import DIRECT, edit
 from reskin.edit.request import EditRequest
 from reskin.edit.services import open_services
 from reskin.errors import ConfigError, InputError, NotApprovedError
-from reskin.media.sound import AudioMode
+from reskin.media.audio_mode import AudioMode
 from reskin.settings import Settings, load_settings
 from reskin.standin.server import StandIn
 from tests.conftest import MakeClip

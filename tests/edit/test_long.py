@@ -22,11 +22,11 @@ from reskin.edit.segments import Segment, SegmentPlan
 from reskin.edit.services import Services, open_services
 from reskin.edit.stitch import piece_thumbs, pieces, stitched_thumbs
 from reskin.errors import GenerationFailedError, InputError, OutOfLimitsError
+from reskin.media.audio_mode import AudioMode
 from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import GLOBAL_ARGS
 from reskin.media.probe import probe
 from reskin.media.runner import run
-from reskin.media.sound import AudioMode
 from reskin.media.stitch import stitch_pieces
 from reskin.media.thumbs import ThumbSpec, thumbs_command
 from reskin.registry import spec_for

@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from reskin.edit.request import EditRequest, EditResult, resolve
 from reskin.errors import InputError
+from reskin.media.audio_mode import AudioMode
 from reskin.media.conform_plan import Window
-from reskin.media.sound import AudioMode
 
 BASE = {"input": "in.mp4", "prompt": "sepia film", "output": "out.mp4"}
 KLING, ALEPH, LUMA = "klingai/video-o1-video-to-video-edit", "runway/gen4_aleph", "luma/ray-3.2"

@@ -6,9 +6,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import sys
-from collections.abc import Callable
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 import pytest
@@ -17,9 +19,13 @@ from reskin.errors import InputError, MediaError, ProbeError
 from reskin.media.binaries import FFmpegTools
 from reskin.media.probe import (
     OPEN_OPTIONS,
-    ffprobe_command,
+    REORDER_WINDOW,
+    PacketTime,
+    ffprobe_packets_command,
+    ffprobe_streams_command,
     keyframe_times,
     media_info_from_ffprobe,
+    packet_from_csv,
     probe,
     shown_name,
 )
@@ -310,13 +316,21 @@ def test_keyframe_times_refuses_what_probe_refuses(corpus: Corpus) -> None:
 
 
 # --- the ffprobe backend --------------------------------------------------------------------
-# No ffprobe exists on these machines (the pip-shipped ffmpeg has none), so the parser is tested
-# on JSON built here in ffprobe's documented shape (-print_format json -show_format
-# -show_streams -show_entries packet=...), the plumbing with a stand-in script that records its
-# argv and prints such JSON, and the real thing only where an ffprobe is on PATH.
+# The bundled ffmpeg has no ffprobe, so the parser is tested on ffprobe's output built here in
+# its documented shapes (-print_format json -show_format -show_streams for the streams;
+# -print_format csv=p=0 -show_entries packet=... for the packets), the plumbing with a stand-in
+# script that records its argv and prints such output, and the real thing only where an ffprobe
+# is on PATH (Debian's, in CI's second leg and on these machines).
 
 
-def _ffprobe_json(
+class _Probed(NamedTuple):
+    """What the two ffprobe runs print for a clip: format and streams, and the packet rows."""
+
+    data: dict[str, object]
+    rows: list[str]
+
+
+def _ffprobe_output(
     *,
     seconds: float = 3.0,
     fps: int = 24,
@@ -330,10 +344,10 @@ def _ffprobe_json(
     video_tags: dict[str, str] | None = None,
     audio: bool = True,
     video: bool = True,
-) -> dict[str, object]:
-    """What ffprobe prints for a generated clip, in the shape of its JSON writer."""
+) -> _Probed:
+    """What ffprobe prints for a generated clip, in the shapes of its JSON and CSV writers."""
     streams: list[dict[str, object]] = []
-    packets: list[dict[str, object]] = []
+    rows: list[str] = []
     if video:
         stream: dict[str, object] = {
             "index": 0,
@@ -356,17 +370,12 @@ def _ffprobe_json(
         at, n = 0.0, 0
         while at < stop - 1e-9:
             gap = gaps[n % len(gaps)] if gaps else 1 / fps
-            packets.append(
-                {
-                    "stream_index": 0,
-                    "pts_time": f"{at:.6f}",
-                    "dts_time": f"{at:.6f}",
-                    "duration_time": f"{gap:.6f}",
-                    "flags": "K__" if n == 0 else "___",
-                }
-            )
+            rows.append(f"0,{at:.6f},{at:.6f},{gap:.6f}")
             at, n = at + gap, n + 1
     if audio:
+        # AAC's first packet carries side data (skip samples): its row ends with a comma, and
+        # the side data's own section, with no entry asked for, is an empty line.
+        rows[:0] = [f"{len(streams)},-0.021333,-0.021333,0.021333,", ""]
         streams.append(
             {
                 "index": len(streams),
@@ -377,15 +386,6 @@ def _ffprobe_json(
                 "channel_layout": "stereo",
                 "time_base": "1/48000",
                 "duration": f"{seconds:.6f}",
-            }
-        )
-        packets.append(
-            {
-                "stream_index": len(streams) - 1,
-                "pts_time": "0.000000",
-                "dts_time": "0.000000",
-                "duration_time": "0.021333",
-                "flags": "K__",
             }
         )
     fmt: dict[str, object] = {
@@ -399,14 +399,15 @@ def _ffprobe_json(
     }
     if brand is not None:
         fmt["tags"] = {"major_brand": brand, "minor_version": "512"}
-    return {"packets": packets, "streams": streams, "format": fmt}
+    return _Probed({"streams": streams, "format": fmt}, rows)
 
 
 CLIP = Path("/job/input.mp4")
 
 
-def test_ffprobe_command_guards_its_input() -> None:
-    argv = ffprobe_command(Path("/opt/ffprobe"), Path("/job/input.mp4"))
+@pytest.mark.parametrize("build", [ffprobe_streams_command, ffprobe_packets_command])
+def test_both_ffprobe_commands_guard_their_input(build: Callable[[Path, Path], list[str]]) -> None:
+    argv = build(Path("/opt/ffprobe"), Path("/job/input.mp4"))
 
     assert argv[0] == "/opt/ffprobe"
     where = argv.index("-i")
@@ -415,13 +416,78 @@ def test_ffprobe_command_guards_its_input() -> None:
     assert argv[argv.index("-format_whitelist") + 1] == "mov,matroska"
     assert argv.index("-protocol_whitelist") < where
     assert argv.index("-format_whitelist") < where
+    assert argv[argv.index("-loglevel") + 1] == "error"
+
+
+def test_the_streams_command_asks_for_json_without_packets() -> None:
+    argv = ffprobe_streams_command(Path("/opt/ffprobe"), CLIP)
+
     assert argv[argv.index("-print_format") + 1] == "json"
     assert {"-show_format", "-show_streams"} <= set(argv)
-    assert "packet=" in argv[argv.index("-show_entries") + 1]
+    assert not {"-show_entries", "-show_packets"} & set(argv)
 
 
-def test_ffprobe_json_becomes_the_same_record() -> None:
-    info = media_info_from_ffprobe(CLIP, 1000, _ffprobe_json())
+def test_the_packets_command_asks_for_csv_rows_of_four_columns() -> None:
+    argv = ffprobe_packets_command(Path("/opt/ffprobe"), CLIP)
+
+    assert argv[argv.index("-print_format") + 1] == "csv=p=0"  # no section name, no header
+    entries = argv[argv.index("-show_entries") + 1]
+    assert entries == "packet=stream_index,pts_time,dts_time,duration_time"
+    assert not {"-show_format", "-show_streams", "-show_packets"} & set(argv)
+
+
+@pytest.mark.parametrize(
+    ("line", "packet"),
+    [
+        ("0,0.033333,0.033333,0.033333", PacketTime(0, 0.033333, 0.033333)),
+        ("0,0.033333,0.033333,0.033333\r\n", PacketTime(0, 0.033333, 0.033333)),
+        # A packet with side data: its row ends with a comma, the side data is the next line.
+        ("1,-0.023220,-0.023220,0.023220,", PacketTime(1, -0.02322, 0.02322)),
+        ("", None),
+        ("\n", None),
+        # Unknown times: the decoding time stands in for the presentation time, else unknown.
+        ("0,N/A,0.500000,0.040000", PacketTime(0, 0.5, 0.04)),
+        ("0,,0.500000,", PacketTime(0, 0.5, 0.0)),
+        ("0,N/A,N/A,N/A", PacketTime(0, None, 0.0)),
+        ("0,,,", PacketTime(0, None, 0.0)),
+        ("0,inf,nan,0.040000", PacketTime(0, None, 0.04)),
+        # Columns past the fourth are not ours: ignored, never shifted into the others.
+        ("2,1.000000,0.900000,0.040000,extra,1.5", PacketTime(2, 1.0, 0.04)),
+        # Not packet rows: a side-data section with entries, a named section, short or odd rows.
+        ("Skip Samples,1024,0,0,0", None),
+        ("packet,0,0.000000,0.000000,0.033333", None),
+        ("0,0.033333,0.033333", None),
+        ("0", None),
+        ("-1,0.000000,0.000000,0.033333", None),
+        ("1.5,0.000000,0.000000,0.033333", None),
+        ("\u0661,0.000000,0.000000,0.033333", None),  # an Arabic-Indic one: a digit, not ASCII
+        ("stream_index,pts_time,dts_time,duration_time", None),  # a header
+    ],
+)
+def test_packet_rows_are_read_by_column_position(line: str, packet: PacketTime | None) -> None:
+    assert packet_from_csv(line) == packet
+
+
+def test_odd_lines_among_the_rows_change_nothing() -> None:
+    probed = _ffprobe_output()
+    odd = ["", "Skip Samples,1024,0,0,0", "garbage", "0,N/A,N/A,N/A", "0,0.5", "x,1,2,3"]
+    mixed = [line for row in probed.rows for line in (row, *odd)]
+
+    plain = media_info_from_ffprobe(CLIP, 1000, probed.data, probed.rows)
+
+    assert media_info_from_ffprobe(CLIP, 1000, probed.data, mixed) == plain
+
+
+def test_a_stream_the_streams_do_not_list_is_not_data() -> None:
+    # The video stops at 1.9 s of 4; a row of an unlisted stream at 3.99 s must not hide it.
+    probed = _ffprobe_output(seconds=4.0, data_stops_s=1.9)
+
+    with pytest.raises(ProbeError, match="is cut short"):
+        media_info_from_ffprobe(CLIP, 1000, probed.data, [*probed.rows, "7,3.990000,3.99,0.01"])
+
+
+def test_ffprobe_output_becomes_the_same_record() -> None:
+    info = media_info_from_ffprobe(CLIP, 1000, *_ffprobe_output())
 
     assert info.path == CLIP
     assert (info.container, info.format_name) == ("mp4", "mov,mp4,m4a,3gp,3g2,mj2")
@@ -445,7 +511,7 @@ def test_ffprobe_rotation(
     side_data: list[dict[str, object]] | None, tags: dict[str, str], rotation: int
 ) -> None:
     info = media_info_from_ffprobe(
-        CLIP, 1000, _ffprobe_json(video_side_data=side_data, video_tags=tags)
+        CLIP, 1000, *_ffprobe_output(video_side_data=side_data, video_tags=tags)
     )
 
     assert info.rotation == rotation
@@ -454,7 +520,7 @@ def test_ffprobe_rotation(
 
 
 def test_ffprobe_matroska_with_uneven_gaps_is_variable() -> None:
-    data = _ffprobe_json(
+    probed = _ffprobe_output(
         format_name="matroska,webm",
         brand=None,
         rate="30/1",
@@ -462,59 +528,155 @@ def test_ffprobe_matroska_with_uneven_gaps_is_variable() -> None:
         gaps=[0.033, 0.067],
     )
 
-    info = media_info_from_ffprobe(CLIP, 1000, data)
+    info = media_info_from_ffprobe(CLIP, 1000, *probed)
 
     assert info.container == "matroska"
     assert info.variable_fps is True
     assert info.fps == pytest.approx(20.0, rel=0.05)
 
 
+def _decoding_order(times: list[float], every: int) -> list[float]:
+    """``times`` as a decoder wants them with B-frames: each group's last frame first."""
+    order: list[float] = []
+    for start in range(0, len(times), every):
+        group = times[start : start + every]
+        order += [group[-1], *group[:-1]]
+    return order
+
+
+def _video_rows(times: list[float], gap: float) -> list[str]:
+    return [f"0,{at:.6f},{at:.6f},{gap:.6f}" for at in times]
+
+
+def test_frames_in_decoding_order_are_put_back_in_order() -> None:
+    # IBBBP...: presentation times run back by 3 frames, then 16 (the most H.264 reorders).
+    probed = _ffprobe_output(seconds=10.0, fps=30, rate="30/1", average="30/1", audio=False)
+    times = [n / 30 for n in range(300)]
+    for every in (4, 17):
+        rows = _video_rows(_decoding_order(times, every), 1 / 30)
+
+        info = media_info_from_ffprobe(CLIP, 1000, probed.data, rows)
+
+        assert (info.variable_fps, info.fps) == (False, 30.0)
+
+
+def test_a_clock_that_jumps_back_further_than_the_window_is_not_regular() -> None:
+    # The same 300 frames twice over (a join that restarted its clock): no steady rate.
+    probed = _ffprobe_output(seconds=10.0, fps=30, rate="30/1", average="30/1", audio=False)
+    times = [n / 30 for n in range(300)]
+    assert len(times) > REORDER_WINDOW
+
+    info = media_info_from_ffprobe(CLIP, 1000, probed.data, _video_rows(times * 2, 1 / 30))
+
+    assert info.variable_fps is True
+    assert info.fps == pytest.approx(599 / (299 / 30))  # as many frames in the same span
+
+
+def test_the_rows_are_read_one_at_a_time_not_held() -> None:
+    # 50,000 rows (11 minutes of 30 fps video and 48 kHz AAC: a 10-minute video has 44,000)
+    # as a generator, the way run_lines hands them over: the parse holds a few at most, some
+    # 13 KB whatever the count (200,000 rows: the same). Held in a list, as JSON's packets
+    # were, a tenth of them is over the same bound already. (Under tracemalloc: 0.6 s.)
+    rows_wanted = 50_000
+    seconds = rows_wanted / (30 + 48_000 / 1024)
+    probed = _ffprobe_output(seconds=seconds, fps=30, rate="30/1", average="30/1")
+    read = 0
+
+    def rows() -> Iterator[str]:
+        nonlocal read
+        video, audio = 0, 0
+        while read < rows_wanted:
+            read += 1
+            video_at, audio_at = video / 30, audio * 1024 / 48_000
+            if video_at <= audio_at:
+                video += 1
+                yield f"0,{video_at:.6f},{video_at:.6f},0.033333"
+            else:
+                audio += 1
+                yield f"1,{audio_at:.6f},{audio_at:.6f},0.021333"
+
+    bound = 128 * 1024
+    tracemalloc.start()
+    try:
+        info = media_info_from_ffprobe(CLIP, 1000, probed.data, rows())
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        read = rows_wanted - 5_000
+        held = list(rows())  # a tenth of the rows, kept
+        _, peak_held = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert len(held) == 5_000
+    assert info.duration_s == pytest.approx(seconds)
+    assert (info.variable_fps, info.fps) == (False, 30.0)
+    assert peak < bound
+    assert peak_held > bound
+
+
 def test_ffprobe_quicktime_brand_is_mov() -> None:
-    assert media_info_from_ffprobe(CLIP, 1000, _ffprobe_json(brand="qt  ")).container == "mov"
+    assert media_info_from_ffprobe(CLIP, 1000, *_ffprobe_output(brand="qt  ")).container == "mov"
 
 
 def test_ffprobe_data_that_stops_early_is_refused() -> None:
-    data = _ffprobe_json(seconds=4.0, data_stops_s=1.9)
+    probed = _ffprobe_output(seconds=4.0, data_stops_s=1.9)
 
     with pytest.raises(ProbeError, match=r"input\.mp4 is cut short: it states 4\.0 s"):
-        media_info_from_ffprobe(CLIP, 1000, data)
+        media_info_from_ffprobe(CLIP, 1000, *probed)
 
 
 @pytest.mark.parametrize(
-    ("data", "reason"),
+    ("probed", "reason"),
     [
-        (_ffprobe_json(video=False), "has no video stream"),
-        ({**_ffprobe_json(audio=False), "packets": []}, "has no video frames"),
+        (_ffprobe_output(video=False), "has no video stream"),
+        (_Probed(_ffprobe_output(audio=False).data, []), "has no video frames"),
     ],
 )
-def test_ffprobe_refusals(data: dict[str, object], reason: str) -> None:
+def test_ffprobe_refusals(probed: _Probed, reason: str) -> None:
     with pytest.raises(ProbeError, match=reason):
-        media_info_from_ffprobe(CLIP, 1000, data, name="mine.mp4")
+        media_info_from_ffprobe(CLIP, 1000, *probed, name="mine.mp4")
 
 
 def test_ffprobe_unknown_values_are_tolerated() -> None:
-    data = _ffprobe_json(average="0/0")
-    packets = data["packets"]
-    assert isinstance(packets, list)
-    packets.append({"stream_index": 0, "pts_time": "N/A", "dts_time": "N/A", "flags": "___"})
+    probed = _ffprobe_output(average="0/0")
 
-    info = media_info_from_ffprobe(CLIP, 1000, data)
+    info = media_info_from_ffprobe(CLIP, 1000, probed.data, [*probed.rows, "0,N/A,N/A,"])
 
     assert info.fps == 24.0  # the nominal rate stands in for an unknown average
 
 
-def _fake_ffprobe(folder: Path, *, output: str, exit_code: int = 0) -> Path:
-    """A script in ffprobe's place: records its argv, prints ``output``, exits ``exit_code``."""
+def _fake_ffprobe(
+    folder: Path,
+    *,
+    probed: _Probed | None = None,
+    streams: str | None = None,
+    exit_code: int = 0,
+    packets_exit_code: int | None = None,
+    packets_then: str = "",
+) -> Path:
+    """A shell script in ffprobe's place: writes its argv to argv-streams or argv-packets (the
+    runs are side by side), prints that run's output and exits ``exit_code`` (the packets' run
+    ``packets_exit_code``, when given, after running ``packets_then``)."""
     folder.mkdir(parents=True, exist_ok=True)
+    probed = probed or _Probed({}, [])
+    (folder / "streams.out").write_text(json.dumps(probed.data) if streams is None else streams)
+    (folder / "packets.out").write_text("".join(f"{row}\n" for row in probed.rows))
+    packets_exit = exit_code if packets_exit_code is None else packets_exit_code
     script = folder / "ffprobe"
-    script.write_text(
-        f"#!{sys.executable}\n"
-        "import json, pathlib, sys\n"
-        "pathlib.Path(sys.argv[0]).with_name('argv.json').write_text(json.dumps(sys.argv[1:]))\n"
-        f"sys.stdout.write({output!r})\n"
-        "sys.stderr.write('input.mp4: Invalid data found when processing input\\n')\n"
-        f"sys.exit({exit_code})\n"
-    )
+    lines = [
+        "#!/bin/sh",
+        'here=$(dirname "$0")',
+        'case " $* " in',
+        f'  *" -show_streams "*) kind=streams code={exit_code} ;;',
+        f"  *) kind=packets code={packets_exit} ;;",
+        "esac",
+        'printf "%s\\n" "$@" > "$here/argv-$kind"',
+        'cat "$here/$kind.out"',
+        'echo "input.mp4: Invalid data found when processing input" >&2',
+        f'if [ "$kind" = packets ]; then {packets_then or ":"}; fi',
+        'exit "$code"',
+    ]
+    script.write_text("\n".join(lines) + "\n")
     script.chmod(0o755)
     return script
 
@@ -523,22 +685,32 @@ def _tools_with(ffprobe: Path, ffmpeg_tools: FFmpegTools) -> FFmpegTools:
     return FFmpegTools(ffmpeg=ffmpeg_tools.ffmpeg, ffprobe=ffprobe, source="setting", version="x")
 
 
-def test_probe_runs_ffprobe_when_the_tools_have_one(
+def test_probe_runs_both_ffprobes_when_the_tools_have_one(
     tmp_path: Path, ffmpeg_tools: FFmpegTools, make_clip: Callable[..., Path]
 ) -> None:
-    fake = _fake_ffprobe(tmp_path / "bin", output=json.dumps(_ffprobe_json(seconds=5.0)))
+    fake = _fake_ffprobe(tmp_path / "bin", probed=_ffprobe_output(seconds=5.0))
     clip = make_clip()
 
     info = probe(clip, tools=_tools_with(fake, ffmpeg_tools))
 
     assert info.duration_s == pytest.approx(5.0)  # the script's answer, not the clip's 3 s
     assert info.size_bytes == clip.stat().st_size
-    argv = json.loads((tmp_path / "bin" / "argv.json").read_text())
-    assert argv == ffprobe_command(fake, clip)[1:]
+    for kind, build in (("streams", ffprobe_streams_command), ("packets", ffprobe_packets_command)):
+        argv = (tmp_path / "bin" / f"argv-{kind}").read_text().splitlines()
+        assert argv == build(fake, clip)[1:]
 
 
-def test_an_ffprobe_refusal_is_a_probe_error(tmp_path: Path, ffmpeg_tools: FFmpegTools) -> None:
-    fake = _fake_ffprobe(tmp_path / "bin", output="", exit_code=1)
+@pytest.mark.parametrize(("streams_code", "packets_code"), [(1, 1), (0, 1)])
+def test_an_ffprobe_refusal_is_a_probe_error(
+    tmp_path: Path, ffmpeg_tools: FFmpegTools, streams_code: int, packets_code: int
+) -> None:
+    # Either run may be the one that refuses: the packets' run reads further into the file.
+    fake = _fake_ffprobe(
+        tmp_path / "bin",
+        probed=_ffprobe_output(),
+        exit_code=streams_code,
+        packets_exit_code=packets_code,
+    )
     text = tmp_path / "source"
     text.write_text("not a video")
 
@@ -549,18 +721,37 @@ def test_an_ffprobe_refusal_is_a_probe_error(tmp_path: Path, ffmpeg_tools: FFmpe
 def test_an_ffprobe_that_prints_nonsense_is_our_problem(
     tmp_path: Path, ffmpeg_tools: FFmpegTools, make_clip: Callable[..., Path]
 ) -> None:
-    fake = _fake_ffprobe(tmp_path / "bin", output="this is not json")
+    fake = _fake_ffprobe(tmp_path / "bin", streams="this is not json")
 
     with pytest.raises(MediaError, match="not JSON") as caught:
         probe(make_clip(), tools=_tools_with(fake, ffmpeg_tools))
     assert not isinstance(caught.value, InputError)
 
 
+def test_an_ffprobe_that_stalls_on_its_packets_is_stopped(
+    tmp_path: Path, ffmpeg_tools: FFmpegTools, make_clip: Callable[..., Path]
+) -> None:
+    # The streams come at once, the packets' run prints its rows and hangs: the timeout ends it.
+    fake = _fake_ffprobe(tmp_path / "bin", probed=_ffprobe_output(), packets_then="exec sleep 60")
+    started = time.monotonic()
+
+    with pytest.raises(MediaError, match=r"ran longer than 0\.5 s") as caught:
+        probe(make_clip(), tools=_tools_with(fake, ffmpeg_tools), timeout_s=0.5)
+
+    assert not isinstance(caught.value, InputError)
+    assert time.monotonic() - started < 30
+
+
 REAL_FFPROBE = shutil.which("ffprobe")
+needs_ffprobe = pytest.mark.skipif(
+    REAL_FFPROBE is None, reason="no ffprobe on PATH (the pip ffmpeg has none)"
+)
 
 
-@pytest.mark.skipif(REAL_FFPROBE is None, reason="no ffprobe on PATH (the pip ffmpeg has none)")
-@pytest.mark.parametrize("name", ["plain", "rotated-90", "vfr-mp4", "vfr-mkv", "webm-vp9-opus"])
+@needs_ffprobe
+@pytest.mark.parametrize(
+    "name", ["plain", "rotated-90", "vfr-mp4", "vfr-mkv", "webm-vp9-opus", "hevc-10bit-mov"]
+)
 def test_a_real_ffprobe_agrees_with_pyav(
     corpus: Corpus, ffmpeg_tools: FFmpegTools, name: str
 ) -> None:
@@ -573,7 +764,26 @@ def test_a_real_ffprobe_agrees_with_pyav(
     assert theirs.fps == pytest.approx(mine.fps, rel=0.02)
 
 
-@pytest.mark.skipif(REAL_FFPROBE is None, reason="no ffprobe on PATH (the pip ffmpeg has none)")
+@needs_ffprobe
+def test_a_real_ffprobe_prints_a_row_for_every_packet(corpus: Corpus) -> None:
+    # The rows of Debian's ffprobe, side-data lines and all, against PyAV's own demuxing.
+    assert REAL_FFPROBE is not None
+    clip = corpus.path("plain")
+    printed = run(ffprobe_packets_command(Path(REAL_FFPROBE), clip), timeout_s=60).stdout_text
+    with av.open(str(clip), container_options=dict(OPEN_OPTIONS)) as raw:
+        demuxed = [
+            (p.stream.index, float(p.pts * p.time_base))
+            for p in raw.demux()
+            if p.pts is not None and p.time_base is not None
+        ]
+
+    rows = [packet_from_csv(line) for line in printed.splitlines()]
+    packets = [(row.stream_index, row.at_s) for row in rows if row is not None]
+    assert [index for index, _ in packets] == [index for index, _ in demuxed]
+    assert [at for _, at in packets] == pytest.approx([at for _, at in demuxed], abs=1e-6)
+
+
+@needs_ffprobe
 @pytest.mark.parametrize("name", ["png", "hls-local", "hls-local-m3u8", "concat-relative"])
 def test_a_real_ffprobe_refuses_what_pyav_refuses(
     corpus: Corpus, ffmpeg_tools: FFmpegTools, name: str, no_hits: Listener

@@ -10,7 +10,7 @@ import pytest
 from reskin.errors import DiskFullError, FFmpegError
 from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import synthetic_clip_command
-from reskin.media.runner import STDERR_TAIL_CHARS, run, written_folder
+from reskin.media.runner import STDERR_TAIL_CHARS, run, run_lines, written_folder
 from tests.disk import SmallDisks, small_disks_fixture  # noqa: F401 (registers the fixture)
 
 
@@ -103,3 +103,70 @@ def test_a_run_that_fills_the_disk_names_its_folder(
     failed = error.__cause__
     assert isinstance(failed, FFmpegError)  # argv and stderr kept for the debug log
     assert "No space left on device" in failed.stderr_tail
+
+
+# --- run_lines: output read as it comes ------------------------------------------------------
+
+
+def _sh(script: str) -> list[str | Path]:
+    return ["/bin/sh", "-c", script]
+
+
+def test_run_lines_hands_over_lines_before_the_process_ends() -> None:
+    # exec: the shell becomes the sleep, so the killed process is the one holding the pipe.
+    started = time.monotonic()
+
+    with run_lines(_sh("printf 'one\\ntwo\\r\\n'; exec sleep 60"), timeout_s=60) as lines:
+        assert [next(lines), next(lines)] == ["one", "two"]
+    # Leaving the block before the last line killed it.
+
+    assert time.monotonic() - started < 30
+
+
+def test_run_lines_raises_after_the_last_line_of_a_failing_run() -> None:
+    read: list[str] = []
+
+    with (
+        run_lines(_sh("echo one; echo 'it broke' >&2; exit 3"), timeout_s=30) as lines,
+        pytest.raises(FFmpegError, match="failed with exit code 3: it broke") as caught,
+    ):
+        read.extend(lines)
+
+    assert read == ["one"]
+    assert caught.value.returncode == 3
+    assert caught.value.stderr_tail == "it broke\n"
+    assert caught.value.argv[0] == "/bin/sh"
+
+
+def test_run_lines_past_its_timeout_is_killed() -> None:
+    started = time.monotonic()
+
+    with (
+        run_lines(_sh("echo one; exec sleep 60"), timeout_s=0.5) as lines,
+        pytest.raises(FFmpegError, match=r"sh ran longer than 0\.5 s") as caught,
+    ):
+        list(lines)
+
+    assert caught.value.returncode is None
+    assert time.monotonic() - started < 30
+
+
+def test_run_lines_of_a_binary_that_cannot_start(tmp_path: Path) -> None:
+    with (
+        pytest.raises(FFmpegError, match="could not start") as caught,
+        run_lines([tmp_path / "no-ffprobe-here"], timeout_s=5),
+    ):
+        pass
+
+    assert caught.value.returncode is None
+
+
+def test_run_lines_keeps_the_tail_of_a_long_stderr() -> None:
+    script = "i=0; while [ $i -lt 3000 ]; do echo 'noise noise' >&2; i=$((i+1)); done; "
+    script += "echo 'the cause' >&2; exit 1"
+
+    with run_lines(_sh(script), timeout_s=30) as lines, pytest.raises(FFmpegError) as caught:
+        list(lines)
+
+    assert len(caught.value.stderr_tail) == STDERR_TAIL_CHARS
+    assert caught.value.stderr_tail.endswith("the cause\n")

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from reskin.errors import FFmpegError, VerificationError
+from reskin.media.audio_mode import AudioMode
 from reskin.media.binaries import FFmpegTools
 from reskin.media.commands import synthetic_clip_command
 from reskin.media.conform import Window, conform, plan_conform_file
 from reskin.media.probe import MediaInfo, probe
 from reskin.media.runner import run
-from reskin.media.sound import AudioMode, OriginalSound, finish, mux_argv, plan_mux
+from reskin.media.sound import OriginalSound, finish, mux_argv, plan_mux
 from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.standin.server import StandIn
 from tests.infos import media_info

@@ -342,7 +342,9 @@ def bench(
                         "server-nolimits": {**in_process, **NO_LIMITS},
                     }[side]
                     timed = reskin_edit(side_env, clip, output, prompt)
-                print(f"round {number} {side}: {timed.wall_s:.2f} s", file=sys.stderr)
+                # Each stage's time too: an odd round can be told apart afterwards.
+                stages = " ".join(f"{name} {took:.2f}" for name, took in timed.stages.items())
+                print(f"round {number} {side}: {timed.wall_s:.2f} s {stages}", file=sys.stderr)
                 if number > 0:  # the first round warms up
                     rows[side].append(timed)
         text = root / "notes.mp4"

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rich.markup import escape
 
 from reskin.cli.console import describe, err, out, run_console
-from reskin.cli.server import route_edit
+from reskin.cli.server import route_edit, runner_recorded
 from reskin.edit.preflight import check_form, preflight
 from reskin.edit.request import EditRequest, EditResult
 from reskin.errors import ConfigError, InputError, ReskinError
@@ -152,11 +152,14 @@ def edit(
 
         journal_of(settings).close()  # a journal out of reach (RESKIN_JOURNAL_URL) fails here
     approved: float | None = None
-    cleared = settings.approve_above_credits is not None
+    # The input's content and the window: here and now, unless a runner runs that will check
+    # them itself (then this process needs no PyAV); always before an estimate.
+    cleared = settings.approve_above_credits is not None or not runner_recorded(settings)
     if cleared:
+        preflight(request, settings)
+    if settings.approve_above_credits is not None:
         from reskin.cli.approval import approve_on_terminal
 
-        preflight(request, settings)  # the input's content and the window, before the estimate
         # A big spend is approved here (asked, or --yes), before Prefect starts.
         approved = approve_on_terminal(request, settings, yes=yes)  # no copy, cuts kept for the run
     # The reskin runner when it runs with these settings, else this process (before Prefect).
@@ -167,9 +170,7 @@ def edit(
             result, run_id = run_in_runner(runner, request, approved, settings, said, cleared)
         else:
             if not cleared:
-                # The input's content and the window, before Prefect starts here (the runner
-                # checks them itself before its run starts: this process needs no PyAV then).
-                preflight(request, settings)
+                preflight(request, settings)  # the runner recorded does not run any more
             if said is not None:
                 err.print(said)
             result, run_id = run_edit(request, approved)

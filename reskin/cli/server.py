@@ -266,6 +266,12 @@ def route_edit(settings: Settings, *, verbose: bool = False) -> tuple[Runner | N
 _ON_SERVER = "Prefect: the reskin server"
 
 
+def runner_recorded(settings: Settings) -> bool:
+    """Whether a reskin runner is recorded for these settings' server and alive: a file read,
+    no connection (whether it will run the edit is :func:`route_edit`'s to find)."""
+    return remote.read_state(home_of(settings)) is not None
+
+
 def prefect_for_edit(settings: Settings) -> str | None:
     """Aim this process's Prefect at the reskin server when it runs and no Prefect API is
     configured; the line saying which Prefect an edit runs on (None: the user's own

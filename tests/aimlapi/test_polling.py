@@ -80,7 +80,7 @@ def test_schedule_is_sparse_early_dense_around_the_prior_and_backs_off_after():
 
 
 def test_the_dense_requests_keep_pace_with_the_jobs_length():
-    # The same requests in the dense window, the same share of a job late, at any length: a
+    # The same requests in the dense window, the same share of a job late, up to 4 minutes: a
     # 24 s job is not polled every 3.5 s, a 4 s one is polled as often as the floor allows.
     long, short = PollSchedule(expected_s=240), PollSchedule(expected_s=24, min_interval_s=0.1)
     assert long.next_interval(240) == pytest.approx(3.5)
@@ -91,6 +91,8 @@ def test_the_dense_requests_keep_pace_with_the_jobs_length():
     assert spans[0] == pytest.approx(spans[1])
     four = PollSchedule(expected_s=4, min_interval_s=0.1, max_interval_s=0.5)
     assert four.next_interval(4) == 0.1
+    # Jobs longer than the documented 4 minutes are not asked less often than every 3.5 s.
+    assert PollSchedule(expected_s=600).next_interval(600) == pytest.approx(3.5)
 
 
 def test_schedule_respects_its_bounds_whatever_the_prior():

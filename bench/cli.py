@@ -63,12 +63,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.report import command_of, publish, ram_gib
+from bench.short_edit import short_edit
 from reskin.edit.pipeline import STAGES
-from reskin.media.binaries import FFmpegTools, find_ffmpeg
-from reskin.media.commands import synthetic_clip_command
-from reskin.media.runner import run
+from reskin.media.binaries import FFmpegTools
 from reskin.registry import DEFAULT_MODEL
-from reskin.standin.config import StandInConfig
 from reskin.standin.server import StandIn
 
 RESULTS = Path(__file__).parent / "results" / "cli.md"
@@ -270,21 +268,10 @@ def main(arguments: Sequence[str] | None = None) -> int:
     parser.add_argument("--baseline-tree", type=Path, help="another tree, for the mistakes")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where the tables go")
     options = parser.parse_args(arguments)
-    tools = find_ffmpeg()
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as scratch:
         root = Path(scratch)
-        clip = root / "clip.mp4"
-        run(
-            synthetic_clip_command(
-                tools.ffmpeg, clip, duration_s=4.0, width=1280, height=720, fps=30
-            ),
-            timeout_s=120,
-        )
-        config = StandInConfig(
-            queued_s=0.2, generating_s=0.5, render_preset="ultrafast", work_dir=root / "standin"
-        )
-        with StandIn(config) as standin:
-            page = bench(options, standin, clip, tools, root)
+        with short_edit(root) as edit:
+            page = bench(options, edit.standin, edit.clip, edit.tools, root)
     publish(page, options.output)
     return 0
 

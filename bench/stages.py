@@ -180,29 +180,16 @@ def main(arguments: Sequence[str] | None = None) -> int:
     if options.baseline_tree is None or options.rounds < 1:
         parser.error("give --baseline-tree DIR and --rounds of 1 or more")
 
-    from reskin.media.binaries import find_ffmpeg
-    from reskin.media.commands import synthetic_clip_command
-    from reskin.media.runner import run
-    from reskin.standin.config import StandInConfig
-    from reskin.standin.server import StandIn
+    # Here, not at the top: a child imports reskin from the tree it times, not this one.
+    from bench.short_edit import short_edit
 
     trees = {"before": options.baseline_tree.resolve(), "after": options.tree.resolve()}
     rows: dict[str, list[Edit]] = {side: [] for side in SIDES}
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-stages-") as scratch:
         root = Path(scratch)
-        clip = root / "clip.mp4"
-        tools = find_ffmpeg()
-        run(
-            synthetic_clip_command(
-                tools.ffmpeg, clip, duration_s=4.0, width=1280, height=720, fps=30
-            ),
-            timeout_s=120,
-        )
-        config = StandInConfig(
-            queued_s=0.2, generating_s=0.5, render_preset="ultrafast", work_dir=root / "standin"
-        )
-        with StandIn(config) as standin:
+        with short_edit(root) as edit:
+            clip, standin, tools = edit.clip, edit.standin, edit.tools
             for number in range(options.rounds):
                 order = SIDES if number % 2 == 0 else SIDES[::-1]
                 for side in order:

@@ -18,24 +18,28 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def hold(gate: Turns, release: asyncio.Event, entered: list[str] | None = None) -> None:
+    """Take the gate's place first and keep it until ``release``."""
+    async with gate.turn((0,)):
+        if entered is not None:
+            entered.append("holder")
+        await release.wait()
+
+
+async def one(gate: Turns, entered: list[str], name: str, rank: Rank) -> None:
+    """Wait for a turn at ``rank``; say so in ``entered`` once in."""
+    async with gate.turn(rank):
+        entered.append(name)
+
+
 async def test_when_a_place_frees_the_lowest_rank_waiting_enters_not_the_first_come() -> None:
     gate = Turns(1)
     entered: list[str] = []
     release = asyncio.Event()
-
-    async def hold() -> None:
-        async with gate.turn((0,)):
-            entered.append("holder")
-            await release.wait()
-
-    async def one(name: str, rank: Rank) -> None:
-        async with gate.turn(rank):
-            entered.append(name)
-
-    holder = asyncio.create_task(hold())
+    holder = asyncio.create_task(hold(gate, release, entered))
     await settle()
     waiters = [
-        asyncio.create_task(one(name, rank))
+        asyncio.create_task(one(gate, entered, name, rank))
         for name, rank in [
             ("encode", (2, -6.0, 2)),
             ("copy b", (1, 0.0, 5)),
@@ -75,19 +79,10 @@ async def test_a_cancelled_waiter_gives_up_its_turn_and_the_place_goes_on() -> N
     gate = Turns(1)
     release = asyncio.Event()
     entered: list[str] = []
-
-    async def hold() -> None:
-        async with gate.turn((0,)):
-            await release.wait()
-
-    async def one(name: str, rank: Rank) -> None:
-        async with gate.turn(rank):
-            entered.append(name)
-
-    holder = asyncio.create_task(hold())
+    holder = asyncio.create_task(hold(gate, release))
     await settle()
-    cancelled = asyncio.create_task(one("cancelled", (0,)))
-    later = asyncio.create_task(one("later", (5,)))
+    cancelled = asyncio.create_task(one(gate, entered, "cancelled", (0,)))
+    later = asyncio.create_task(one(gate, entered, "later", (5,)))
     await settle()
     cancelled.cancel()
     await settle()
@@ -104,14 +99,9 @@ async def test_a_cancelled_waiter_gives_up_its_turn_and_the_place_goes_on() -> N
 async def test_a_waiter_cancelled_as_it_was_handed_the_place_passes_it_on() -> None:
     gate = Turns(1)
     entered: list[str] = []
-
-    async def one(name: str, rank: Rank) -> None:
-        async with gate.turn(rank):
-            entered.append(name)
-
     async with gate.turn((0,)):
-        first = asyncio.create_task(one("first", (0,)))
-        second = asyncio.create_task(one("second", (1,)))
+        first = asyncio.create_task(one(gate, entered, "first", (0,)))
+        second = asyncio.create_task(one(gate, entered, "second", (1,)))
         await settle()
     # Leaving handed the place to `first` (no await since): cancelled before it could run.
     first.cancel()

@@ -1,0 +1,39 @@
+"""The short edit both command-line benches time (``bench/cli.py``, ``bench/stages.py``): one
+4 s 1280x720 30 fps H.264 clip with sound, which conforms as it is, and the stand-in of the API
+in this process (jobs queued 0.2 s, generating 0.5 s, a real ``ultrafast`` render)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from reskin.media.binaries import FFmpegTools, find_ffmpeg
+from reskin.media.commands import synthetic_clip_command
+from reskin.media.runner import run
+from reskin.standin.config import StandInConfig
+from reskin.standin.server import StandIn
+
+
+@dataclass(frozen=True)
+class ShortEdit:
+    clip: Path
+    standin: StandIn
+    tools: FFmpegTools
+
+
+@contextlib.contextmanager
+def short_edit(root: Path) -> Iterator[ShortEdit]:
+    """The clip made in ``root`` and the stand-in running (its work folder in ``root`` too)."""
+    tools = find_ffmpeg()
+    clip = root / "clip.mp4"
+    run(
+        synthetic_clip_command(tools.ffmpeg, clip, duration_s=4.0, width=1280, height=720, fps=30),
+        timeout_s=120,
+    )
+    config = StandInConfig(
+        queued_s=0.2, generating_s=0.5, render_preset="ultrafast", work_dir=root / "standin"
+    )
+    with StandIn(config) as standin:
+        yield ShortEdit(clip, standin, tools)

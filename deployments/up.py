@@ -141,6 +141,25 @@ def with_allowed_dirs(env: Mapping[str, str]) -> dict[str, str]:
     return {**env, "RESKIN_ALLOWED_DIRS": allowed or str(Path(DEFAULT_ALLOWED_DIRS).expanduser())}
 
 
+#: The module that runs Prefect's command for the server (``reskin.cli`` is not imported here).
+PREFECT_SERVER = "reskin.cli.prefect_server"
+
+
+def server_argv(host: str, port: int) -> list[str]:
+    """``prefect server start`` on ``host:port`` through :data:`PREFECT_SERVER`."""
+    return [
+        sys.executable,
+        "-m",
+        PREFECT_SERVER,
+        "server",
+        "start",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+
+
 def prefect(*args: str) -> list[str]:
     """The argv of a ``prefect`` command of this environment."""
     return [sys.executable, "-m", "prefect", *args]
@@ -170,7 +189,9 @@ def start_server(children: Children, host: str, port: int, log: Path) -> str:
     with log.open("ab") as out:
         server = children.start(
             "the server",
-            prefect("server", "start", "--host", host, "--port", str(port)),
+            # Prefect's command, its garbage collector off the event loop's thread: a SQLite
+            # server could stand still for 60 s (reskin/cli/prefect_server.py).
+            server_argv(host, port),
             env,
             log=out,
             new_layer=True,

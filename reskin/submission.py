@@ -223,5 +223,5 @@ async def submit_once(
             _unanswered(journal, fp)
         raise
     journal.accepted(fp, generation.id)
-    log.info("submitted: generation %s", generation.id)
+    log.info("submitted generation %s", generation.id)
     return Submitted(generation.id, resumed=False)

@@ -12,7 +12,7 @@ resumes its generation sends nothing and takes no turn.
 
 from __future__ import annotations
 
-from prefect import Task, get_run_logger, task
+from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
@@ -47,7 +47,5 @@ async def submit(
 ) -> Submitted:
     """The generation id: resumed from the journal, or created (and journaled) now; every
     create sent takes its turn of the shared creates limit (the run's client's throttle)."""
-    submitted = await send.submit(request, taken, placed, services)
-    verb = "resumed" if submitted.resumed else "submitted"
-    get_run_logger().info("%s generation %s", verb, submitted.generation_id)
-    return submitted
+    # The core says "submitted generation ..." or "resuming generation ..." in this task run.
+    return await send.submit(request, taken, placed, services)

@@ -40,6 +40,8 @@ from typing import Any
 
 import httpx
 
+from reskin.cli import prefect_server
+
 #: ``prefect server start`` was healthy in about 10 s on our 2-core machines (cold database).
 START_TIMEOUT_S = 120.0
 _STOP_GRACE_S = 10.0
@@ -192,13 +194,13 @@ def _launch(
     home: Path, host: str, port: int, env: Mapping[str, str], log_path: Path
 ) -> subprocess.Popen[bytes]:
     """``prefect server start`` in a process group of its own, its output in ``log_path``."""
-    prefect = Path(sys.executable).with_name("prefect")
     own = home / "prefect.db"
     if "PREFECT_API_DATABASE_CONNECTION_URL" not in env and not own.exists():
         shutil.copyfile(migrated_database(), own)
     with log_path.open("wb") as log:
         return subprocess.Popen(
-            [str(prefect), "server", "start", "--host", host, "--port", str(port)],
+            # As reskin starts its servers: the garbage collector off the event loop's thread.
+            prefect_server.argv("server", "start", "--host", host, "--port", str(port)),
             # Without it the UI is told its API is on the default port 4200, not this one.
             env={**server_env(home), "PREFECT_UI_API_URL": f"http://{host}:{port}/api", **env},
             stdin=subprocess.DEVNULL,

@@ -378,15 +378,12 @@ def _spawn(home: Path, port: int, log: Path) -> int:
 
     ``posix_spawn``, not ``subprocess.Popen``: nothing here waits for the server, and a Popen
     left running warns when it is collected."""
-    prefect = Path(sys.executable).with_name("prefect")
-    argv = ([str(prefect)] if prefect.is_file() else [sys.executable, "-m", "prefect"]) + [
-        "server",
-        "start",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-    ]
+    # Prefect's own command, with the garbage collector off the event loop's thread (a SQLite
+    # server could stand still for 60 s). Imported here: `python -m` of a module already
+    # imported by its package warns (runpy).
+    from reskin.cli import prefect_server
+
+    argv = prefect_server.argv("server", "start", "--host", HOST, "--port", str(port))
     # The user's PREFECT_* settings go with it (a database URL, say), but not where it lives,
     # which API it is, nor which profile it reads.
     env = {
@@ -481,7 +478,10 @@ def _is_prefect_server(pid: int) -> bool:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return True  # no /proc to ask: alive is all that can be told
-    return b"server" in argv and any(part.endswith(b"prefect") for part in argv)
+    from reskin.cli.prefect_server import MODULE
+
+    ours = MODULE.encode()
+    return b"server" in argv and any(part.endswith(b"prefect") or part == ours for part in argv)
 
 
 def _write_state(home: Path, server: Server) -> None:

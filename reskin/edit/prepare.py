@@ -40,6 +40,7 @@ from reskin.media.sound import OriginalSound
 from reskin.media.thumbs import ThumbSpec
 from reskin.settings import Settings
 from reskin.space import NOTHING_PAID, writing
+from reskin.storage.upload import goes_inline
 from reskin.submission import earlier_generation
 
 log = logging.getLogger(__name__)
@@ -215,11 +216,14 @@ async def plan(request: EditRequest, taken: Taken, services: Services) -> Planne
     refusal (failed before, answer lost) comes before any ffmpeg run, and a live generation
     needs no clip."""
     settings = services.settings
+    source_url = request.input if _reachable(request.input, settings) else None
     conform = await asyncio.to_thread(
         plan_conform_file,
         taken.info,
         window=request.window,
         limits=taken.resolved.spec.limits,
+        # A clip read whole from a data URI may keep its index at the end: no copy for that.
+        inline=goes_inline(taken.info.size_bytes, source_url, settings),
     )
     earlier = await earlier_generation(
         services.journal,
@@ -230,8 +234,7 @@ async def plan(request: EditRequest, taken: Taken, services: Services) -> Planne
     if earlier is not None:
         log.info("this request was submitted before: its generation is reused, not resent")
         return ToResume(conform, earlier)
-    passthrough = conform.action is Action.PASSTHROUGH and _reachable(request.input, settings)
-    return ToSend(conform, request.input if passthrough else None)
+    return ToSend(conform, source_url if conform.action is Action.PASSTHROUGH else None)
 
 
 async def conform(taken: Taken, planned: ToSend, services: Services) -> Clip:

@@ -98,12 +98,16 @@ def read_layout(path: Path, *, until_s: float) -> Layout:
 
 
 def plan_conform_file(
-    info: MediaInfo, *, window: Window | None = None, limits: InputLimits
+    info: MediaInfo, *, window: Window | None = None, limits: InputLimits, inline: bool = False
 ) -> ConformPlan:
     """:func:`plan_conform` with the layout of ``info.path`` read first."""
     until = (window.start_s if window else 0.0) + 1.0
     return plan_conform(
-        info, window=window, limits=limits, layout=read_layout(info.path, until_s=until)
+        info,
+        window=window,
+        limits=limits,
+        layout=read_layout(info.path, until_s=until),
+        inline=inline,
     )
 
 

@@ -6,9 +6,11 @@ known, the file's :class:`Layout`, it chooses one of three actions, each with it
 few words:
 
 - ``passthrough``: the file goes as it is (a hard link): MP4, H.264 yuv420p, even sizes within
-  the limits, a constant rate within them, index first, nothing private in its metadata;
+  the limits, a constant rate within them, index first (or anywhere, for a clip sent inline as
+  a data URI), nothing private in its metadata;
 - ``copy``: the streams are copied into a new MP4 (a few hundredths of a second): a Matroska or
-  QuickTime container, metadata to strip, the index at the end, a window that starts on a
+  QuickTime container, metadata to strip, the index at the end of a clip the service fetches by
+  URL, a window that starts on a
   keyframe, Opus or 5.1 sound (which alone is re-encoded, to AAC stereo);
 - ``encode``: libx264 yuv420p: rotation to bake in, a variable or out-of-range frame rate, odd
   or out-of-range sizes, another codec or pixel format, a clip to pad, a window that does not
@@ -25,11 +27,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from reskin.errors import OutOfLimitsError
-from reskin.media.commands import AudioOut
-from reskin.media.probe import MediaInfo
 from reskin.registry.spec import InputLimits
+
+if TYPE_CHECKING:  # annotations only: the command line's request imports this module
+    from reskin.media.commands import AudioOut
+    from reskin.media.probe import MediaInfo
 
 #: How far a conformed clip's length may stray from the plan: a copied cut ends on a packet.
 DURATION_TOLERANCE_S = 0.1
@@ -131,11 +136,14 @@ def plan_conform(
     window: Window | None = None,
     limits: InputLimits,
     layout: Layout | None = None,
+    inline: bool = False,
 ) -> ConformPlan:
     """Decide how to make ``info``'s clip (or its ``window``) acceptable to the model.
 
     ``layout`` (from ``reskin.media.conform.read_layout``) allows a passthrough and a copied cut
-    that does not start at 0; without it the plan assumes the worst of the file.
+    that does not start at 0; without it the plan assumes the worst of the file. ``inline``:
+    the clip goes in the create's body as a data URI, read whole before anything is decoded,
+    so an index at the end is no reason to copy it (a URL's reader may start at the front).
     Raises :class:`OutOfLimitsError` for what only the user can settle: a clip over the maximum
     length without a window, a window outside the clip or too long, a picture too narrow for
     any size the model allows.
@@ -183,7 +191,9 @@ def plan_conform(
             audio="aac" if info.has_audio else "none",
         )
     audio = _copied_audio(info)
-    copy = _copy_reasons(info, layout, start=copy_start, length=length, read=read, limits=limits)
+    copy = _copy_reasons(
+        info, layout, start=copy_start, length=length, read=read, limits=limits, inline=inline
+    )
     copy += _audio_reasons(info, audio)
     return ConformPlan(
         action=Action.COPY if copy else Action.PASSTHROUGH,
@@ -316,6 +326,7 @@ def _copy_reasons(
     length: float,
     read: float,
     limits: InputLimits,
+    inline: bool,
 ) -> list[str]:
     reasons: list[str] = []
     if info.container != "mp4":
@@ -327,7 +338,7 @@ def _copy_reasons(
     if layout is None:
         reasons.append("file layout not read: remux to be sure of it")
         return reasons
-    if not layout.faststart and info.container == "mp4":
+    if not layout.faststart and info.container == "mp4" and not inline:
         reasons.append("index at the end: move it to the front")
     if layout.private_tags:
         reasons.append(f"metadata to strip ({', '.join(layout.private_tags[:4])})")

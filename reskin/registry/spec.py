@@ -14,14 +14,15 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from reskin.aimlapi.models import CreateRequest
 from reskin.errors import InputError
-from reskin.media.commands import fit_size
-from reskin.media.probe import Container, MediaInfo
 from reskin.registry.options import Option, OptionValue, read_options
 from reskin.storage.datauri import DataUri
+
+if TYPE_CHECKING:  # annotations only: the command line's request imports the registry
+    from reskin.media.probe import Container, MediaInfo
 
 ImageFormat = Literal["jpeg", "png"]
 #: How a completed answer carries the result: ``{"url": ...}`` or a list of URLs (Aleph).
@@ -136,6 +137,8 @@ class Output:
         if width <= 0 or height <= 0:
             raise ValueError(f"the input size must be positive, got {width}x{height}")
         if self.size == "service":
+            from reskin.media.commands import fit_size  # ffmpeg-python: not for the client
+
             long_side, short_side = box
             return fit_size(width, height, long_side=long_side, short_side=short_side)
         if self.size == "fixed":

@@ -97,11 +97,27 @@ def video_url(placed: Placed, settings: Settings, storage: StorageOf) -> str | D
             assert_never(placed)
 
 
+def goes_inline(size_bytes: int, source_url: str | None, settings: Settings) -> bool:
+    """Whether :func:`place_clip` sends a clip of ``size_bytes`` inline, as a data URI: not when
+    the service fetches the input's own URL (``source_url``), nor when the settings choose an
+    upload, nor over the data-URI budget."""
+    fetched_where_it_is = source_url is not None and (
+        (source_url.startswith("s3://") and settings.upload in ("auto", "s3"))
+        or settings.upload == "auto"
+    )
+    if fetched_where_it_is or settings.upload in ("standin-files", "s3"):
+        return False
+    return size_bytes <= settings.datauri_max_bytes
+
+
 async def place_clip(
     clip: Path, source_url: str | None, settings: Settings, storage: StorageOf
 ) -> Placed:
     """Choose the backend for ``clip`` and put it there. ``source_url`` is the input's own URL
     (http(s) or ``s3://``) when the input conforms as it is."""
+    size = (await anyio.Path(clip).stat()).st_size
+    if goes_inline(size, source_url, settings):
+        return Inline(clip)
     if source_url is not None and settings.upload in ("auto", "s3"):
         if source_url.startswith("s3://"):
             return InS3(S3Location.parse(source_url), uploaded=False)
@@ -111,9 +127,6 @@ async def place_clip(
         return AtUrl(await put_standin_file(clip, settings), backend="standin-files")
     if settings.upload == "s3":
         return await _put_s3(clip, storage())
-    size = (await anyio.Path(clip).stat()).st_size
-    if size <= settings.datauri_max_bytes:
-        return Inline(clip)
     if settings.upload == "auto" and settings.s3_bucket is not None:
         return await _put_s3(clip, storage())
     storage_hint = "RESKIN_UPLOAD=auto and " if settings.upload == "datauri" else ""

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reskin.cli import remote
+from reskin.cli import prefect_server, remote
 from reskin.cli.server import (
     FOLDER,
     NOT_RUNNING,
@@ -96,6 +96,9 @@ def test_start_status_edits_through_the_runner_then_stop(
         first, second, _ = started.stdout.splitlines()
         assert first.startswith(f"started: a Prefect server for reskin, pid {state.pid}")
         assert state.ui_url in first
+        # Prefect's command, its garbage collector off the event loop (reskin/cli/prefect_server).
+        argv = Path(f"/proc/{state.pid}/cmdline").read_bytes().split(b"\0")
+        assert argv[1:5] == [b"-m", prefect_server.MODULE.encode(), b"server", b"start"]
         assert second.startswith(f"started: the reskin runner, pid {runner.pid}")
         # Only its owner reads the runner's token; the key is not in the file.
         runner_json = work / FOLDER / remote.STATE

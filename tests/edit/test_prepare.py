@@ -72,7 +72,10 @@ async def test_a_full_work_folder_is_named_as_set_and_refused_before_paying(
     work = small_disks.mount(tmp_path / "work", size * 3 // 2 + HEADROOM_BYTES + 300_000)
     settings = Settings.model_validate({"work_dir": str(work)})
     services = Services(settings, tools=ffmpeg_tools)
-    request = EditRequest(input=str(clip), prompt="sepia film", output=str(tmp_path / "o.mp4"))
+    # A window: the clip is cut, so ffmpeg writes it (whole, it would go as it is, inline).
+    request = EditRequest(
+        input=str(clip), prompt="sepia film", output=str(tmp_path / "o.mp4"), end_s=2.9
+    )
 
     taken = await take_in(request, services)
     planned = await plan(request, taken, services)

@@ -44,11 +44,19 @@ CLEAN = Layout(keyframes_s=(0.0, 2.0, 4.0), faststart=True)
 
 
 def plan(
-    layout: Layout | None = CLEAN, window: Window | None = None, **changes: Any
+    layout: Layout | None = CLEAN,
+    window: Window | None = None,
+    *,
+    inline: bool = False,
+    **changes: Any,
 ) -> ConformPlan:
     """The plan for :data:`LEGAL` with ``changes``."""
     return plan_conform(
-        dataclasses.replace(LEGAL, **changes), window=window, layout=layout, limits=LIMITS
+        dataclasses.replace(LEGAL, **changes),
+        window=window,
+        layout=layout,
+        limits=LIMITS,
+        inline=inline,
     )
 
 
@@ -79,6 +87,17 @@ def test_a_layout_problem_costs_a_remux_not_a_re_encode(layout: Layout | None, r
     assert done.action is Action.COPY
     assert any(reason in line for line in done.reasons), done.reasons
     assert done.describe().startswith("stream copy, no re-encode (")
+
+
+def test_an_index_at_the_end_is_no_reason_to_copy_a_clip_sent_inline() -> None:
+    # A data URI is read whole before anything is decoded; a URL's reader may start at the front.
+    at_the_end = dataclasses.replace(CLEAN, faststart=False)
+
+    assert plan(at_the_end, inline=True).action is Action.PASSTHROUGH
+    assert plan(at_the_end).action is Action.COPY
+    # Inline changes nothing else: private metadata still costs a remux.
+    private = dataclasses.replace(at_the_end, private_tags=("location",))
+    assert plan(private, inline=True).reasons == ("metadata to strip (location)",)
 
 
 @pytest.mark.parametrize(
@@ -333,6 +352,13 @@ def test_a_conforming_1080p_clip_is_never_re_encoded(
     assert "conform: stream copy, no re-encode (index at the end" in caplog.text
     assert "conform: passthrough (already conforms)" in caplog.text
     assert create_at_standin(standin, passed.path).status_code == 200
+    # Sent inline, the first file goes as it is, index at the end and all: the stand-in (which
+    # decodes what it is sent, as the service does) takes it.
+    inline = plan_conform_file(info, limits=LIMITS, inline=True)
+    linked = conform(source, tmp_path / "c3.mp4", inline, ffmpeg_tools, timeout_s=60, limits=LIMITS)
+    assert inline.action is Action.PASSTHROUGH
+    assert linked.path.samefile(source)
+    assert create_at_standin(standin, linked.path).status_code == 200
 
 
 def test_private_metadata_is_stripped_by_the_copy(

@@ -19,6 +19,7 @@ from reskin.storage.upload import (
     AtUrl,
     Inline,
     InS3,
+    goes_inline,
     place_clip,
     put_standin_file,
     release,
@@ -173,3 +174,30 @@ async def test_an_unreachable_file_server_says_so(tmp_path: Path):
     settings = _settings(base_url="http://127.0.0.1:9", api_key=SecretStr("k"), connect_timeout_s=2)
     with pytest.raises(ApiConnectionError, match="reskin stand-in"):
         await put_standin_file(clip, settings)
+
+
+@pytest.mark.parametrize(
+    ("values", "source_url", "size", "inline"),
+    [
+        ({}, None, 1000, True),
+        ({}, None, 60_000_000, False),  # over the data-URI budget
+        ({"upload": "datauri"}, "https://media.example/clip.mp4", 1000, True),
+        ({}, "https://media.example/clip.mp4", 1000, False),  # the service fetches it
+        ({}, "s3://bucket/clip.mp4", 1000, False),
+        ({"upload": "s3", "s3_bucket": "clips"}, None, 1000, False),
+    ],
+)
+async def test_goes_inline_says_what_place_clip_does(
+    tmp_path: Path, values: dict[str, object], source_url: str | None, size: int, inline: bool
+) -> None:
+    # The plan decides from it whether an index at the end needs a remux: it must agree with
+    # where place_clip really puts the clip.
+    settings = _settings(**values)
+    clip = _clip(tmp_path, size)
+    try:
+        placed: object = await place_clip(clip, source_url, settings, _no_storage)
+    except (InputError, AssertionError) as exc:  # over the budget; S3 asked for
+        placed = exc
+
+    assert goes_inline(size, source_url, settings) is inline
+    assert isinstance(placed, Inline) is inline, placed

@@ -24,7 +24,10 @@ Each round runs, in turn (the order rotates every round):
 - ``runner``: ``reskin edit`` as a user runs it once ``reskin server start`` runs: a thin
   client of the reskin runner, which runs the flow (``reskin/cli/runner.py``);
 - ``runner-nolimits``: the same with a second ``reskin server start`` (and runner) whose
-  settings switch the shared limits off.
+  settings switch the shared limits off;
+- ``runner-own``: ``reskin edit`` against a Prefect server of the user's own
+  (``PREFECT_API_URL``: here the first side's server), once ``reskin server start`` in that
+  environment has started a runner for it (and no server).
 
 The in-process sides use a limits prefix of their own (``RESKIN_LIMITS_PREFIX``), so that the
 creates' pace (10 a minute by default) never holds one side back for another's create. The CPU
@@ -70,7 +73,15 @@ from reskin.registry import DEFAULT_MODEL
 from reskin.standin.server import StandIn
 
 RESULTS = Path(__file__).parent / "results" / "cli.md"
-SIDES = ("bare", "embedded", "server", "server-nolimits", "runner", "runner-nolimits")
+SIDES = (
+    "bare",
+    "embedded",
+    "server",
+    "server-nolimits",
+    "runner",
+    "runner-nolimits",
+    "runner-own",
+)
 #: The shared limits off (docs/limits.md): one user on one machine has no one to share with.
 NO_LIMITS = {"RESKIN_MAX_JOBS_IN_FLIGHT": "0", "RESKIN_CREATES_PER_MINUTE": "0"}
 BARE_POLL_S = 0.25
@@ -179,7 +190,7 @@ def reskin_edit(
     before = process_cpu(runner) if runner is not None else 0.0
     timed, stdout, stderr = timed_run(argv, env)
     if runner is not None:
-        if "run by its runner" not in stderr:
+        if not any(said in stderr for said in ("run by its runner", "run by the reskin runner")):
             raise RuntimeError(f"the edit did not run in the runner:\n{stderr[-2000:]}")
         timed = Timed(timed.wall_s, timed.cpu_s + process_cpu(runner) - before)
     stages = json.loads(stdout)["timings_s"]
@@ -309,6 +320,13 @@ def bench(
         "PREFECT_API_URL": f"http://{api_url['host']}:{api_url['port']}/api",
         "RESKIN_LIMITS_PREFIX": "bench-in-process",
     }
+    # A server of the user's own (the first one's) and a runner for it alone.
+    own_env = {
+        **in_process,
+        "RESKIN_WORK_DIR": str(root / "work-own"),
+        "RESKIN_LIMITS_PREFIX": "bench-own",
+    }
+    _, runner_own = start_server(own_env)
     rows: dict[str, list[Timed]] = {side: [] for side in SIDES}
     try:
         for number in range(options.rounds + 1):
@@ -319,8 +337,11 @@ def bench(
                 if side == "bare":
                     timed = bare(standin, clip, tools, root, prompt)
                 elif side.startswith("runner"):
-                    pid = runner if side == "runner" else runner_nolimits
-                    side_env = env if side == "runner" else nolimits_env
+                    pid, side_env = {
+                        "runner": (runner, env),
+                        "runner-nolimits": (runner_nolimits, nolimits_env),
+                        "runner-own": (runner_own, own_env),
+                    }[side]
                     timed = reskin_edit(side_env, clip, output, prompt, runner=pid)
                 else:
                     side_env = {
@@ -348,7 +369,7 @@ def bench(
             import_time(env, options.baseline_tree, 5) if options.baseline_tree else None
         )
     finally:
-        for stopping in (env, nolimits_env):
+        for stopping in (own_env, env, nolimits_env):
             timed_run([sys.executable, "-m", "reskin", "server", "stop"], stopping, check=False)
     return page(options, rows, started, answers, said, baseline, imports, imports_before)
 

@@ -78,9 +78,15 @@ class Runner:
     token: str
     fingerprint: str
     started_at: float
+    #: The Prefect API its flow runs go to (empty in a record written before it was kept).
+    api_url: str = ""
 
     def describe(self) -> str:
         return f"pid {self.pid}, on {self.host}:{self.port}"
+
+    def runs_on(self, api_url: str) -> bool:
+        """Whether its flow runs go to ``api_url`` (a record without one: the reskin server's)."""
+        return not self.api_url or self.api_url.rstrip("/") == api_url.rstrip("/")
 
 
 def read_state(home: Path) -> Runner | None:

@@ -244,6 +244,7 @@ async def serve(
             token=service.token,
             fingerprint=service.fingerprint,
             started_at=time.time(),
+            api_url=os.environ.get("PREFECT_API_URL", ""),
         )
         write_state(home, runner)
         await stop.wait()

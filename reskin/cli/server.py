@@ -22,7 +22,9 @@ Beside the server, ``start`` starts the reskin runner (``reskin/cli/runner.py``)
 with Prefect and reskin imported that runs each ``reskin edit`` as a flow run on this server, so
 an edit pays neither the interpreter, nor the imports, nor Prefect's start
 (``reskin/cli/remote.py``: the client, its token and which settings it runs with). ``stop``
-stops both, the runner first; ``status`` says how each is.
+stops both, the runner first; ``status`` says how each is. With ``PREFECT_API_URL`` set (a
+Prefect server of the user's own), ``start`` starts no server, only a runner whose flow runs go
+there, and ``reskin edit`` aimed at that same API runs its edits in it (:func:`route_edit`).
 
 This module imports neither Prefect nor httpx: ``reskin edit`` reads the state files and asks
 ``/api/health`` with the standard library, in milliseconds.
@@ -171,20 +173,25 @@ def start(
         )
 
 
-def start_runner(
-    settings: Settings, server: Server, *, timeout_s: float = START_TIMEOUT_S
-) -> Runner:
-    """Start the reskin runner for ``server`` in the background (or find it running) and
-    return once it listens; a :class:`ConfigError` with the tail of its log when it does not.
-    It runs with this process's environment (its settings are the ones edits must match)."""
+def start_runner(settings: Settings, api_url: str, *, timeout_s: float = START_TIMEOUT_S) -> Runner:
+    """Start the reskin runner for the Prefect API at ``api_url`` in the background (or find
+    it running) and return once it listens; a :class:`ConfigError` with the tail of its log
+    when it does not, or when the runner found runs for another API. It runs with this
+    process's environment (its settings are the ones edits must match)."""
     home = home_of(settings)
+    home.mkdir(parents=True, exist_ok=True)
     with _locked(home):
         running = remote.read_state(home)
         if running is not None:
+            if not running.runs_on(api_url):
+                raise ConfigError(
+                    f"the reskin runner here runs edits on {running.api_url}, not {api_url}: "
+                    "`reskin server stop` first"
+                )
             return running
         log = home / remote.LOG
         log.write_bytes(b"")
-        env = {**os.environ, "PREFECT_API_URL": server.api_url}
+        env = {**os.environ, "PREFECT_API_URL": api_url}
         argv = [sys.executable, "-m", "reskin.cli.runner"]
         pid = _spawn_logged(argv, env, log)
         deadline = time.monotonic() + timeout_s
@@ -248,10 +255,16 @@ def route_edit(settings: Settings, *, verbose: bool = False) -> tuple[Runner | N
     if any, and the line saying which Prefect and where (None: the user's own Prefect, said
     nothing of). Call before Prefect is imported."""
     where = prefect_for_edit(settings)
-    if where is None or not where.startswith(_ON_SERVER):
+    if where is None:
+        own = _own_runner(settings, verbose=verbose)
+        if own is None:
+            return None, None
+        return own, f"Prefect: {own.api_url}, run by the reskin runner (pid {own.pid})"
+    if not where.startswith(_ON_SERVER):
         return None, where
     runner = remote.read_state(home_of(settings))
-    if runner is None:
+    server = recorded(home_of(settings))
+    if runner is None or server is None or not runner.runs_on(server.api_url):
         return None, f"{where} (its runner does not run: `reskin server start` starts it)"
     if verbose:
         return None, f"{where}, the edit in this process (-v shows Prefect's own lines)"
@@ -264,6 +277,33 @@ def route_edit(settings: Settings, *, verbose: bool = False) -> tuple[Runner | N
 
 
 _ON_SERVER = "Prefect: the reskin server"
+
+
+def _own_runner(settings: Settings, *, verbose: bool) -> Runner | None:
+    """The runner ``reskin server start`` started for the user's own Prefect API (the one this
+    process is configured for), if it runs with this process's settings; else None: the edit
+    runs in this process, as without a runner."""
+    own = configured_api_url()
+    runner = remote.read_state(home_of(settings))
+    if own is None or runner is None or verbose or not runner.api_url:
+        return None
+    if not runner.runs_on(own):
+        return None
+    if not hmac.compare_digest(runner.fingerprint, remote.fingerprint(settings, runner.token)):
+        return None
+    return runner
+
+
+def _answers(api_url: str, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
+    """Whether the Prefect API at ``api_url`` answers ``/health``."""
+    if not api_url.startswith(("http://", "https://")):
+        return False
+    url = f"{api_url.rstrip('/')}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as answer:  # noqa: S310 (http(s) only)
+            return bool(answer.status == 200)
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
 
 
 def runner_recorded(settings: Settings) -> bool:
@@ -327,10 +367,29 @@ def start_command(
     settings = load_settings()
     home = home_of(settings)
     before, runner_before = recorded(home), remote.read_state(home)
+    own = configured_api_url()
+    if own is not None:
+        # A Prefect server of the user's own: only the runner, its flow runs going there.
+        if not _answers(own):
+            raise ConfigError(
+                f"the Prefect API {own} (PREFECT_API_URL) does not answer: start that server, "
+                "or unset PREFECT_API_URL to have `reskin server start` start one"
+            )
+        runner = start_runner(settings, own, timeout_s=timeout)
+        said = "already running" if runner_before is not None else "started"
+        typer.echo(
+            f"{said}: the reskin runner, {runner.describe()}, its flow runs on {own}, log "
+            f"{home / remote.LOG}"
+        )
+        typer.echo(
+            f"`reskin edit` with PREFECT_API_URL={own} runs its edits in the runner (with the "
+            "settings of this environment); `reskin server stop` stops it"
+        )
+        return
     server = start(settings, port=port, timeout_s=timeout)
     said = "already running" if before is not None else "started"
     typer.echo(f"{said}: a Prefect server for reskin, {server.describe()}")
-    runner = start_runner(settings, server, timeout_s=timeout)
+    runner = start_runner(settings, server.api_url, timeout_s=timeout)
     said = "already running" if runner_before is not None else "started"
     typer.echo(f"{said}: the reskin runner, {runner.describe()}, log {home / remote.LOG}")
     typer.echo(
@@ -356,6 +415,13 @@ def status_command() -> None:
     runner."""
     home = home_of(load_settings())
     server = recorded(home)
+    runner = remote.read_state(home)
+    if server is None and runner is not None and runner.api_url:
+        typer.echo(
+            f"runner: {runner.describe()}, its flow runs on {runner.api_url}, log "
+            f"{home / remote.LOG}"
+        )
+        return
     if server is None:
         typer.echo("not running: `reskin server start` starts one")
         raise typer.Exit(NOT_RUNNING)
@@ -363,7 +429,6 @@ def status_command() -> None:
         typer.echo(f"not answering: {server.describe()}", err=True)
         raise typer.Exit(1)
     typer.echo(f"running: {server.describe()}")
-    runner = remote.read_state(home)
     if runner is None:
         typer.echo("runner: not running (edits run in their own process; `reskin server start`)")
     else:

@@ -42,7 +42,7 @@ from reskin.settings import Settings
 from reskin.standin.server import StandIn
 from tests.cli.test_edit import assert_one_error_line, edit_args, journal_rows
 from tests.conftest import InputClip, standin_settings
-from tests.prefect_server import migrated_database
+from tests.prefect_server import PrefectServer, migrated_database
 from tests.processes import end_group, rerun, wait_until
 from tests.processes import start as start_process
 
@@ -177,6 +177,59 @@ def test_start_status_edits_through_the_runner_then_stop(
     assert not runner_json.exists()
     assert reskin(env, "server", "status").stdout.startswith("not running")
     assert reskin(env, "server", "stop").stdout == "not running\n"
+
+
+def test_with_a_prefect_server_of_ones_own_start_runs_only_a_runner_for_it(
+    cli_env: dict[str, str], prefect_server: PrefectServer, input_clip: InputClip, tmp_path: Path
+) -> None:
+    """``PREFECT_API_URL`` set: ``reskin server start`` starts no server, only the runner, whose
+    flow runs go to that server; ``reskin edit`` with the same API runs there, one without it
+    does not; ``stop`` stops the runner and leaves the user's server alone."""
+    env, api = dict(cli_env), prefect_server.api_url
+    work = Path(env["RESKIN_WORK_DIR"])
+    started = reskin(env, "server", "start")
+    try:
+        assert started.returncode == 0, started.stderr + started.stdout
+        runner = runner_of(work)
+        assert runner.api_url == api
+        assert not (work / FOLDER / STATE).exists()  # no server of reskin's own
+        assert started.stdout.startswith(
+            f"started: the reskin runner, {runner.describe()}, its flow runs on {api}"
+        )
+        status = reskin(env, "server", "status")
+        assert status.returncode == 0
+        assert status.stdout.startswith(f"runner: {runner.describe()}, its flow runs on {api}")
+
+        clip = input_clip(duration_s=3.0)
+        output = tmp_path / "out" / "edited.mp4"
+        edited = reskin(env, *edit_args(clip, output))
+        assert edited.returncode == 0, edited.stderr
+        assert edited.stderr.startswith(
+            f"Prefect: {api}, run by the reskin runner (pid {runner.pid})\n"
+        )
+        assert output.is_file()
+        assert any(clip.name in str(row["name"]) for row in flow_runs(api))
+
+        # The same settings but no PREFECT_API_URL: not this runner's API, not run there.
+        elsewhere = {name: value for name, value in env.items() if name != "PREFECT_API_URL"}
+        routed = subprocess.run(
+            [sys.executable, "-c", ROUTE],
+            env=elsewhere, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        assert routed.stdout.strip() == "in this process"
+    finally:
+        stopped = reskin(env, "server", "stop")
+    assert stopped.stdout.startswith(f"stopped: the reskin runner, pid {runner.pid}")
+    assert httpx.get(f"{api}/health", timeout=30).status_code == 200  # the user's, still up
+
+
+#: Where ``route_edit`` sends an edit, said by a process of its own (it reads the environment).
+ROUTE = """
+from reskin.cli.server import route_edit
+from reskin.settings import load_settings
+runner, _ = route_edit(load_settings())
+print("in this process" if runner is None else f"runner {runner.pid}")
+"""
 
 
 def ctrl_c_in_the_client_cancels_the_edit_in_the_runner(

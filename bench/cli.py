@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.report import command_of, publish, ram_gib
-from bench.short_edit import short_edit
+from bench.short_edit import edit_env, short_edit
 from reskin.edit.pipeline import STAGES
 from reskin.media.binaries import FFmpegTools
 from reskin.registry import DEFAULT_MODEL
@@ -290,24 +290,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
 def bench(
     options: argparse.Namespace, standin: StandIn, clip: Path, tools: FFmpegTools, root: Path
 ) -> str:
-    base = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("PREFECT_", "RESKIN_", "AIMLAPI_"))
-    }
-    env = {
-        **base,
-        "PREFECT_HOME": str(root / "prefect-home"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "AIMLAPI_BASE_URL": standin.base_url,
-        "AIMLAPI_API_KEY": standin.key,
-        "RESKIN_WORK_DIR": str(root / "work"),
-        "RESKIN_POLL_EXPECTED_S": "1",
-        "RESKIN_POLL_MIN_INTERVAL_S": "0.1",
-        "RESKIN_POLL_MAX_INTERVAL_S": "0.5",
-    }
-    if os.environ.get("RESKIN_FFMPEG_BINARY"):
-        env["RESKIN_FFMPEG_BINARY"] = os.environ["RESKIN_FFMPEG_BINARY"]
+    env = edit_env(standin, root)
     # Work folders: the runner sides find their `reskin server` (and runner) there, the
     # embedded one none.
     embedded_env = {**env, "RESKIN_WORK_DIR": str(root / "work-embedded")}

@@ -5,6 +5,7 @@ in this process (jobs queued 0.2 s, generating 0.5 s, a real ``ultrafast`` rende
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,3 +38,29 @@ def short_edit(root: Path) -> Iterator[ShortEdit]:
     )
     with StandIn(config) as standin:
         yield ShortEdit(clip, standin, tools)
+
+
+def edit_env(standin: StandIn, root: Path) -> dict[str, str]:
+    """The environment of a ``reskin`` process of these benches: this one without any Prefect,
+    reskin or service setting (but ``RESKIN_FFMPEG_BINARY``), aimed at ``standin``, its Prefect
+    home and work folder in ``root``, polls sized for the stand-in's one-second jobs."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("PREFECT_", "RESKIN_", "AIMLAPI_"))
+    }
+    env.update(
+        {
+            "PREFECT_HOME": str(root / "prefect-home"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "AIMLAPI_BASE_URL": standin.base_url,
+            "AIMLAPI_API_KEY": standin.key,
+            "RESKIN_WORK_DIR": str(root / "work"),
+            "RESKIN_POLL_EXPECTED_S": "1",
+            "RESKIN_POLL_MIN_INTERVAL_S": "0.1",
+            "RESKIN_POLL_MAX_INTERVAL_S": "0.5",
+        }
+    )
+    if os.environ.get("RESKIN_FFMPEG_BINARY"):
+        env["RESKIN_FFMPEG_BINARY"] = os.environ["RESKIN_FFMPEG_BINARY"]
+    return env

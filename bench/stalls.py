@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bench.report import command_of, publish, ram_gib
-from bench.short_edit import short_edit
+from bench.short_edit import edit_env, short_edit
 
 RESULTS = Path(__file__).parent / "results" / "stalls.md"
 #: An edit this long (the short edit takes about 3 s) stood still.
@@ -70,22 +70,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-stalls-") as scratch:
         root = Path(scratch)
         with short_edit(root) as short:
-            base = {
-                name: value
-                for name, value in os.environ.items()
-                if not name.startswith(("PREFECT_", "RESKIN_", "AIMLAPI_"))
-            }
-            env = {
-                **base,
-                "PREFECT_HOME": str(root / "prefect-home"),
-                "AIMLAPI_BASE_URL": short.standin.base_url,
-                "AIMLAPI_API_KEY": short.standin.key,
-                "RESKIN_WORK_DIR": str(root / "work"),
-                "RESKIN_POLL_EXPECTED_S": "1",
-                "RESKIN_POLL_MIN_INTERVAL_S": "0.1",
-                "RESKIN_POLL_MAX_INTERVAL_S": "0.5",
-                "RESKIN_CREATES_PER_MINUTE": "600",
-            }
+            env = {**edit_env(short.standin, root), "RESKIN_CREATES_PER_MINUTE": "600"}
             if options.tree is not None:
                 env["PYTHONPATH"] = str(options.tree.resolve())
             reskin = [sys.executable, "-m", "reskin"]

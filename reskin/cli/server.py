@@ -128,12 +128,7 @@ def recorded(home: Path) -> Server | None:
 
 def healthy(server: Server, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
     """Whether ``server`` answers ``/api/health`` now."""
-    url = f"{server.api_url}/health"  # http://127.0.0.1:<port>, built here
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as answer:  # noqa: S310 (see url)
-            return bool(answer.status == 200)
-    except (OSError, urllib.error.URLError):
-        return False
+    return _answers(server.api_url, timeout_s)
 
 
 def start(

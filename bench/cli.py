@@ -354,7 +354,7 @@ def bench(
     finally:
         for stopping in (own_env, env, nolimits_env):
             timed_run([sys.executable, "-m", "reskin", "server", "stop"], stopping, check=False)
-    return page(options, rows, started, answers, said, baseline, imports, imports_before)
+    return page(options, rows, started, answers, said, baseline, imports, imports_before, tools)
 
 
 def page(
@@ -366,6 +366,7 @@ def page(
     baseline: Mapping[str, list[Timed]] | None,
     imports: float,
     imports_before: float | None,
+    tools: FFmpegTools,
 ) -> str:
     med = statistics.median
     lines = [
@@ -376,6 +377,10 @@ def page(
         f"Machine: {os.cpu_count()} cores, {ram_gib():.1f} GiB RAM, {platform.platform()}, "
         f"Python {platform.python_version()}; load average at the end "
         f"{os.getloadavg()[0]:.1f}.",
+        "",
+        f"ffmpeg: {tools.source} {tools.version} (`{tools.ffmpeg}`), for every side: reskin's "
+        "stages, the bare steps' mux and the stand-in's renders (`RESKIN_FFMPEG_BINARY` picks "
+        "another).",
         "",
         f"## A 4 s clip, second run and later ({options.rounds} rounds)",
         "",

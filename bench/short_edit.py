@@ -27,14 +27,21 @@ class ShortEdit:
 @contextlib.contextmanager
 def short_edit(root: Path) -> Iterator[ShortEdit]:
     """The clip made in ``root`` and the stand-in running (its work folder in ``root`` too)."""
-    tools = find_ffmpeg()
+    # The ffmpeg reskin will use (RESKIN_FFMPEG_BINARY, else the one found): the stand-in's
+    # renders and the bare steps' mux run the same, so no side gets a faster one.
+    setting = os.environ.get("RESKIN_FFMPEG_BINARY")
+    tools = find_ffmpeg(Path(setting) if setting else None)
     clip = root / "clip.mp4"
     run(
         synthetic_clip_command(tools.ffmpeg, clip, duration_s=4.0, width=1280, height=720, fps=30),
         timeout_s=120,
     )
     config = StandInConfig(
-        queued_s=0.2, generating_s=0.5, render_preset="ultrafast", work_dir=root / "standin"
+        queued_s=0.2,
+        generating_s=0.5,
+        render_preset="ultrafast",
+        work_dir=root / "standin",
+        ffmpeg_binary=tools.ffmpeg,
     )
     with StandIn(config) as standin:
         yield ShortEdit(clip, standin, tools)
@@ -42,12 +49,15 @@ def short_edit(root: Path) -> Iterator[ShortEdit]:
 
 def edit_env(standin: StandIn, root: Path) -> dict[str, str]:
     """The environment of a ``reskin`` process of these benches: this one without any Prefect,
-    reskin or service setting (but ``RESKIN_FFMPEG_BINARY``), aimed at ``standin``, its Prefect
-    home and work folder in ``root``, polls sized for the stand-in's one-second jobs."""
+    reskin or service setting (but ``RESKIN_FFMPEG_BINARY``) and without
+    ``PYTHONDONTWRITEBYTECODE``, aimed at ``standin``, its Prefect home and work folder in
+    ``root``, polls sized for the stand-in's one-second jobs."""
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("PREFECT_", "RESKIN_", "AIMLAPI_"))
+        # A user's interpreter keeps its compiled modules: the warm round writes them.
+        and name != "PYTHONDONTWRITEBYTECODE"
     }
     env.update(
         {

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from reskin.edit.prepare import Planned, Taken
 from reskin.edit.request import EditRequest
-from reskin.edit.results import Sounded
+from reskin.edit.results import EARLY_PREVIEW, Sounded
 from reskin.edit.services import Services
 from reskin.errors import DiskFullError, ReskinError
 from reskin.media.finalize import atomic_output, link_or_copy
@@ -65,9 +65,9 @@ def preview_name(output: str) -> str:
 async def deliver(
     request: EditRequest, taken: Taken, planned: Planned, sounded: Sounded, services: Services
 ) -> Delivered:
-    """Put the before/after preview beside the verified video (the one ``sound`` drew beside
-    the mux, else drawn now), both where ``request`` wants them, and journal the request as
-    done."""
+    """Put the before/after preview beside the verified video (the one drawn ahead into the
+    job folder, :func:`~reskin.edit.results.draw_sheet_ahead`, else drawn now), both where
+    ``request`` wants them, and journal the request as done."""
     video = sounded.path
     sheet = await asyncio.to_thread(_preview, taken, planned, sounded, services)
     location = request.output_location
@@ -100,15 +100,16 @@ async def deliver(
 
 
 def _preview(taken: Taken, planned: Planned, sounded: Sounded, services: Services) -> Path | None:
-    """The contact sheet beside the video (the one ``sound`` drew meanwhile, put in place
-    atomically; else drawn now from the video); None (with a warning) when it cannot be: the
-    edit is done and paid for, a missing picture must not fail it."""
+    """The contact sheet beside the video (the one drawn ahead into the job folder, put in
+    place atomically; else drawn now from the video); None (with a warning) when it cannot be:
+    the edit is done and paid for, a missing picture must not fail it."""
     video = sounded.path
     dest = Path(preview_name(str(video)))
+    drawn = taken.job_dir / EARLY_PREVIEW
     try:
-        if sounded.preview is not None and sounded.preview.is_file():
+        if drawn.is_file():
             with atomic_output(dest) as partial:
-                link_or_copy(sounded.preview, partial)
+                link_or_copy(drawn, partial)
             return dest
         return contact_sheet(
             taken.source,

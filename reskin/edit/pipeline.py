@@ -17,6 +17,11 @@ sound        :func:`reskin.edit.results.sound`       :class:`~reskin.edit.result
 deliver      :func:`reskin.edit.outputs.deliver`     :class:`~reskin.edit.outputs.Delivered`
 ===========  ======================================  ===========================================
 
+Two things are made ahead, into the job folder, beside the stages that do not need them: the
+window's original sound, encoded while ``poll`` waits (``sound`` then copies it), and the
+before/after contact sheet, drawn while ``fidelity`` scores and ``sound`` muxes (``deliver``
+places it). Neither is a stage: each only moves work off the end of the edit.
+
 :func:`edit` is the only place that orders them. It calls them through a :class:`Stages`:
 :data:`DIRECT` calls the functions as they are (benchmarks, tests, any Python caller); the
 Prefect flow passes one whose every stage is the task of the same name (``tasks/stages.py``), and
@@ -35,12 +40,14 @@ finish the whole as for a short edit::
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import shutil
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
+from pathlib import Path
 
 from reskin import progress
 from reskin.edit import fidelity, long, outputs, prepare, results, send, stitch, wait
@@ -122,6 +129,10 @@ async def edit(
     if is_long:
         return await _edit_long(request, taken, services, stages, laps)
     placed: Placed | None = None
+    # Made ahead into the job folder, beside the stages: the original sound (for sound to
+    # copy) and the before/after contact sheet (for deliver to place).
+    ahead: asyncio.Task[Path | None] | None = None
+    sheet: asyncio.Task[Path | None] | None = None
     try:
         planned = await stages.plan(request, taken, services)
         laps("plan")
@@ -137,18 +148,33 @@ async def edit(
         async with stages.job_slot(services):
             submitted = await stages.submit(request, taken, placed, services)
             laps("submit")
+            # The original sound, encoded while the service works: sound then only copies it.
+            ahead = asyncio.create_task(
+                results.encode_sound_ahead(request, taken, planned, services)
+            )
             finished = await stages.poll(taken, submitted, services)
             laps("poll")
         fetched = await stages.fetch(taken, finished, services)
         laps("fetch")
+        # The before/after contact sheet, drawn beside fidelity and sound: deliver places it.
+        sheet = asyncio.create_task(
+            results.draw_sheet_ahead(request, taken, planned, fetched, services)
+        )
         checked = await stages.fidelity(request, taken, planned, fetched, services)
         laps("fidelity")
+        await ahead
         sounded = await stages.sound(request, taken, planned, fetched, services)
         laps("sound")
+        await sheet
         delivered = await stages.deliver(request, taken, planned, sounded, services)
         laps("deliver")
     finally:
-        shutil.rmtree(taken.job_dir, ignore_errors=True)
+        try:
+            running = {task for task in (ahead, sheet) if task is not None}
+            if running:  # their ffmpeg done before the job folder goes
+                await asyncio.wait(running)
+        finally:
+            shutil.rmtree(taken.job_dir, ignore_errors=True)
         # Whatever the outcome: the presigned URL the service had has expired or soon will.
         await send.unplace(placed, services)
     info = sounded.info
@@ -178,6 +204,7 @@ async def _edit_long(
     request: EditRequest, taken: Taken, services: Services, stages: Stages, laps: Laps
 ) -> EditResult:
     """A long edit: split, every segment edited, stitched, then sound and deliver as one."""
+    sheet: asyncio.Task[Path | None] | None = None
     try:
         plan = await stages.split(request, taken, services)
         laps("split")
@@ -186,17 +213,25 @@ async def _edit_long(
         stitched = await stages.stitch(request, taken, plan, done, services)
         laps("stitch")
         planned = stitch.whole_window(plan, taken, stitched)
+        sheet = asyncio.create_task(
+            results.draw_sheet_ahead(request, taken, planned, stitched, services)
+        )
         checked = await stages.fidelity(
             request, taken, planned, stitched, services, stitch.spans(plan)
         )
         laps("fidelity")
         sounded = await stages.sound(request, taken, planned, stitched, services)
         laps("sound")
+        await sheet
         whole = dataclasses.replace(taken, segment_keys=tuple(item.fingerprint for item in done))
         delivered = await stages.deliver(request, whole, planned, sounded, services)
         laps("deliver")
     finally:
-        shutil.rmtree(taken.job_dir, ignore_errors=True)
+        try:
+            if sheet is not None:  # its ffmpeg done before the job folder goes
+                await asyncio.wait({sheet})
+        finally:
+            shutil.rmtree(taken.job_dir, ignore_errors=True)
     info = sounded.info
     credits = [item.credits_used for item in done]
     return EditResult(

@@ -25,9 +25,10 @@ from reskin.edit.segments import Segment
 from reskin.edit.services import Services
 from reskin.edit.wait import Downloaded, Finished, Ready
 from reskin.errors import ReskinError, ResultExpiredError, VerificationError
+from reskin.media.audio_mode import AudioMode
 from reskin.media.preview import SheetRows, contact_sheet, plan_sheet, sheet_from_rows
 from reskin.media.probe import MediaInfo, probe
-from reskin.media.sound import finish, plan_mux
+from reskin.media.sound import TRACK_NAME, finish, plan_mux, prepare_track
 from reskin.media.thumbs import ThumbSpec
 from reskin.media.verify import probe_made, verify
 from reskin.settings import Settings
@@ -88,8 +89,6 @@ class Sounded:
     or a staging copy for an ``s3://`` output)."""
 
     info: MediaInfo
-    #: Its before/after contact sheet, drawn in the job folder beside the mux; None if not.
-    preview: Path | None = None
 
     @property
     def path(self) -> Path:
@@ -227,43 +226,71 @@ async def fetch_result(
     return info
 
 
+async def encode_sound_ahead(
+    request: EditRequest, taken: Taken, planned: Planned, services: Services
+) -> Path | None:
+    """The window's original sound encoded into the job folder now, while the service works
+    (:func:`~reskin.media.sound.prepare_track`), for :func:`sound` to copy rather than encode
+    at the end. None when the edit restores no sound, or when encoding it failed: ``sound``
+    then encodes it itself, as without this (and fails there if the source's sound is bad)."""
+    original = original_sound(taken, planned)
+    if request.audio is not AudioMode.RESTORE or not original.has_audio:
+        return None
+    timeout_s = services.settings.ffmpeg_timeout_s
+    try:
+        return await asyncio.to_thread(
+            prepare_track, original, taken.job_dir, services.tools, timeout_s=timeout_s
+        )
+    except ReskinError as exc:
+        log.warning("sound: not encoded ahead (%s); it is encoded with the result", exc)
+        return None
+
+
 async def sound(
     request: EditRequest, taken: Taken, planned: Planned, fetched: Fetched, services: Services
 ) -> Sounded:
     """The final video with the sound ``request`` asks for, in sync, cut to the window: written
-    whole and verified at its staging path, or not at all. The before/after contact sheet is
-    drawn meanwhile, from the result (:func:`early_preview`), for ``deliver`` to place."""
+    whole and verified at its staging path, or not at all. The original sound
+    :func:`encode_sound_ahead` left in the job folder is copied, not encoded."""
     settings = services.settings
     # About the result's bytes and the sound's: refused before ffmpeg starts when that cannot
     # fit; the download stays journaled, so the rerun only writes this file.
     final = fetched.info.size_bytes + round(planned.conform.duration_s * SOUND_BYTES_PER_S)
     with writing(output_folder(request, settings), final, what="the final video", note=PAID_KEPT):
-        # Independent of the mux, and about as long: on another core, beside it.
-        sheet = asyncio.ensure_future(
-            asyncio.to_thread(early_preview, request, taken, planned, fetched, services)
+        info = await asyncio.to_thread(
+            finish,
+            fetched.path,
+            staging_path(request, taken.fingerprint, settings),
+            original_sound(taken, planned),
+            services.tools,
+            mode=request.audio,
+            timeout_s=settings.ffmpeg_timeout_s,
+            result_info=fetched.info,
+            result_decoded=fetched.decoded,
+            track=_track(taken),
         )
-        try:
-            info = await asyncio.to_thread(
-                finish,
-                fetched.path,
-                staging_path(request, taken.fingerprint, settings),
-                original_sound(taken, planned),
-                services.tools,
-                mode=request.audio,
-                timeout_s=settings.ffmpeg_timeout_s,
-                result_info=fetched.info,
-                result_decoded=fetched.decoded,
-            )
-        finally:
-            # Never left running into the job folder's removal, whatever the mux did.
-            preview = await sheet
-    return Sounded(info, preview)
+    return Sounded(info)
 
 
-#: The contact sheet :func:`sound` draws in the job folder, for ``deliver`` to place.
+def _track(taken: Taken) -> Path | None:
+    """The sound :func:`encode_sound_ahead` made in the job folder, if it did."""
+    track = taken.job_dir / TRACK_NAME
+    return track if track.is_file() else None
+
+
+#: The contact sheet :func:`draw_sheet_ahead` draws in the job folder, for ``deliver`` to place.
 EARLY_PREVIEW = "preview.png"
 #: The result's row of the contact sheet, cut by its decode check, in the job folder.
 RESULT_ROW = "after.row.png"
+
+
+async def draw_sheet_ahead(
+    request: EditRequest, taken: Taken, planned: Planned, fetched: Fetched, services: Services
+) -> Path | None:
+    """The before/after contact sheet drawn into the job folder (:data:`EARLY_PREVIEW`) while
+    ``fidelity`` scores and ``sound`` muxes, from the rows the decode checks cut: ``deliver``
+    finds it there (:func:`early_preview`)."""
+    return await asyncio.to_thread(early_preview, request, taken, planned, fetched, services)
 
 
 def early_preview(
@@ -297,7 +324,7 @@ def early_preview(
         )
     except (ReskinError, ValueError, OSError) as exc:
         # Best effort, and awaited in a finally: nothing of it may hide the mux's own error.
-        log.debug("no contact sheet beside the sound (%s): deliver draws it", exc)
+        log.debug("no contact sheet drawn ahead (%s): deliver draws it", exc)
         return None
 
 

@@ -468,6 +468,41 @@ def mux_sound_command(
     return _compile(out, exe)
 
 
+def sound_track_command(
+    exe: Path, sound: Path, output: Path, *, start_s: float, duration_s: float
+) -> list[str]:
+    """``start_s`` .. ``+ duration_s`` of the first audio stream of ``sound`` as an MP4 of its
+    own (sound only), encoded as :func:`mux_sound_command` encodes it: the same samples (a
+    decoding seek, padded with silence, cut by ``-t``) into the same AAC, so that a mux of it
+    with :func:`copy_track_command` copies what the mux itself would have made."""
+    src = _file_input(sound, **_window_options(start_s, duration_s))
+    out = ffmpeg.output(
+        src["a:0"].filter("apad"),
+        _path(output),
+        **MP4_OUT,
+        **AAC_STEREO,
+        t=_span(duration_s),
+    )
+    return _compile(out, exe)
+
+
+def copy_track_command(
+    exe: Path, video: Path, track: Path, output: Path, *, duration_s: float
+) -> list[str]:
+    """The first video stream of ``video`` and the sound of ``track``
+    (:func:`sound_track_command`), both copied, cut to ``duration_s``: the final file of a
+    restore whose sound was encoded ahead."""
+    out = ffmpeg.output(
+        _file_input(video)["v:0"],
+        _file_input(track)["a:0"],
+        _path(output),
+        **MP4_OUT,
+        c="copy",
+        t=_span(duration_s),
+    )
+    return _compile(out, exe)
+
+
 def keep_video_command(
     exe: Path,
     video: Path,

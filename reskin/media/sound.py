@@ -15,6 +15,9 @@ A source without sound gives a silent result. A clip sent longer than the window
 extended, see :mod:`reskin.media.conform_plan`) is cut back to the window, picture and sound.
 Sound written by reskin is AAC stereo 48 kHz: 5.1 is downmixed, Opus re-encoded.
 
+The original sound can be encoded ahead (:func:`prepare_track`), while the service works: the
+final mux then copies it with the picture (``track``), the same AAC the mux would have made.
+
 The final file is rendered beside its destination, verified (decodes to its end, the expected
 streams, the expected length within 0.1 s: :func:`reskin.media.verify.verify`) and only then
 renamed into place (:mod:`reskin.media.finalize`).
@@ -30,7 +33,12 @@ from typing import Literal
 
 from reskin.media.audio_mode import AudioMode
 from reskin.media.binaries import FFmpegTools
-from reskin.media.commands import keep_video_command, mux_sound_command
+from reskin.media.commands import (
+    copy_track_command,
+    keep_video_command,
+    mux_sound_command,
+    sound_track_command,
+)
 from reskin.media.conform_plan import ConformPlan
 from reskin.media.finalize import atomic_output
 from reskin.media.probe import MediaInfo, probe
@@ -46,6 +54,9 @@ STRETCH_THRESHOLD = 0.02
 TEMPO_RANGE = (0.5, 2.0)
 
 SoundFrom = Literal["original", "result", "none"]
+
+#: The window's original sound encoded ahead (:func:`prepare_track`), in the job folder.
+TRACK_NAME = "sound.m4a"
 
 
 @dataclass(frozen=True)
@@ -123,9 +134,18 @@ def plan_mux(result: MediaInfo, original: OriginalSound, *, mode: AudioMode) -> 
 
 
 def mux_argv(
-    plan: MuxPlan, result: Path, original: OriginalSound, output: Path, tools: FFmpegTools
+    plan: MuxPlan,
+    result: Path,
+    original: OriginalSound,
+    output: Path,
+    tools: FFmpegTools,
+    track: Path | None = None,
 ) -> list[str]:
-    """The one ffmpeg command that makes the final file for ``plan``."""
+    """The one ffmpeg command that makes the final file for ``plan``: with ``track``, the
+    window's sound encoded ahead (:func:`prepare_track`), copied when the plan takes the
+    original sound as it is (not stretched, no longer than the window)."""
+    if track is not None and copies_track(plan, original, track):
+        return copy_track_command(tools.ffmpeg, result, track, output, duration_s=plan.duration_s)
     if plan.sound == "original":
         return mux_sound_command(
             tools.ffmpeg,
@@ -146,6 +166,42 @@ def mux_argv(
     )
 
 
+def copies_track(plan: MuxPlan, original: OriginalSound, track: Path | None) -> bool:
+    """Whether the final file copies ``track``, the sound :func:`prepare_track` made: when the
+    plan takes the window's original sound neither stretched nor past the window's end (where
+    the mux pads further than the track)."""
+    return (
+        track is not None
+        and plan.sound == "original"
+        and plan.tempo is None
+        and plan.duration_s <= original.duration_s + 1e-6
+    )
+
+
+def prepare_track(
+    original: OriginalSound, folder: Path, tools: FFmpegTools, *, timeout_s: float
+) -> Path | None:
+    """Encode the window's original sound into ``folder`` (:data:`TRACK_NAME`, written whole
+    or not at all) as :func:`finish` would encode it, for :func:`finish` to copy (``track``):
+    made while the service works, it takes the encoding off the end of the edit. None for a
+    source without sound."""
+    if not original.has_audio:
+        return None
+    track = Path(folder) / TRACK_NAME
+    with atomic_output(track) as partial:
+        run(
+            sound_track_command(
+                tools.ffmpeg,
+                original.path,
+                partial,
+                start_s=original.start_s,
+                duration_s=original.duration_s,
+            ),
+            timeout_s=timeout_s,
+        )
+    return track
+
+
 def finish(
     result: Path,
     output: Path,
@@ -156,6 +212,7 @@ def finish(
     timeout_s: float,
     result_info: MediaInfo | None = None,
     result_decoded: bool = False,
+    track: Path | None = None,
 ) -> MediaInfo:
     """Make the final video at ``output`` from the service's ``result`` and the original sound.
 
@@ -167,19 +224,23 @@ def finish(
     ``result_decoded``: a full decode has just checked ``result``'s frames (the download's
     :func:`~reskin.media.verify.verify`): the picture, copied, is then compared with them
     packet for packet instead of decoded again (:func:`~reskin.media.verify.verify_copy`).
+    ``track``: the window's sound as :func:`prepare_track` made it, copied when the plan
+    allows (:func:`copies_track`), else left and the sound encoded here.
     """
     result, output = Path(result), Path(output)
     known = probe(result) if result_info is None else check_describes(result_info, result)
     plan = plan_mux(known, original, mode=mode)
+    ahead = copies_track(plan, original, track)
     log.info(
-        "sound: %s, %s sound, %.2f s%s",
+        "sound: %s, %s sound, %.2f s%s%s",
         plan.mode.value,
         plan.sound,
         plan.duration_s,
         "".join(f"; {note}" for note in plan.notes),
+        " (encoded ahead)" if ahead else "",
     )
     with atomic_output(output) as partial:
-        run(mux_argv(plan, result, original, partial, tools), timeout_s=timeout_s)
+        run(mux_argv(plan, result, original, partial, tools, track), timeout_s=timeout_s)
         if result_decoded:  # every mux copies the picture (mux_argv)
             info = verify_copy(
                 partial,

@@ -21,16 +21,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from reskin.cli import remote
 from reskin.cli.edit import FLAGS
 from reskin.cli.progress import TASK_RETRY, everything, no_task, place_of, plain_line
 from reskin.cli.remote import Refused, Runner, run_remote
-from reskin.cli.runner import Edit, Message, Service, line_of, serve
+from reskin.cli.runner import Edit, Message, Service, line_of, prefect_clients, serve
 from reskin.edit.request import EditRequest, EditResult
 from reskin.errors import OutOfLimitsError, RunnerError
 from reskin.progress import JobStatus, Retrying, StageDone, extra
 from reskin.settings import Settings
+from tests.prefect_server import PrefectServer
 
 #: The logger the test's edits log to: the runner forwards it, the client's display (on the
 #: root logger, in this same process) does not see the originals.
@@ -78,8 +81,11 @@ class Serving:
 
 
 @contextlib.contextmanager
-def serving(settings: Settings, home: Path, edit: Edit) -> Iterator[Serving]:
-    """:func:`serve` in a thread of its own until the block ends."""
+def serving(
+    settings: Settings, home: Path, edit: Edit, *, prefect_api: str | None = None
+) -> Iterator[Serving]:
+    """:func:`serve` in a thread of its own until the block ends; with ``prefect_api``, inside
+    :func:`prefect_clients` aimed at that Prefect API, as the runner's ``main`` serves."""
     home.mkdir(parents=True, exist_ok=True)
     service = Service(settings, edit)
     stopping = threading.Event()
@@ -93,7 +99,13 @@ def serving(settings: Settings, home: Path, edit: Edit) -> Iterator[Serving]:
         )
         await serve(service, home, stop=stop, ours=everything, task_name=no_task, logger=logger)
 
-    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
+    async def run_with_clients() -> None:
+        with temporary_settings(updates={PREFECT_API_URL: prefect_api}):
+            async with prefect_clients():
+                await run()
+
+    served = run() if prefect_api is None else run_with_clients()
+    thread = threading.Thread(target=asyncio.run, args=(served,), daemon=True)
     thread.start()
     state = home / remote.STATE
     for _ in range(int(WAIT_S / 0.02)):
@@ -318,3 +330,26 @@ def test_two_edits_at_once_each_get_their_own_records_and_result(
         *logs, ending = answers[prompt]
         assert [log["log"]["message"] for log in logs] == [f"{prompt}: step {n}" for n in range(3)]
         assert ending["run_id"] == f"run of {prompt}"
+
+
+def test_every_edit_shares_the_runners_prefect_clients(
+    settings: Settings, tmp_path: Path, prefect_server: PrefectServer
+) -> None:
+    """Each edit's flow run finds the runner's two Prefect clients, not new ones of its own (a
+    new one costs a TLS context of the system's certificates, and the async one a CSRF ask)."""
+    seen: list[tuple[object, object]] = []  # the clients themselves: no id reused
+
+    async def edit(request: EditRequest, approved: float | None) -> tuple[EditResult, str]:
+        seen.append((get_client(), get_client(sync_client=True)))
+        return result_of(request), "run"
+
+    with serving(settings, tmp_path / "home", edit, prefect_api=prefect_server.api_url) as running:
+        for prompt in ("first", "second"):
+            request = EditRequest(input="/in/clip.mp4", prompt=prompt, output="/out/edited.mp4")
+            run_remote(running.runner, request, None, settings, said=None)
+    assert len(seen) == 2
+    assert seen[0][0] is seen[1][0]
+    assert seen[0][1] is seen[1][1]
+    # The control: outside the runner's clients each ask makes a client of its own.
+    with temporary_settings(updates={PREFECT_API_URL: prefect_server.api_url}):
+        assert get_client() is not get_client()

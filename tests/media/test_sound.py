@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import av
 import pytest
 
 from reskin.errors import FFmpegError, VerificationError
@@ -16,7 +17,14 @@ from reskin.media.commands import synthetic_clip_command
 from reskin.media.conform import Window, conform, plan_conform_file
 from reskin.media.probe import MediaInfo, probe
 from reskin.media.runner import run
-from reskin.media.sound import OriginalSound, finish, mux_argv, plan_mux
+from reskin.media.sound import (
+    TRACK_NAME,
+    OriginalSound,
+    finish,
+    mux_argv,
+    plan_mux,
+    prepare_track,
+)
 from reskin.registry import DEFAULT_MODEL, spec_for
 from reskin.standin.server import StandIn
 from tests.infos import media_info
@@ -135,6 +143,47 @@ def test_restore_copies_the_picture_and_takes_the_windows_sound_from_the_source(
     assert "-shortest" not in argv
 
 
+TRACK = Path("/job/sound.m4a")
+
+
+def test_a_track_encoded_ahead_is_copied_when_the_plan_takes_the_window_as_it_is(
+    ffmpeg_tools: FFmpegTools,
+) -> None:
+    plan = plan_mux(result_info(4.92), ORIGINAL, mode=AudioMode.RESTORE)  # 2 frames short
+
+    argv = mux_argv(
+        plan, Path("/job/result.mp4"), ORIGINAL, Path("/job/final.mp4"), ffmpeg_tools, TRACK
+    )
+
+    inputs = [argv[i + 1] for i, part in enumerate(argv) if part == "-i"]
+    assert inputs == ["/job/result.mp4", str(TRACK)]
+    assert (_value(argv, "-c"), "-c:a" in argv, "-filter_complex" in argv) == ("copy", False, False)
+    assert [p for p in argv if p in ("-map", "0:v:0", "1:a:0")] == [
+        "-map",
+        "0:v:0",
+        "-map",
+        "1:a:0",
+    ]
+    assert argv[-3:] == ["-t", "4.920000", "/job/final.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("result_s", "why"),
+    [(6.0, "stretched"), (12.0, "padded past the window: the track ends with it")],
+)
+def test_a_track_is_left_when_the_sound_is_stretched_or_longer_than_the_window(
+    ffmpeg_tools: FFmpegTools, result_s: float, why: str
+) -> None:
+    plan = plan_mux(result_info(result_s), ORIGINAL, mode=AudioMode.RESTORE)
+
+    argv = mux_argv(
+        plan, Path("/job/result.mp4"), ORIGINAL, Path("/job/final.mp4"), ffmpeg_tools, TRACK
+    )
+
+    assert str(TRACK) not in argv, why
+    assert _value(argv, "-c:a") == "aac"
+
+
 @pytest.mark.parametrize(("mode", "kept"), [(AudioMode.MODEL, True), (AudioMode.NONE, False)])
 def test_model_and_none_copy_the_result(
     ffmpeg_tools: FFmpegTools, mode: AudioMode, kept: bool
@@ -215,6 +264,62 @@ def test_restored_sound_lines_up_with_the_edit_within_a_frame_at_start_and_end(
     first, last = assert_in_sync(final.path, [0.5, 1.5, 2.5, 3.5, 4.5])
     print(f"sync offsets: first {first * 1000:+.1f} ms, last {last * 1000:+.1f} ms")
     assert "sound: restore, original sound, 5.00 s" in caplog.text
+
+
+def pcm(path: Path) -> bytes:
+    """The first audio stream, decoded: mono 48 kHz 16-bit samples."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+    chunks: list[bytes] = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            chunks += [bytes(out.planes[0]) for out in resampler.resample(frame)]
+    return b"".join(chunks)
+
+
+def test_a_track_encoded_ahead_gives_the_final_video_the_same_sound_in_sync(
+    beeps: Path,
+    ffmpeg_tools: FFmpegTools,
+    standin: StandIn,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The window's sound encoded before the result exists, then copied under it: the same
+    samples at the same times as the mux that encodes it (the control, beside it)."""
+    clip, original = conformed(beeps, tmp_path, ffmpeg_tools, Window(0.5, 5.5))
+    result = edit_at_standin(standin, clip, tmp_path / "result.mp4")
+    track = prepare_track(original, tmp_path, ffmpeg_tools, timeout_s=60)
+    assert track == tmp_path / TRACK_NAME
+    caplog.set_level(logging.INFO, logger="reskin.media.sound")
+
+    copied = finish(
+        result, tmp_path / "copied.mp4", original, ffmpeg_tools, timeout_s=60, track=track
+    )
+    encoded = finish(result, tmp_path / "encoded.mp4", original, ffmpeg_tools, timeout_s=60)
+
+    assert "sound: restore, original sound, 5.00 s (encoded ahead)" in caplog.text
+    assert (copied.audio_codec, copied.audio_channels) == ("aac", 2)
+    assert copied.duration_s == pytest.approx(encoded.duration_s, abs=1e-3)
+    assert pcm(copied.path) == pcm(encoded.path)
+    assert_in_sync(copied.path, [0.5, 1.5, 2.5, 3.5, 4.5])
+
+
+def test_a_source_without_sound_gets_no_track(ffmpeg_tools: FFmpegTools, tmp_path: Path) -> None:
+    silent = OriginalSound(path=SOURCE, start_s=0.0, duration_s=5.0, sent_s=5.0, has_audio=False)
+
+    assert prepare_track(silent, tmp_path, ffmpeg_tools, timeout_s=60) is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_track_that_fails_leaves_nothing_behind(
+    make_clip: MakeClip, ffmpeg_tools: FFmpegTools, tmp_path: Path
+) -> None:
+    mute = make_clip(duration_s=2.0, audio=False)  # said to have sound: ffmpeg finds none
+    lying = OriginalSound(path=mute, start_s=0.0, duration_s=2.0, sent_s=2.0, has_audio=True)
+
+    with pytest.raises(FFmpegError):
+        prepare_track(lying, tmp_path / "job", ffmpeg_tools, timeout_s=60)
+    assert not (tmp_path / "job" / TRACK_NAME).exists()
+    assert [p.name for p in (tmp_path / "job").iterdir()] == []
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,9 @@ No ``from __future__ import annotations`` here: ``serve`` pickles the flow into 
 where a string annotation of the parameter no longer resolves and every run fails validation.
 """
 
+import asyncio
+from uuid import UUID
+
 from prefect import flow, tags
 from prefect.client.schemas.objects import FlowRun
 from prefect.context import TagsContext
@@ -24,7 +27,7 @@ from reskin.edit.services import open_services
 from reskin.errors import ReskinError, RunCancelledError
 from reskin.settings import load_settings
 from tasks.approval import gate_of
-from tasks.cancel import Cancelled, cancellable
+from tasks.cancel import Cancelled, cancellable, mark_interrupted
 from tasks.limits import CreatesThrottle, ensure_limits
 from tasks.publish import publish
 from tasks.secrets import with_key_from_block
@@ -100,6 +103,10 @@ async def run_edit_flow(
             result = await edit_video.with_options(on_running=[on_running])(
                 request, approved_credits
             )
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            if run_ids:  # Cancelled, not the Crashed of a failed machine
+                await mark_interrupted(UUID(run_ids[0]))
+            raise
         except Cancelled:
             raise RunCancelledError(
                 "the run was cancelled (Prefect UI or `prefect flow-run cancel`); rerun the "

@@ -10,6 +10,10 @@ resume), records the run Cancelled and raises :class:`Cancelled` (Prefect's ``Ab
 engine then leaves the run's state as it is, where any other error would make it Failed);
 :func:`flows.edit_video.run_edit_flow` turns it into :class:`~reskin.errors.RunCancelledError`.
 
+A run interrupted where it runs (Ctrl-C in ``reskin edit``, a client of the reskin runner that
+asks or goes away, ``reskin server stop``) is recorded Crashed by Prefect's engine, as if the
+machine had failed; :func:`mark_interrupted` records it Cancelled instead, saying how to go on.
+
 Runs started by a runner or a worker (``PREFECT__FLOW_RUN_ID`` in the environment), subflows
 (their parent's watcher covers them) and runs on Prefect's embedded server (no other process
 can reach it to cancel) are left to Prefect: one read of the run per :data:`CHECK_S` is the
@@ -27,7 +31,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import State, StateType
 from prefect.context import FlowRunContext
 from prefect.exceptions import Abort
 from prefect.states import Cancelled as CancelledState
@@ -97,3 +101,32 @@ async def _until_cancelled(run_id: UUID, check_s: float) -> None:
                 continue
             if run.state is not None and run.state.type in _CANCELLED:
                 return
+
+
+#: The Cancelled state's message of a run interrupted where it ran (:func:`mark_interrupted`).
+INTERRUPTED = (
+    "interrupted where it ran (Ctrl-C in `reskin edit`, or `reskin server stop`): rerun the same "
+    "request to go on; a job the service accepted is resumed, not paid again"
+)
+
+
+#: Seconds :func:`mark_interrupted` waits for the server: an interrupt ends promptly.
+MARK_S = 5.0
+
+
+async def mark_interrupted(run_id: UUID, *, within_s: float = MARK_S) -> None:
+    """Record the run ``run_id``, interrupted where it ran, Cancelled with :data:`INTERRUPTED`
+    (over the Crashed the engine recorded), on a shared server (Prefect's embedded one goes
+    down with the process). Best effort, within ``within_s``: the edit has unwound already,
+    and a server out of reach leaves the engine's state; said at debug level only, as the
+    interrupt's own answer is one line."""
+    if not shared_server():
+        return
+    cancelled: State[None] = CancelledState(message=INTERRUPTED)
+    try:
+        async with get_client() as client:
+            await asyncio.wait_for(
+                client.set_flow_run_state(run_id, cancelled, force=True), within_s
+            )
+    except Exception as exc:  # the interrupt goes on either way
+        logging.getLogger(__name__).debug("could not record the run cancelled: %s", exc)

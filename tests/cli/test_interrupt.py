@@ -9,10 +9,13 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from reskin.standin.server import StandIn
+from tasks.cancel import INTERRUPTED
 from tests.conftest import InputClip
 from tests.processes import edit_command, end_group, start
 
@@ -52,6 +55,9 @@ def test_ctrl_c_during_a_429_wait_ends_at_once_and_the_rerun_pays_once(
     assert "rerun" in said.strip().splitlines()[-1]
     assert not output.exists()
     assert standin.stats().jobs_accepted == 0
+    # Over in the UI too: Cancelled, saying how to go on (Prefect's engine said Crashed).
+    (run,) = runs_writing(cli_env["PREFECT_API_URL"], output)
+    assert (run["state_type"], run["state"]["message"]) == ("CANCELLED", INTERRUPTED)
 
     done = subprocess.run(
         edit_command(clip, output), capture_output=True, text=True, timeout=180, env=env
@@ -61,3 +67,14 @@ def test_ctrl_c_during_a_429_wait_ends_at_once_and_the_rerun_pays_once(
     assert result["resumed"] is False  # no reservation was left behind to refuse it
     assert output.is_file()
     assert standin.stats().jobs_accepted == 1
+
+
+def runs_writing(api_url: str, output: Path) -> list[dict[str, Any]]:
+    """The flow runs on the server whose request writes ``output``."""
+    response = httpx.post(f"{api_url}/flow_runs/filter", json={}, timeout=30)
+    response.raise_for_status()
+    return [
+        run
+        for run in response.json()
+        if run["parameters"].get("request", {}).get("output") == str(output)
+    ]

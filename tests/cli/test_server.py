@@ -40,6 +40,7 @@ from reskin.edit.pipeline import STAGES as PIPELINE_STAGES
 from reskin.errors import ConfigError
 from reskin.settings import Settings
 from reskin.standin.server import StandIn
+from tasks.cancel import INTERRUPTED
 from tests.cli.test_edit import assert_one_error_line, edit_args, journal_rows
 from tests.conftest import InputClip, standin_settings
 from tests.prefect_server import PrefectServer, migrated_database
@@ -162,7 +163,9 @@ def test_start_status_edits_through_the_runner_then_stop(
             assert line.startswith(said), line
         assert len(flow_runs(state.api_url)) == made
 
-        ctrl_c_in_the_client_cancels_the_edit_in_the_runner(env, standin, clip, tmp_path)
+        ctrl_c_in_the_client_cancels_the_edit_in_the_runner(
+            env, standin, clip, tmp_path, state.api_url
+        )
         killed_runner_is_one_line_and_the_rerun_resumes(env, standin, clip, tmp_path, work)
         runner = runner_of(work)  # started again by the second `start` above
     finally:
@@ -233,10 +236,11 @@ print("in this process" if runner is None else f"runner {runner.pid}")
 
 
 def ctrl_c_in_the_client_cancels_the_edit_in_the_runner(
-    env: dict[str, str], standin: StandIn, clip: Path, tmp_path: Path
+    env: dict[str, str], standin: StandIn, clip: Path, tmp_path: Path, api_url: str
 ) -> None:
     """Ctrl-C during a 429's wait: the client ends at once, with one line, after the runner
-    has unwound the edit (its reservation given back), so the rerun pays once."""
+    has unwound the edit (its reservation given back), so the rerun pays once; the flow run
+    is over in the UI too, not left running."""
     standin.set_faults(create_429=1, retry_after_s=60)
     output = tmp_path / "out" / "interrupted.mp4"
     accepted = standin.stats().jobs_accepted
@@ -262,6 +266,9 @@ def ctrl_c_in_the_client_cancels_the_edit_in_the_runner(
     assert "rerun" in last
     assert not output.exists()
     assert standin.stats().jobs_accepted == accepted
+    # Over in the UI too: Cancelled, saying how to go on (Prefect's engine said Crashed).
+    (run,) = [row for row in flow_runs(api_url) if str(row["name"]).endswith(": interrupted")]
+    assert (run["state_type"], run["state"]["message"]) == ("CANCELLED", INTERRUPTED)
     result = rerun(command, env)
     assert result["resumed"] is False  # no reservation was left behind to refuse it
     assert standin.stats().jobs_accepted == accepted + 1

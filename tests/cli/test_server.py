@@ -268,7 +268,9 @@ def ctrl_c_in_the_client_cancels_the_edit_in_the_runner(
     assert standin.stats().jobs_accepted == accepted
     # Over in the UI too: Cancelled, saying how to go on (Prefect's engine said Crashed).
     (run,) = [row for row in flow_runs(api_url) if str(row["name"]).endswith(": interrupted")]
-    assert (run["state_type"], run["state"]["message"]) == ("CANCELLED", INTERRUPTED)
+    state = run["state"]
+    assert isinstance(state, dict)
+    assert (run["state_type"], state["message"]) == ("CANCELLED", INTERRUPTED)
     result = rerun(command, env)
     assert result["resumed"] is False  # no reservation was left behind to refuse it
     assert standin.stats().jobs_accepted == accepted + 1

@@ -169,12 +169,7 @@ async def edit(
         delivered = await stages.deliver(request, taken, planned, sounded, services)
         laps("deliver")
     finally:
-        try:
-            running = {task for task in (ahead, sheet) if task is not None}
-            if running:  # their ffmpeg done before the job folder goes
-                await asyncio.wait(running)
-        finally:
-            shutil.rmtree(taken.job_dir, ignore_errors=True)
+        await _remove_job_dir(taken, ahead, sheet)
         # Whatever the outcome: the presigned URL the service had has expired or soon will.
         await send.unplace(placed, services)
     info = sounded.info
@@ -227,11 +222,7 @@ async def _edit_long(
         delivered = await stages.deliver(request, whole, planned, sounded, services)
         laps("deliver")
     finally:
-        try:
-            if sheet is not None:  # its ffmpeg done before the job folder goes
-                await asyncio.wait({sheet})
-        finally:
-            shutil.rmtree(taken.job_dir, ignore_errors=True)
+        await _remove_job_dir(taken, sheet)
     info = sounded.info
     credits = [item.credits_used for item in done]
     return EditResult(
@@ -264,3 +255,14 @@ async def _edit_long(
         ),
         fidelity=checked,
     )
+
+
+async def _remove_job_dir(taken: Taken, *ahead: asyncio.Task[Path | None] | None) -> None:
+    """Remove the job folder once the work made ahead into it has ended (its ffmpeg done), or
+    at once when there is none; removed whatever that wait meets."""
+    try:
+        running = {task for task in ahead if task is not None}
+        if running:
+            await asyncio.wait(running)
+    finally:
+        shutil.rmtree(taken.job_dir, ignore_errors=True)

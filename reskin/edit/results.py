@@ -233,11 +233,10 @@ async def encode_sound_ahead(
     (:func:`~reskin.media.sound.prepare_track`), for :func:`sound` to copy rather than encode
     at the end. None when the edit restores no sound, or when encoding it failed: ``sound``
     then encodes it itself, as without this (and fails there if the source's sound is bad)."""
-    original = original_sound(taken, planned)
-    if request.audio is not AudioMode.RESTORE or not original.has_audio:
+    if request.audio is not AudioMode.RESTORE:
         return None
-    timeout_s = services.settings.ffmpeg_timeout_s
-    try:
+    original, timeout_s = original_sound(taken, planned), services.settings.ffmpeg_timeout_s
+    try:  # none for a source without sound
         return await asyncio.to_thread(
             prepare_track, original, taken.job_dir, services.tools, timeout_s=timeout_s
         )
@@ -323,7 +322,8 @@ def early_preview(
             after_info=after,
         )
     except (ReskinError, ValueError, OSError) as exc:
-        # Best effort, and awaited in a finally: nothing of it may hide the mux's own error.
+        # Best effort, and awaited in the pipeline's finally: nothing of it may hide the
+        # edit's own error.
         log.debug("no contact sheet drawn ahead (%s): deliver draws it", exc)
         return None
 

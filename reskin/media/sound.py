@@ -144,7 +144,7 @@ def mux_argv(
     """The one ffmpeg command that makes the final file for ``plan``: with ``track``, the
     window's sound encoded ahead (:func:`prepare_track`), copied when the plan takes the
     original sound as it is (not stretched, no longer than the window)."""
-    if track is not None and copies_track(plan, original, track):
+    if track is not None and copies_track(plan, original, track):  # narrowed for the call
         return copy_track_command(tools.ffmpeg, result, track, output, duration_s=plan.duration_s)
     if plan.sound == "original":
         return mux_sound_command(

@@ -51,6 +51,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from reskin import errors
+from reskin.cli.processes import alive, command_line
 from reskin.edit.request import EditRequest, EditResult
 from reskin.errors import ReskinError, RunnerError
 from reskin.progress import from_dict
@@ -115,14 +116,10 @@ def write_state(home: Path, runner: Runner) -> None:
 def is_runner(pid: int) -> bool:
     """``pid`` is alive and runs ``python -m reskin.cli.runner`` (not a reused pid)."""
     try:
-        os.kill(pid, 0)  # gone, or another user's: not this user's runner
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        os.kill(pid, 0)
     except OSError:
-        return False
-    if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
-        return False  # ended, not yet reaped
-    return b"reskin.cli.runner" in argv
+        return False  # gone, or another user's: not this user's runner
+    return alive(pid) and b"reskin.cli.runner" in (command_line(pid) or [])
 
 
 # --- which settings --------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from typing import Annotated
 import typer
 
 from reskin.cli import remote
+from reskin.cli.processes import alive, command_line
 from reskin.cli.remote import Runner
 from reskin.errors import ConfigError
 from reskin.settings import Settings, load_settings
@@ -511,32 +512,12 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _state(pid) not in ("Z", "X")  # a zombie has ended; only its parent has not noticed
-
-
-def _state(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[-1].split()[0]
-
-
 def _is_prefect_server(pid: int) -> bool:
     """``pid`` is alive and runs ``prefect server start`` (a reused pid is not taken for it)."""
     if not alive(pid):
         return False
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+    argv = command_line(pid)
+    if argv is None:
         return True  # no /proc to ask: alive is all that can be told
     from reskin.cli.prefect_server import MODULE
 

@@ -24,12 +24,12 @@ import httpx
 import pytest
 
 from reskin.cli import prefect_server, remote
+from reskin.cli.processes import alive
 from reskin.cli.server import (
     FOLDER,
     NOT_RUNNING,
     STATE,
     Server,
-    alive,
     configured_api_url,
     home_of,
     prefect_for_edit,
@@ -418,10 +418,21 @@ def test_a_server_that_does_not_answer_is_named_and_the_edit_goes_embedded(
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
     # A process that looks like `prefect server` to the record's check, listening nowhere.
+    # Popen returns while the kernel may still be setting up the new program's argv (its
+    # /proc cmdline reads empty for that moment), so wait for the program's first line.
     hung = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)", "prefect", "server"]
+        [
+            sys.executable,
+            "-c",
+            "import time; print(flush=True); time.sleep(60)",
+            "prefect",
+            "server",
+        ],
+        stdout=subprocess.PIPE,
     )
+    assert hung.stdout is not None
     try:
+        hung.stdout.readline()
         home = home_of(settings)
         home.mkdir(parents=True)
         record = Server(pid=hung.pid, host="127.0.0.1", port=9, home=str(home), started_at=0.0)
@@ -434,3 +445,4 @@ def test_a_server_that_does_not_answer_is_named_and_the_edit_goes_embedded(
     finally:
         hung.kill()
         hung.wait()
+        hung.stdout.close()

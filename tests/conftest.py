@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import gc
 import hashlib
 import os
 from collections.abc import Callable, Iterator
@@ -146,6 +147,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(scope))
     if os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=lambda item: _xdist_rank(item.nodeid))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Leave what collection imported (Prefect, the flows, numpy) out of every later
+    collection, as the ``reskin`` command does (reskin/cli/imports.py): the tests' flow runs
+    and stand-in allocate a lot, and each full collection would scan those objects again."""
+    gc.freeze()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,6 +10,9 @@ never imports this package, ``prefect``, ``flows``, ``tasks`` or ``deployments``
 contracts in ``pyproject.toml`` say so, ``make lint`` checks them.
 """
 
-from reskin.cli.app import app, main
+from reskin.cli.imports import uncollected
+
+with uncollected():  # typer, rich, pydantic and the settings: see reskin/cli/imports.py
+    from reskin.cli.app import app, main
 
 __all__ = ["app", "main"]

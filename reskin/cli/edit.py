@@ -323,7 +323,10 @@ def run_edit(request: EditRequest, approved_credits: float | None = None) -> tup
 
     # The progress display on stderr (reskin/cli/progress.py); -v: Prefect's and debug lines.
     with run_console(verbose=_verbose()):
-        from flows.edit_video import run_edit_flow
+        from reskin.cli.imports import uncollected
+
+        with uncollected():  # Prefect and the flow: see reskin/cli/imports.py
+            from flows.edit_video import run_edit_flow
 
         return asyncio.run(run_edit_flow(request, approved_credits))
 

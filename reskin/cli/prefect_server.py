@@ -33,22 +33,32 @@ import sys
 import threading
 import time
 
+from reskin.cli.imports import freeze_now
+
 #: Seconds between two collections on the collector's thread, and how many of them go by before
 #: an older generation is collected too: the young objects every tick, generation 1 every 10th,
 #: everything every 100th (10 s). A full collection of the server's heap takes about 0.1 s with
 #: the interpreter's lock held; every second it would pause every request that often.
 TICK_S = 0.1
 OLDER_EVERY = 10
+#: Ticks after which what is alive is frozen out of later collections (reskin/cli/imports.py):
+#: by 30 s the server has imported and built its app, the bulk of its heap, which every full
+#: collection would otherwise scan again (most of an idle server's CPU went there).
+FREEZE_AT_TICK = 300
 
 
 def collect_forever(every_s: float = TICK_S) -> None:
     """Collect as the interpreter would on its own, on this thread: generation 0 every tick,
-    generation 1 every :data:`OLDER_EVERY` ticks, all of them every ``OLDER_EVERY ** 2``."""
+    generation 1 every :data:`OLDER_EVERY` ticks, all of them every ``OLDER_EVERY ** 2``; what
+    is alive at :data:`FREEZE_AT_TICK` is left out from then on."""
     tick = 0
     while True:
         time.sleep(every_s)
         tick += 1
-        if tick % OLDER_EVERY**2 == 0:
+        if tick == FREEZE_AT_TICK:
+            gc.collect(2)
+            freeze_now()
+        elif tick % OLDER_EVERY**2 == 0:
             gc.collect(2)
         elif tick % OLDER_EVERY == 0:
             gc.collect(1)

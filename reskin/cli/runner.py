@@ -326,12 +326,16 @@ async def prefect_clients() -> AsyncIterator[None]:
 
 
 def warm() -> None:
-    """Import what an edit imports on its way (the flow, the stages' media and scores)."""
-    import flows.edit_video  # noqa: F401
-    import reskin.edit.fidelity
-    import reskin.fidelity.scores
-    import reskin.journal
-    import reskin.media.preview  # noqa: F401
+    """Import what an edit imports on its way (the flow, the stages' media and scores), their
+    objects then left out of every collection (reskin/cli/imports.py)."""
+    from reskin.cli.imports import uncollected
+
+    with uncollected():
+        import flows.edit_video  # noqa: F401
+        import reskin.edit.fidelity
+        import reskin.fidelity.scores
+        import reskin.journal
+        import reskin.media.preview  # noqa: F401
 
 
 if __name__ == "__main__":

@@ -51,3 +51,26 @@ def test_it_is_prefects_own_command_line() -> None:
         "server",
         "start",
     ]
+
+
+FREEZES = """
+import gc, threading, time
+from reskin.cli import prefect_server
+gc.disable()
+before = gc.get_freeze_count()
+threading.Thread(target=prefect_server.collect_forever, args=(0.0005,), daemon=True).start()
+deadline = time.monotonic() + 30
+while gc.get_freeze_count() == before and time.monotonic() < deadline:
+    time.sleep(0.01)
+print(before, gc.get_freeze_count(), gc.isenabled())
+"""
+
+
+def test_the_collector_freezes_what_the_started_server_holds() -> None:
+    # In a process of its own: the collector thread never ends.
+    done = subprocess.run(
+        [sys.executable, "-c", FREEZES], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    before, after, enabled = done.stdout.split()
+    assert int(after) > int(before)
+    assert enabled == "False"  # the collector's thread still does all the collecting

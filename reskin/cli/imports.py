@@ -29,8 +29,3 @@ def uncollected() -> Iterator[None]:
         gc.freeze()
         if was_on:
             gc.enable()
-
-
-def freeze_now() -> None:
-    """Freeze what is alive now (a server once it has started: its modules and app)."""
-    gc.freeze()

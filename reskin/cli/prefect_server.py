@@ -33,8 +33,6 @@ import sys
 import threading
 import time
 
-from reskin.cli.imports import freeze_now
-
 #: Seconds between two collections on the collector's thread, and how many of them go by before
 #: an older generation is collected too: the young objects every tick, generation 1 every 10th,
 #: everything every 100th (10 s). A full collection of the server's heap takes about 0.1 s with
@@ -57,7 +55,7 @@ def collect_forever(every_s: float = TICK_S) -> None:
         tick += 1
         if tick == FREEZE_AT_TICK:
             gc.collect(2)
-            freeze_now()
+            gc.freeze()
         elif tick % OLDER_EVERY**2 == 0:
             gc.collect(2)
         elif tick % OLDER_EVERY == 0:

@@ -67,6 +67,7 @@ from pathlib import Path
 
 from bench.report import command_of, publish, ram_gib
 from bench.short_edit import edit_env, short_edit
+from reskin.cli.forksocket import serving
 from reskin.edit.pipeline import STAGES
 from reskin.media.binaries import FFmpegTools
 from reskin.registry import DEFAULT_MODEL
@@ -112,6 +113,10 @@ def children_cpu() -> float:
 def timed_run(
     argv: Sequence[str], env: Mapping[str, str], *, check: bool = True
 ) -> tuple[Timed, str, str]:
+    # A command run by a copy of the work folder's fork server: that copy's CPU too (the fork
+    # server waits for it, so it is in the fork server's children's CPU).
+    forks = serving(work_home(env)) if "RESKIN_WORK_DIR" in env else None
+    copies = process_cpu(forks) if forks is not None else 0.0
     cpu, began = children_cpu(), time.perf_counter()
     done = subprocess.run(
         list(argv),
@@ -125,6 +130,8 @@ def timed_run(
         cwd=tempfile.gettempdir(),
     )
     timed = Timed(time.perf_counter() - began, children_cpu() - cpu)
+    if forks is not None:
+        timed = Timed(timed.wall_s, timed.cpu_s + process_cpu(forks) - copies)
     if check and done.returncode != 0:
         raise RuntimeError(f"{argv[:4]} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return timed, done.stdout, done.stderr
@@ -204,6 +211,10 @@ def process_cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def work_home(env: Mapping[str, str]) -> Path:
+    return Path(env["RESKIN_WORK_DIR"]) / "prefect-server"
 
 
 def start_server(env: Mapping[str, str]) -> tuple[Timed, int]:
@@ -342,6 +353,7 @@ def bench(
         text.write_text("a shopping list, not a video\n")
         cases = mistakes(clip, text, root / "out" / "mistake.mp4")
         answers, said = answer_times(env, cases, options.mistakes, None)
+        cold = answer_times(embedded_env, cases, options.mistakes, None)[0]
         baseline = (
             answer_times(env, cases, options.mistakes, options.baseline_tree)[0]
             if options.baseline_tree
@@ -354,14 +366,16 @@ def bench(
     finally:
         for stopping in (own_env, env, nolimits_env):
             timed_run([sys.executable, "-m", "reskin", "server", "stop"], stopping, check=False)
-    return page(options, rows, started, answers, said, baseline, imports, imports_before, tools)
+    return page(
+        options, rows, started, (answers, cold), said, baseline, imports, imports_before, tools
+    )
 
 
 def page(
     options: argparse.Namespace,
     rows: Mapping[str, list[Timed]],
     started: Timed,
-    answers: Mapping[str, list[Timed]],
+    answered: tuple[Mapping[str, list[Timed]], Mapping[str, list[Timed]]],
     said: Mapping[str, str],
     baseline: Mapping[str, list[Timed]] | None,
     imports: float,
@@ -369,6 +383,7 @@ def page(
     tools: FFmpegTools,
 ) -> str:
     med = statistics.median
+    answers, cold = answered
     lines = [
         "# The command line: `reskin edit` against the bare steps, and mistakes",
         "",
@@ -400,8 +415,9 @@ def page(
         "",
         f"`reskin server start` itself (the server and its runner): {started.wall_s:.1f} s "
         f"wall, {started.cpu_s:.1f} s CPU of the command (the server's and the runner's own CPU "
-        "is not a child of the bench). CPU of the runner sides: the client's and the runner's; "
-        "of no side: the Prefect server's.",
+        "is not a child of the bench). CPU of the runner sides: the client's, its copy's (the "
+        "fork server's) and the runner's; of the server side: the client's and its copy's; of "
+        "no side: the Prefect server's.",
         "",
         "Where reskin's time goes (medians, seconds; `--json`'s `timings_s`):",
         "",
@@ -420,12 +436,20 @@ def page(
         "",
         f"## Mistakes: `reskin edit` to its one-line answer ({options.mistakes} runs each)",
         "",
-        "| mistake | wall s (median) | CPU s (median) |"
+        "With `reskin server start` the command runs in a copy of its fork server, imported "
+        "(reskin/cli/launch.py); without one (a work folder where none runs), in a process of "
+        "its own. CPU: the client's and its copy's.",
+        "",
+        "| mistake | wall s (median) | CPU s (median) | no fork server: wall s | CPU s |"
         + (" before: wall s | before: CPU s |" if baseline else ""),
-        "|---|---:|---:|" + ("---:|---:|" if baseline else ""),
+        "|---|---:|---:|---:|---:|" + ("---:|---:|" if baseline else ""),
     ]
     for name, runs in answers.items():
-        row = f"| {name} | {med(t.wall_s for t in runs):.2f} | {med(t.cpu_s for t in runs):.2f} |"
+        alone = cold[name]
+        row = (
+            f"| {name} | {med(t.wall_s for t in runs):.2f} | {med(t.cpu_s for t in runs):.2f} "
+            f"| {med(t.wall_s for t in alone):.2f} | {med(t.cpu_s for t in alone):.2f} |"
+        )
         if baseline:
             before = baseline[name]
             row += f" {med(t.wall_s for t in before):.2f} | {med(t.cpu_s for t in before):.2f} |"

@@ -9,8 +9,9 @@ a :class:`~reskin.aimlapi.client.Throttle`, and :class:`CreatesThrottle` is the 
 
 =============================  ===============================================================
 ``<prefix>-jobs-in-flight``    a concurrency limit of ``RESKIN_MAX_JOBS_IN_FLIGHT`` slots. A
-                               run holds one (:func:`job_slot`) from just before its create to
-                               the end of its poll, under a 60 s lease it renews every 10 s:
+                               run holds one (:func:`job_slot`) for its create and its poll
+                               (asked for beside ``take_in``, given back beside ``fetch``:
+                               reskin/edit/ahead.py), under a 60 s lease it renews every 10 s:
                                if the holder dies, the server takes the slot back when the
                                lease runs out. A server restart forgets leases (kept in
                                memory by default) but not the slots they held: the holder

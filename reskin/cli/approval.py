@@ -52,7 +52,7 @@ def approve_on_terminal(
     *,
     yes: bool,
     plan_of: Planner = estimate_here,
-    is_terminal: Callable[[], bool] = sys.stdin.isatty,
+    is_terminal: Callable[[], bool] = lambda: sys.stdin.isatty(),  # the stdin of the call
 ) -> float | None:
     """The credits ``request`` is approved for, None when it needs no approval (no threshold,
     or under it). Raises :class:`~reskin.errors.NotApprovedError` when the user says no, or

@@ -34,8 +34,27 @@ from rich.console import Console
 
 from reskin.edit.request import EditResult
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+err = _err()
+out = _out()
+
+
+def reopen_consoles() -> None:
+    """``err`` and ``out`` made again, in place (every module holds these two objects): rich
+    chooses colours, width and whether it draws live from the terminal and the environment
+    when a console is made. For a fork server's copy (reskin/cli/forkserver.py), which took
+    over another process's terminal and environment."""
+    vars(err).update(vars(_err()))
+    vars(out).update(vars(_out()))
+
 
 _installed = False
 

@@ -35,6 +35,8 @@ import logging
 import os
 import secrets
 import signal
+import subprocess
+import sys
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -296,6 +298,7 @@ def main() -> None:
     # server. The imports an edit needs are made now, not in the first edit.
     ours = prefect_console(verbose=True)
     logging.getLogger("reskin").setLevel(logging.INFO)
+    forks = start_fork_server(home)  # ends when this process does (its stdin closes)
     warm()
 
     async def until_stopped() -> None:
@@ -307,7 +310,11 @@ def main() -> None:
         async with prefect_clients():
             await serve(service, home, stop=stop, ours=ours, task_name=prefect_task_name)
 
-    asyncio.run(until_stopped())
+    try:
+        asyncio.run(until_stopped())
+    finally:
+        if forks is not None and forks.stdin is not None:
+            forks.stdin.close()  # it takes no more requests, and ends after its copies
 
 
 @contextlib.asynccontextmanager
@@ -323,6 +330,21 @@ async def prefect_clients() -> AsyncIterator[None]:
     with SyncClientContext():
         async with AsyncClientContext():
             yield
+
+
+def start_fork_server(home: Path) -> subprocess.Popen[bytes] | None:
+    """The fork server of ``reskin edit`` (reskin/cli/forkserver.py) for this server folder,
+    in a session of its own (``reskin server stop`` ends this process's group, not the
+    commands the fork server's copies still run for their clients); its output in this
+    process's log. It stops once this process ends and its stdin, a pipe of ours, closes.
+    None where it cannot run (no pidfd: Linux before 5.3)."""
+    if not hasattr(os, "pidfd_open"):
+        return None
+    return subprocess.Popen(
+        [sys.executable, "-m", "reskin.cli.forkserver", str(home)],
+        stdin=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 def warm() -> None:

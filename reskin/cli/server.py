@@ -52,6 +52,7 @@ from typing import Annotated
 import typer
 
 from reskin.cli import remote
+from reskin.cli.forksocket import serving
 from reskin.cli.processes import alive, command_line
 from reskin.cli.remote import Runner
 from reskin.errors import ConfigError
@@ -429,6 +430,9 @@ def status_command() -> None:
         typer.echo("runner: not running (edits run in their own process; `reskin server start`)")
     else:
         typer.echo(f"runner: {runner.describe()}, log {home / remote.LOG}")
+    forks = serving(home)
+    if forks is not None:
+        typer.echo(f"fork server: pid {forks} (`reskin edit` runs in a copy of it, imported)")
 
 
 # --- processes -------------------------------------------------------------------------------

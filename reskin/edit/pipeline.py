@@ -51,6 +51,7 @@ from pathlib import Path
 
 from reskin import progress
 from reskin.edit import fidelity, long, outputs, prepare, results, send, stitch, wait
+from reskin.edit.ahead import Held, held_ahead
 from reskin.edit.prepare import Taken, ToResume, ToSend
 from reskin.edit.request import EditRequest, EditResult, SegmentResult
 from reskin.edit.services import Services
@@ -117,8 +118,19 @@ async def edit(
 ) -> EditResult:
     """Run one edit through ``stages``: the result, whole and verified at its output, or an
     error from the stage that failed (a :class:`~reskin.errors.ReskinError` for user and
-    service errors). The job folder is removed and an uploaded clip deleted either way."""
-    laps = Laps(clock)
+    service errors). The job folder is removed and an uploaded clip deleted either way.
+
+    The job slot is asked for while ``take_in`` works and given back while ``fetch`` does
+    (:mod:`reskin.edit.ahead`); a run that may pause for approval asks for it only once past
+    the approval (a slot is never held while a person is asked)."""
+    ahead = services.settings.approve_above_credits is None
+    async with held_ahead(stages.job_slot(services), ahead=ahead) as slot:
+        return await _edit(request, services, stages, slot, Laps(clock))
+
+
+async def _edit(
+    request: EditRequest, services: Services, stages: Stages, slot: Held, laps: Laps
+) -> EditResult:
     taken = await stages.take_in(request, services)
     laps("take_in")
     try:
@@ -127,6 +139,7 @@ async def edit(
         shutil.rmtree(taken.job_dir, ignore_errors=True)
         raise
     if is_long:
+        slot.give_back()  # a long edit holds one per segment
         return await _edit_long(request, taken, services, stages, laps)
     placed: Placed | None = None
     # Made ahead into the job folder, beside the stages: the original sound (for sound to
@@ -145,7 +158,7 @@ async def edit(
             long.check_budget(long.short_plan(request, taken, planned), services)
             placed = await stages.place(clip, services)
             laps("place")
-        async with stages.job_slot(services):
+        async with slot:  # held from here to the end of poll, given back beside fetch
             submitted = await stages.submit(request, taken, placed, services)
             laps("submit")
             # The original sound, encoded while the service works: sound then only copies it.

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from reskin.cli import prefect_server, remote
+from reskin.cli.forksocket import serving
 from reskin.cli.processes import alive
 from reskin.cli.server import (
     FOLDER,
@@ -136,6 +137,11 @@ def test_start_status_edits_through_the_runner_then_stop(
         stages = task_runs(state.api_url, str(run["id"]))
         assert set(PIPELINE_STAGES) <= stages
         assert "take_in done in" in edited.stderr  # the runner's records, drawn here
+        # The command itself ran in a copy of the runner's fork server, already imported.
+        forks = serving(work / FOLDER)
+        assert forks is not None
+        assert f"fork server: pid {forks}" in reskin(env, "server", "status").stdout
+        assert "runs `reskin edit` for pid" in (work / FOLDER / remote.LOG).read_text()
 
         # A failure: the same one line, exit code and --json object as a run in the process.
         standin.set_faults(job_error=1)
@@ -176,6 +182,11 @@ def test_start_status_edits_through_the_runner_then_stop(
     )
     assert not alive(state.pid)
     assert not alive(runner.pid)
+    # The fork server goes with its runner (the end of its pipe), once its copies have ended.
+    deadline = time.monotonic() + 30
+    while alive(forks):
+        assert time.monotonic() < deadline, "the fork server outlived its runner by 30 s"
+        time.sleep(0.05)
     assert not (work / FOLDER / STATE).exists()
     assert not runner_json.exists()
     assert reskin(env, "server", "status").stdout.startswith("not running")

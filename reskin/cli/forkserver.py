@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from reskin.cli.forksocket import MAX_LINE, NEWLINE, address, identity, peer
+from reskin.cli.forksocket import MAX_LINE, address, identity, peer
+from reskin.cli.wire import NEWLINE, send
 
 #: Seconds a client has to send its request once connected.
 REQUEST_TIMEOUT_S = 2.0
@@ -118,7 +119,7 @@ class Server:
             refusal = _refusal(request, fds, self.expected)
             if refusal is not None:
                 _say(f"refused pid {client}: {refusal}; it runs the command itself")
-                _send(conn, {"refused": refusal})
+                send(conn, {"refused": refusal})
                 conn.close()
                 _close_all(fds)
                 return None
@@ -142,7 +143,7 @@ class Server:
         self.selector.register(copy.pidfd, selectors.EVENT_READ, lambda: self._ended(copy))
         self.selector.register(conn, selectors.EVENT_READ, lambda: self._heard(copy))
         with contextlib.suppress(OSError):
-            _send(conn, {"pid": pid})
+            send(conn, {"pid": pid})
         return None
 
     def _leave_to_copy(self, conn: socket.socket) -> None:
@@ -166,7 +167,7 @@ class Server:
         with contextlib.suppress(OSError):
             copy.conn.setblocking(True)
             copy.conn.settimeout(REQUEST_TIMEOUT_S)
-            _send(copy.conn, {"exit": code})
+            send(copy.conn, {"exit": code})
         copy.conn.close()
 
     def _heard(self, copy: Copy) -> None:
@@ -203,10 +204,6 @@ def _say(line: str) -> None:
     """One line of the fork server's own in its log (``runner.log``): never a request's
     arguments beyond the command's name, nor its environment (the key is in it)."""
     print(f"reskin fork server: {line}", file=sys.stderr, flush=True)
-
-
-def _send(conn: socket.socket, message: dict[str, Any]) -> None:
-    conn.sendall(json.dumps(message).encode() + NEWLINE)
 
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:

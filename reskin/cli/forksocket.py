@@ -18,7 +18,7 @@ from typing import Any
 #: Environment variables a copy would not follow once its interpreter runs: these must match.
 _STARTUP_PREFIXES = ("PYTHON", "LC_")
 _STARTUP_NAMES = frozenset({"LANG", "LANGUAGE"})
-NEWLINE = b"\n"
+#: The longest line on the fork server's socket (the request: the environment, mostly).
 MAX_LINE = 1 << 20
 
 

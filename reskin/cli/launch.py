@@ -20,9 +20,9 @@ credentials are checked on both sides), or another Python (interpreter, ``sys.pa
 fork server).
 
 The wire: a Unix socket in the abstract namespace named after the work folder
-(:func:`reskin.cli.forksocket.address`), JSON one object a line; the request carries the
-descriptors (``SCM_RIGHTS``). Answers: ``{"pid"}`` (the copy runs), later ``{"exit"}``; or ``{"refused"}``
-(run here). The client sends ``{"signal"}`` for each signal it passes on.
+(:func:`reskin.cli.forksocket.address`), JSON one object a line (reskin/cli/wire.py); the
+request carries the descriptors (``SCM_RIGHTS``). Answers: ``{"pid"}`` (the copy runs), later
+``{"exit"}``; or ``{"refused"}`` (run here). The client sends ``{"signal"}`` for each signal it passes on.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-from reskin.cli.forksocket import MAX_LINE, NEWLINE, address, identity, peer
+from reskin.cli.forksocket import MAX_LINE, address, identity, peer
+from reskin.cli.wire import NEWLINE, lines, send
 
 #: The commands a fork server runs: the one whose start-up time counts.
 FORKED = frozenset({"edit"})
@@ -92,7 +92,7 @@ def forward(argv: Sequence[str]) -> int | None:
     def pass_on(signum: int, frame: object) -> None:
         caught.append(signum)
         with contextlib.suppress(OSError):
-            sock.sendall(json.dumps({"signal": signum}).encode() + NEWLINE)
+            send(sock, {"signal": signum})
 
     before = {signum: signal.signal(signum, pass_on) for signum in PASSED_ON}
     try:
@@ -126,7 +126,7 @@ def _run(
             "identity": identity(environ),
         }
         socket.send_fds(sock, [json.dumps(request).encode() + NEWLINE], [0, 1, 2])
-        answers = lines(sock)
+        answers = lines(sock, MAX_LINE)
         first = next(answers, None)
         if first is None or "pid" not in first:
             return None  # refused, or gone before it ran anything: run here
@@ -141,23 +141,6 @@ def _run(
         pass
     print("error: the reskin command ended without an exit status", file=sys.stderr)
     return 1
-
-
-def lines(sock: socket.socket) -> Iterator[dict[str, Any]]:
-    """The messages on ``sock``, one JSON object a line, until it is closed."""
-    pending = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return
-        pending += chunk
-        while NEWLINE in pending:
-            line, pending = pending.split(NEWLINE, 1)
-            message = json.loads(line)
-            if isinstance(message, dict):
-                yield message
-        if len(pending) > MAX_LINE:
-            raise OSError("a line on the fork server's socket is too long")
 
 
 def _umask() -> int:

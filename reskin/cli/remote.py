@@ -51,7 +51,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from reskin import errors
+from reskin.cli import wire
 from reskin.cli.processes import alive, command_line
+from reskin.cli.wire import send
 from reskin.edit.request import EditRequest, EditResult
 from reskin.errors import ReskinError, RunnerError
 from reskin.progress import from_dict
@@ -64,8 +66,7 @@ LOG = "runner.log"
 CONNECT_TIMEOUT_S = 2.0
 #: Seconds the client waits, after Ctrl-C, for the runner to say the edit has unwound.
 UNWIND_S = 30.0
-#: How a message from the runner ends; its longest line (a traceback, a result).
-NEWLINE = b"\n"
+#: The longest line from the runner (a traceback, a result).
 MAX_LINE = 1 << 22
 
 
@@ -177,25 +178,9 @@ def absolute(request: EditRequest, cwd: Path | None = None) -> EditRequest:
 # --- the wire --------------------------------------------------------------------------------
 
 
-def send(sock: socket.socket, message: Mapping[str, object]) -> None:
-    sock.sendall(json.dumps(message).encode() + NEWLINE)
-
-
 def lines(sock: socket.socket) -> Iterator[dict[str, Any]]:
     """The runner's messages, one a line, until it closes the connection."""
-    pending = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return
-        pending += chunk
-        while NEWLINE in pending:
-            line, pending = pending.split(NEWLINE, 1)
-            message = json.loads(line)
-            if isinstance(message, dict):
-                yield message
-        if len(pending) > MAX_LINE:
-            raise ValueError("a line from the runner is too long")
+    return wire.lines(sock, MAX_LINE)
 
 
 #: What a record carries across (:func:`line_of` in the runner, :func:`record_of` here).

@@ -46,7 +46,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from reskin.cli.remote import MAX_LINE, NEWLINE, STATE, Runner, fingerprint, write_state
+from reskin.cli.remote import MAX_LINE, STATE, Runner, fingerprint, write_state
+from reskin.cli.wire import NEWLINE
 from reskin.edit.request import EditRequest, EditResult
 from reskin.errors import ReskinError
 from reskin.progress import event_of, to_dict

@@ -24,7 +24,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from reskin.cli import remote
+from reskin.cli import remote, wire
 from reskin.cli.edit import FLAGS
 from reskin.cli.progress import TASK_RETRY, everything, no_task, place_of, plain_line
 from reskin.cli.remote import Refused, Runner, run_remote
@@ -249,7 +249,7 @@ def test_a_cancel_unwinds_the_edit_before_the_runner_answers(
     with serving(settings, tmp_path / "home", edit) as running:
         runner = running.runner
         with socket.create_connection((runner.host, runner.port), timeout=WAIT_S) as sock:
-            remote.send(
+            wire.send(
                 sock,
                 {
                     "token": runner.token,
@@ -259,7 +259,7 @@ def test_a_cancel_unwinds_the_edit_before_the_runner_answers(
                 },
             )
             assert started.wait(WAIT_S)
-            remote.send(sock, {"cancel": True})  # what the client sends on Ctrl-C
+            wire.send(sock, {"cancel": True})  # what the client sends on Ctrl-C
             answers = list(remote.lines(sock))
         assert answers == [{"interrupted": True}]
         assert unwound.is_set()  # before the answer: nothing held when the client ends
@@ -318,7 +318,7 @@ def test_two_edits_at_once_each_get_their_own_records_and_result(
         def one(prompt: str) -> None:
             runner = running.runner
             with socket.create_connection((runner.host, runner.port), timeout=WAIT_S) as sock:
-                remote.send(sock, asked(runner, prompt))
+                wire.send(sock, asked(runner, prompt))
                 answers[prompt] = list(remote.lines(sock))
 
         clients = [threading.Thread(target=one, args=(prompt,)) for prompt in ("first", "second")]

@@ -22,7 +22,8 @@ fork server).
 The wire: a Unix socket in the abstract namespace named after the work folder
 (:func:`reskin.cli.forksocket.address`), JSON one object a line (reskin/cli/wire.py); the
 request carries the descriptors (``SCM_RIGHTS``). Answers: ``{"pid"}`` (the copy runs), later
-``{"exit"}``; or ``{"refused"}`` (run here). The client sends ``{"signal"}`` for each signal it passes on.
+``{"exit"}``; or ``{"refused"}`` (run here). The client sends ``{"signal"}`` for each signal
+it passes on.
 """
 
 from __future__ import annotations

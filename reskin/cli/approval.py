@@ -25,6 +25,7 @@ from rich.prompt import Confirm
 
 from reskin.cli.console import err
 from reskin.edit.approval import Estimate, needs_approval, price
+from reskin.edit.kept import discard
 from reskin.edit.request import EditRequest
 from reskin.errors import NotApprovedError
 from reskin.settings import Settings
@@ -70,6 +71,16 @@ def approve_on_terminal(
     )
     if yes:
         return estimate.credits
+    try:
+        _ask(what, estimate, is_terminal)
+    except BaseException:  # no run follows (a no, no terminal, Ctrl-C): its download goes
+        discard(settings.work_dir, request.input)
+        raise
+    return estimate.credits
+
+
+def _ask(what: str, estimate: Estimate, is_terminal: Callable[[], bool]) -> None:
+    """Return on a yes on the terminal; else :class:`~reskin.errors.NotApprovedError`."""
     if not is_terminal():
         raise NotApprovedError(
             f"{what}, and there is no terminal to ask on: pass --yes to approve it (see the "
@@ -78,4 +89,3 @@ def approve_on_terminal(
     err.print(f"plan: {escape(estimate.summary())}")
     if not Confirm.ask(f"{escape(what)}. Send it?", console=err, default=False):
         raise NotApprovedError(f"{what}: not approved, nothing was sent")
-    return estimate.credits

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from reskin.access import Access, check_path
 from reskin.edit import long, prepare
+from reskin.edit.kept import keep
 from reskin.edit.outputs import Delivered
 from reskin.edit.prepare import Clip, Planned, Taken, ToSend, request_fingerprint
 from reskin.edit.references import Reference, take_references
@@ -233,10 +234,12 @@ async def estimate_edit(request: EditRequest, services: Services) -> Estimate:
     the plan the run will make (:func:`reskin.edit.long.segment_plan`), the budget checked,
     the journal asked (:func:`to_pay`). A local input is read where it is, probed and hashed,
     not copied nor decoded whole (the run's ``take_in`` does that); a URL or ``s3://`` input
-    is taken in as the run takes it. The scene cuts found here are kept for the run's
-    ``split``. Nothing is sent; the job folder made for the references is removed."""
+    is taken in as the run takes it, and its copy kept for the run's ``take_in``
+    (:mod:`reskin.edit.kept`). The scene cuts found here are kept for the run's ``split``.
+    Nothing is sent; the job folder made for the references is removed."""
     settings = services.settings
-    if is_remote(request.input):
+    remote = is_remote(request.input)
+    if remote:
         taken = await prepare.take_in(request, services)
     else:
         taken = await _read_in_place(request, services)
@@ -244,6 +247,8 @@ async def estimate_edit(request: EditRequest, services: Services) -> Estimate:
         plan = await long.segment_plan(request, taken, services)
         long.check_budget(plan, services)  # the cap first, as in the run: no answer lifts it
         paid = await to_pay(request, taken, plan, services)
+        if remote:  # the run's take_in takes this copy: one download, of what was approved
+            keep(settings.work_dir, request.input, taken.source)
     finally:
         shutil.rmtree(taken.job_dir, ignore_errors=True)
     return plan_estimate(plan, f"edit {request.shown_input}", settings, paid)

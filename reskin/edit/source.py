@@ -6,11 +6,14 @@ A remote input is streamed to disk with the same caps as a result (size and time
 sending the service's key, through :func:`reskin.access.guarded_transport`: https only (unless
 ``RESKIN_ALLOW_HTTP``), public addresses only, each redirect hop checked; an ``s3://`` one with
 the S3 settings' credentials. A local path must lie in ``RESKIN_ALLOWED_DIRS`` when it is set.
+A remote input the approval's estimate downloaded is taken from there, not downloaded again
+(:mod:`reskin.edit.kept`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,12 +22,15 @@ from reskin.access import Access, check_location, check_path
 from reskin.access.transport import guarded_transport
 from reskin.aimlapi.retry import RetryPolicy
 from reskin.download import download
+from reskin.edit.kept import take_kept
 from reskin.errors import DownloadError, InputError
 from reskin.media.binaries import FFmpegTools
 from reskin.media.intake import Intake, take_in
 from reskin.media.probe import MediaInfo
 from reskin.settings import Settings
 from reskin.storage.s3 import S3Location, S3Storage
+
+log = logging.getLogger(__name__)
 
 HTTP_SCHEMES = ("https", "http")
 REMOTE_SCHEMES = (*HTTP_SCHEMES, "s3")
@@ -58,13 +64,16 @@ async def take_source(
     if scheme in REMOTE_SCHEMES:
         name = urlsplit(location).path.rsplit("/", 1)[-1] or "the input URL"
         fetched = job_dir / "download"
-        await fetch_remote(
-            location,
-            fetched,
-            max_bytes=settings.download_max_bytes,
-            settings=settings,
-            what=f"input {name}",
-        )
+        if take_kept(settings.work_dir, location, fetched):  # the estimate's: what was approved
+            log.info("input %s: the copy downloaded for the approval's estimate", name)
+        else:
+            await fetch_remote(
+                location,
+                fetched,
+                max_bytes=settings.download_max_bytes,
+                settings=settings,
+                what=f"input {name}",
+            )
         try:
             return await asyncio.to_thread(_take_in, fetched, job_dir, tools, settings, name, more)
         finally:

@@ -42,9 +42,11 @@ stages" is the process's start, its imports, Prefect's start and the flow's orch
 
 The mistakes of the issue (a missing input, a text file named ``.mp4``, an end before the
 start, an unknown model, an ``.avi`` output) run as ``reskin edit`` processes ``--mistakes``
-times each: wall and CPU seconds to the one-line answer. ``--baseline-tree DIR`` runs them for
-another tree too (e.g. ``git archive HEAD | tar -x -C DIR`` of an older commit), side by side,
-with ``PYTHONPATH=DIR``, and the import time of ``reskin.cli.app`` of both.
+times each: wall and CPU seconds to the one-line answer, in the first side's work folder (the
+command starts in a copy of its fork server: reskin/cli/launch.py; the CPU counts the copy's)
+and in the embedded side's (none runs there: a process of its own). ``--baseline-tree DIR``
+runs them for another tree too (e.g. ``git archive HEAD | tar -x -C DIR`` of an older commit),
+side by side, with ``PYTHONPATH=DIR``, and the import time of ``reskin.cli.app`` of both.
 """
 
 from __future__ import annotations

@@ -40,8 +40,6 @@ from reskin.cli.wire import NEWLINE, send
 
 #: Seconds a client has to send its request once connected.
 REQUEST_TIMEOUT_S = 2.0
-#: Seconds the fork server waits for its copies once told to stop.
-DRAIN_S = 60.0
 
 
 class _Probe(Exception):
@@ -80,12 +78,9 @@ class Server:
         its :class:`Job`."""
         self.selector.register(self.listener, selectors.EVENT_READ, self._accept)
         self.selector.register(self.stop_fd, selectors.EVENT_READ, self._stop)
-        deadline: float | None = None
+        # Stopped, it waits for its copies however long their commands take: an edit a copy
+        # runs itself (the runner would not) is not cut short by the runner's end.
         while not (self.stopping and not self.copies):
-            if self.stopping and deadline is None:
-                deadline = time.monotonic() + DRAIN_S
-            if deadline is not None and time.monotonic() > deadline:
-                break
             for key, _ in self.selector.select(timeout=1.0):
                 handler: Callable[[], Job | None] = key.data
                 job = handler()
@@ -118,10 +113,7 @@ class Server:
             request, fds = _receive(conn)
             refusal = _refusal(request, fds, self.expected)
             if refusal is not None:
-                _say(f"refused pid {client}: {refusal}; it runs the command itself")
-                send(conn, {"refused": refusal})
-                conn.close()
-                _close_all(fds)
+                self._refuse(conn, fds, client, refusal)
                 return None
         except _Probe:
             conn.close()
@@ -131,13 +123,24 @@ class Server:
             conn.close()
             _close_all(fds)
             return None
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # no memory, no process left: the client runs it itself
+            self._refuse(conn, fds, client, f"cannot fork ({exc})")
+            return None
         if pid == 0:
             self._leave_to_copy(conn)
             return Job(request, fds)
         _close_all(fds)  # the copy holds them: a pipe of the client's ends when it ends
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError as exc:  # it cannot be waited for here: it runs no further
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            self._refuse(conn, [], client, f"cannot wait for a copy ({exc})")
+            return None
         _say(f"copy {pid} runs `reskin {' '.join(request['argv'][1:2])}` for pid {client}")
-        copy = Copy(pid, os.pidfd_open(pid), conn)
+        copy = Copy(pid, pidfd, conn)
         self.copies[pid] = copy
         conn.setblocking(False)
         self.selector.register(copy.pidfd, selectors.EVENT_READ, lambda: self._ended(copy))
@@ -145,6 +148,13 @@ class Server:
         with contextlib.suppress(OSError):
             send(conn, {"pid": pid})
         return None
+
+    def _refuse(self, conn: socket.socket, fds: list[int], client: int, why: str) -> None:
+        _say(f"refused pid {client}: {why}; it runs the command itself")
+        with contextlib.suppress(OSError):
+            send(conn, {"refused": why})
+        conn.close()
+        _close_all(fds)
 
     def _leave_to_copy(self, conn: socket.socket) -> None:
         """In the copy: close what belongs to the parent (its socket, its other clients)."""

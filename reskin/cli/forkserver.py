@@ -238,7 +238,7 @@ def _refusal(request: dict[str, Any], fds: list[int], expected: dict[str, Any]) 
     if len(fds) != 3:
         return "stdin, stdout and stderr are needed"
     if request.get("identity") != expected:
-        return "another Python, or one started otherwise"
+        return "another Python, or one started otherwise (limits, groups, priority, cgroup)"
     for name, kind in (("argv", list), ("env", dict), ("cwd", str), ("umask", int)):
         if not isinstance(request.get(name), kind):
             return f"no {name}"

@@ -8,6 +8,8 @@ either, and the client imports nothing else of the command line before it knows.
 from __future__ import annotations
 
 import hashlib
+import os
+import resource
 import socket
 import struct
 import sys
@@ -30,7 +32,11 @@ def address(home: Path) -> bytes:
 
 
 def identity(environ: Mapping[str, str]) -> dict[str, Any]:
-    """What a copy of the fork server shares with this process only if they started alike."""
+    """What a copy of the fork server shares with this process only if they started alike:
+    the Python (interpreter, ``sys.path`` but its first entry, flags, options, the variables it
+    reads as it starts) and what the process runs under that a copy cannot take over (its
+    group and supplementary groups, resource limits, priority, cgroups). Plain JSON values: the
+    client's arrive as JSON and are compared with the fork server's own."""
     startup = {
         name: value
         for name, value in environ.items()
@@ -47,7 +53,23 @@ def identity(environ: Mapping[str, str]) -> dict[str, Any]:
         "xoptions": {str(k): str(v) for k, v in sys._xoptions.items()},
         "warnoptions": list(sys.warnoptions),
         "startup": startup,
+        "gid": os.getgid(),
+        "groups": sorted(os.getgroups()),
+        "limits": {
+            name: list(resource.getrlimit(getattr(resource, name)))
+            for name in sorted(dir(resource))
+            if name.startswith("RLIMIT_")
+        },
+        "priority": os.getpriority(os.PRIO_PROCESS, 0),
+        "cgroup": _cgroup(),
     }
+
+
+def _cgroup() -> str:
+    try:
+        return Path("/proc/self/cgroup").read_text()
+    except OSError:
+        return ""
 
 
 def peer(sock: socket.socket) -> tuple[int, int]:

@@ -15,9 +15,9 @@ Ctrl-C, ``SIGTERM`` and ``SIGHUP`` sent to this process are passed on to the cop
 not in this terminal's process group); if this process is killed, the fork server kills the
 copy. Anything else runs here, as before: another command, no fork server (not started, or
 started for another work folder, ``RESKIN_WORK_DIR``), one of another user (its peer
-credentials are checked on both sides), or another Python (interpreter, ``sys.path``, flags,
-``PYTHON*`` variables, locale: :func:`reskin.cli.forksocket.identity`, compared by the
-fork server).
+credentials are checked on both sides), or a process started otherwise (interpreter,
+``sys.path``, flags, ``PYTHON*`` variables, locale, groups, resource limits, priority, cgroups:
+:func:`reskin.cli.forksocket.identity`, compared by the fork server).
 
 The wire: a Unix socket in the abstract namespace named after the work folder
 (:func:`reskin.cli.forksocket.address`), JSON one object a line (reskin/cli/wire.py); the

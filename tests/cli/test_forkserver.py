@@ -14,6 +14,7 @@ import contextlib
 import os
 import pty
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -162,13 +163,39 @@ def test_a_copy_answers_word_for_word_as_a_process_of_its_own(
     assert not (here / "out.avi").exists()
 
 
-def test_another_python_is_refused_and_the_command_runs_in_its_own_process(
-    served: ForkServer, env: dict[str, str], tmp_path: Path
+def fewer_open_files() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 512) - 1, hard))
+
+
+@pytest.mark.parametrize(
+    ("change", "started"),
+    [
+        pytest.param({"PYTHONHASHSEED": "7"}, None, id="another-python-variable"),
+        pytest.param({}, fewer_open_files, id="other-resource-limits"),
+    ],
+)
+def test_a_client_started_otherwise_is_refused_and_runs_the_command_itself(
+    change: dict[str, str],
+    started: Callable[[], None] | None,
+    served: ForkServer,
+    env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
-    args = ["edit", "missing.mp4", "--prompt", "p", "--output", "out.mp4"]
-    other = reskin(args, env | {"PYTHONHASHSEED": "7"}, tmp_path)
-    assert other.code == 1
-    assert other.stderr.startswith("error: missing.mp4: cannot read the file"), other.stderr
+    args = [sys.executable, "-m", "reskin", "edit", "missing.mp4", "--prompt", "p"]
+    with subprocess.Popen(
+        [*args, "--output", "out.mp4"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env | change,
+        cwd=tmp_path,
+        text=True,
+        preexec_fn=started,
+    ) as other:
+        _, stderr = other.communicate(timeout=120)
+    assert other.returncode == 1
+    assert stderr.startswith("error: missing.mp4: cannot read the file"), stderr
     assert f"refused pid {other.pid}: another Python" in served.said()
     assert f"for pid {other.pid}" not in served.said()
 

@@ -69,18 +69,25 @@ def served(make_clip: MakeClip) -> Iterator[tuple[Served, bytes]]:
     server.server.server_close()
 
 
-@pytest.mark.anyio
-async def test_the_questions_download_is_the_runs_once_and_only_while_fresh(
+@pytest.fixture
+def asked(
     served: tuple[Served, bytes],
     edit_env: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    server, body = served
+) -> EditRequest:
+    """An edit of the served clip, its URL allowed, over the approval threshold."""
     for name, value in ALLOWED_AND_ASKED.items():
         monkeypatch.setenv(name, value)
-    request = EditRequest(input=server.url(), prompt="sepia", output=str(tmp_path / "o.mp4"))
-    settings = load_settings()
+    return EditRequest(input=served[0].url(), prompt="sepia", output=str(tmp_path / "o.mp4"))
+
+
+@pytest.mark.anyio
+async def test_the_questions_download_is_the_runs_once_and_only_while_fresh(
+    served: tuple[Served, bytes], asked: EditRequest
+) -> None:
+    server, body = served
+    request, settings = asked, load_settings()
     copy = kept.kept_path(settings.work_dir, request.input)
 
     async with open_services(settings) as services:
@@ -111,16 +118,9 @@ async def test_the_questions_download_is_the_runs_once_and_only_while_fresh(
 
 
 def test_a_no_to_the_question_removes_the_download_kept_for_the_run(
-    served: tuple[Served, bytes],
-    edit_env: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    served: tuple[Served, bytes], asked: EditRequest
 ) -> None:
-    server, _ = served
-    for name, value in ALLOWED_AND_ASKED.items():
-        monkeypatch.setenv(name, value)
-    request = EditRequest(input=server.url(), prompt="sepia", output=str(tmp_path / "o.mp4"))
-    settings = load_settings()
+    server, request, settings = served[0], asked, load_settings()
 
     with pytest.raises(NotApprovedError, match="no terminal to ask on"):
         approve_on_terminal(request, settings, yes=False, is_terminal=lambda: False)

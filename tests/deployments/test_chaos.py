@@ -98,6 +98,10 @@ FAULTED = 2
 #: How a run's failure names the form's ``force`` field.
 FORCE = '"Force a new submission"'
 KILL_WITHIN_S = 300.0
+#: The crash worker is killed only while each job of its runs has at least this long to go at
+#: the service (jobs of 4.2 s under ``slow_jobs``): a run killed just as it ended could record
+#: Completed before the kill landed (seen in CI, under load).
+KILL_BEFORE_END_S = 1.5
 BATCH_WITHIN_S = 420.0
 
 
@@ -406,9 +410,11 @@ def kill_when_jobs_in_flight(up: UpStack, worker: Worker, accepted: Accepted) ->
                 prompts[run] = api(up, "GET", f"/flow_runs/{run}")["parameters"]["request"][
                     "prompt"
                 ]
-        when = accepted.times()
+        when, ends = accepted.times(), accepted.ending()
         faulted = set(accepted[:FAULTED])
         settled = time.monotonic() - 0.5
+        # A run whose job ends at the service this soon may be done before the kill lands.
+        far = time.monotonic() + KILL_BEFORE_END_S
         seen = {run: when.get(prompts[run]) is not None for run in runs.values()}
         if os.environ.get("CHAOS_DEBUG") and seen != last:
             print(f"{time.strftime('%X')} crash worker runs, accepted: {seen}", flush=True)
@@ -416,6 +422,7 @@ def kill_when_jobs_in_flight(up: UpStack, worker: Worker, accepted: Accepted) ->
         if (
             runs
             and all(when.get(prompts[run], settled + 1) < settled for run in runs.values())
+            and all(ends.get(prompts[run], far) > far for run in runs.values())
             and len(when) >= FAULTED
             and not any(prompts[run] in faulted for run in runs.values())
             # None claimed but not started yet: a machine dying then leaves its run Pending,
@@ -492,15 +499,22 @@ class Accepted(list[str]):
         super().__init__()
         self.lock = threading.Lock()
         self.at: dict[str, float] = {}
+        self.ends: dict[str, float] = {}
 
-    def add(self, prompt: str) -> None:
+    def add(self, prompt: str, lasts_s: float) -> None:
         with self.lock:
             self.append(prompt)
             self.at[prompt] = time.monotonic()
+            self.ends[prompt] = self.at[prompt] + lasts_s
 
     def times(self) -> dict[str, float]:
         with self.lock:
             return dict(self.at)
+
+    def ending(self) -> dict[str, float]:
+        """When each job will be done at the service (monotonic)."""
+        with self.lock:
+            return dict(self.ends)
 
 
 @contextlib.contextmanager
@@ -520,7 +534,7 @@ def accepted_prompts(
             if before is not None:
                 before(len(prompts))
             job = accept(request)
-            prompts.add(request.prompt)
+            prompts.add(request.prompt, job.queued_s + job.generating_s)
         return job
 
     service.accept = recording  # type: ignore[method-assign]

@@ -48,6 +48,29 @@ _STOP_GRACE_S = 10.0
 _PORT_ATTEMPTS = 3
 
 
+class PastBusy(httpx.BaseTransport):
+    """A 503 asked again, a few times, as Prefect's own client does: on SQLite it is a write
+    that met another (a rolled-back transaction, nothing done), and the tests' own requests (a
+    flow run made through the REST API, as the UI's form does) meet the runs' writes too."""
+
+    PAUSES_S = (0.2, 0.5, 1.0, 2.0, 4.0)
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for pause in self.PAUSES_S:
+            response = self._inner.handle_request(request)
+            if response.status_code != 503:
+                return response
+            response.close()
+            time.sleep(pause)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 @dataclass
 class PrefectServer:
     """A running Prefect server and where it keeps its state."""
@@ -67,8 +90,9 @@ class PrefectServer:
         return f"http://{self.host}:{self.port}/api"
 
     def client(self, *, timeout_s: float = 30.0) -> httpx.Client:
-        """A client of the server's REST API (paths relative to ``/api``)."""
-        return httpx.Client(base_url=self.api_url, timeout=timeout_s)
+        """A client of the server's REST API (paths relative to ``/api``); a 503 is asked
+        again (:class:`PastBusy`)."""
+        return httpx.Client(base_url=self.api_url, timeout=timeout_s, transport=PastBusy())
 
     def filter(self, kind: str, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         """``POST /api/<kind>/filter`` (flow_runs, task_runs, artifacts, logs): its rows."""

@@ -20,6 +20,9 @@ from typing import Any
 #: Environment variables a copy would not follow once its interpreter runs: these must match.
 _STARTUP_PREFIXES = ("PYTHON", "LC_")
 _STARTUP_NAMES = frozenset({"LANG", "LANGUAGE"})
+#: The server's folder in the work folder (``reskin server``'s, the runner's, the fork
+#: server's): named here, where the fork server's client finds it without the settings.
+FOLDER = "prefect-server"
 #: The longest line on the fork server's socket (the request: the environment, mostly).
 MAX_LINE = 1 << 20
 

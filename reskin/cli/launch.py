@@ -37,7 +37,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from reskin.cli.forksocket import MAX_LINE, address, identity, peer
+from reskin.cli.forksocket import FOLDER, MAX_LINE, address, identity, peer
+from reskin.cli.processes import current_umask
 from reskin.cli.wire import NEWLINE, lines, send
 
 #: The commands a fork server runs: the one whose start-up time counts.
@@ -86,7 +87,7 @@ def forward(argv: Sequence[str]) -> int | None:
     if len(argv) < 2 or argv[1] not in FORKED or not hasattr(socket, "SO_PEERCRED"):
         return None
     environ = dict(os.environ)
-    home = work_dir(environ) / "prefect-server"
+    home = work_dir(environ) / FOLDER
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     caught: list[int] = []
 
@@ -122,7 +123,7 @@ def _run(
             "main_package": getattr(sys.modules.get("__main__"), "__package__", None),
             "cwd": str(Path.cwd()),
             "env": dict(environ),
-            "umask": _umask(),
+            "umask": current_umask(),
             "streams": streams(),
             "identity": identity(environ),
         }
@@ -142,9 +143,3 @@ def _run(
         pass
     print("error: the reskin command ended without an exit status", file=sys.stderr)
     return 1
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -1,5 +1,7 @@
 """What ``/proc`` says of a process the reskin server's and runner's records name: alive, and
-with which command line (a reused pid is not taken for ours)."""
+with which command line (a reused pid is not taken for ours); and this process's umask, which
+the runner's and the fork server's clients send. Standard library only: the fork server's
+client imports it before anything else."""
 
 from __future__ import annotations
 
@@ -13,6 +15,13 @@ from pathlib import Path
 # believed (a kernel thread's stays empty).
 EMPTY_REREADS = 5
 EMPTY_REREAD_S = 0.02
+
+
+def current_umask() -> int:
+    """This process's umask (reading it means setting it: set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def alive(pid: int) -> bool:

@@ -52,7 +52,7 @@ from pydantic import SecretStr
 
 from reskin import errors
 from reskin.cli import wire
-from reskin.cli.processes import alive, command_line
+from reskin.cli.processes import alive, command_line, current_umask
 from reskin.cli.wire import send
 from reskin.edit.request import EditRequest, EditResult
 from reskin.errors import ReskinError, RunnerError
@@ -148,12 +148,6 @@ def _plain(value: object) -> object:
     if isinstance(value, Enum):
         return value.value
     return value
-
-
-def current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def absolute(request: EditRequest, cwd: Path | None = None) -> EditRequest:

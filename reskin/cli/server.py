@@ -51,7 +51,7 @@ from typing import Annotated
 
 import typer
 
-from reskin.cli import remote
+from reskin.cli import forksocket, remote
 from reskin.cli.forksocket import serving
 from reskin.cli.processes import alive, command_line
 from reskin.cli.remote import Runner
@@ -59,7 +59,7 @@ from reskin.errors import ConfigError
 from reskin.settings import Settings, load_settings
 
 #: The server's folder under ``RESKIN_WORK_DIR``.
-FOLDER = "prefect-server"
+FOLDER = forksocket.FOLDER
 STATE = "server.json"
 LOG = "server.log"
 HOST = "127.0.0.1"

@@ -40,10 +40,12 @@ class Held:
         self._leave = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    def ask(self) -> None:
-        """Start entering the manager, in a task of its own (the caller's context copied)."""
+    def ask(self) -> asyncio.Task[None]:
+        """Start entering the manager, in a task of its own (the caller's context copied),
+        unless it was started already; that task."""
         if self._task is None:
             self._task = asyncio.create_task(self._hold(), name="held ahead")
+        return self._task
 
     async def _hold(self) -> None:
         async with self._manager:
@@ -52,7 +54,7 @@ class Held:
 
     async def __aenter__(self) -> None:
         """Wait until the manager is entered; what entering raised is raised here."""
-        task = self._task = self._task or asyncio.create_task(self._hold(), name="held ahead")
+        task = self.ask()
         entered = asyncio.create_task(self._entered.wait())
         try:
             await asyncio.wait({task, entered}, return_when=asyncio.FIRST_COMPLETED)
